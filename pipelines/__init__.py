@@ -1,0 +1,1 @@
+"""One module per lesson group; `registry.ENTRY_POINTS` maps entry-point names to them."""

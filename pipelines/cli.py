@@ -1,0 +1,101 @@
+"""`python -m pipelines NAME --param value ...`: what every MLproject entry point runs.
+
+Parsing, `--help` and parameter errors import neither TensorFlow nor MLflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from dataclasses import fields, replace
+from typing import get_type_hints
+
+from pipelines.params import Common
+from pipelines.registry import ENTRY_POINTS, EntryPoint
+from steps.errors import UserError
+
+EXIT_USER_ERROR = 2
+TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+
+
+def to_bool(text: str) -> bool:
+    if text.lower() in TRUE | FALSE:
+        return text.lower() in TRUE
+    raise ValueError(f"{text!r} is not true or false")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line naming it and exit code 2."""
+
+    def error(self, message: str):
+        raise UserError(f"{message} (see `python -m pipelines {self.prog.split()[-1]} --help`)")
+
+
+def parser_for(entry: EntryPoint) -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog=f"python -m pipelines {entry.name}",
+        description=f"Lessons {entry.lessons}: {entry.summary}",
+        argument_default=argparse.SUPPRESS,
+    )
+    hints = get_type_hints(type(entry.defaults))
+    for field in fields(entry.defaults):
+        kind = hints[field.name]
+        default = getattr(entry.defaults, field.name)
+        parser.add_argument(
+            f"--{field.name}",
+            type=to_bool if kind is bool else kind,
+            metavar=kind.__name__.upper(),
+            help=f"default: {str(default).lower() if kind is bool else default!r}",
+        )
+    return parser
+
+
+def parse(argv: list[str]) -> tuple[EntryPoint, Common]:
+    if not argv or argv[0] not in ENTRY_POINTS:
+        known = ", ".join(ENTRY_POINTS)
+        got = f"unknown entry point {argv[0]!r}; " if argv else ""
+        raise UserError(f"{got}choose one of: {known}")
+    entry = ENTRY_POINTS[argv[0]]
+    given = vars(parser_for(entry).parse_args(argv[1:]))
+    params = replace(entry.defaults, **given)
+    params.validate()
+    return entry, params
+
+
+def listing() -> str:
+    rows = [f"  {e.name:<16} lessons {e.lessons:<7} {e.summary}" for e in ENTRY_POINTS.values()]
+    return "usage: python -m pipelines NAME [--param VALUE ...]\n\nentry points:\n" + "\n".join(
+        rows
+    )
+
+
+def run(entry: EntryPoint, params: Common) -> None:
+    from steps.tracking import tracked_run
+
+    pipeline = importlib.import_module(f"pipelines.{entry.module}")
+    with tracked_run(entry.name, entry.lessons, vars(params)) as tracker:
+        pipeline.run(params, tracker)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(listing())
+        return 0
+    try:
+        entry, params = parse(argv)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        from steps.tracking import fail_launched_run
+
+        fail_launched_run(str(exc))
+        return EXIT_USER_ERROR
+    try:
+        run(entry, params)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: the run was marked KILLED", file=sys.stderr)
+        return 130
+    return 0

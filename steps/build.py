@@ -1,0 +1,235 @@
+"""Build step: model builders that take their input shape from the data.
+
+Every builder wraps its layers between the data's own preprocessing (fitted scaling and
+the family's reshape, see `steps.prepare`) and the task's head. Before any weight is
+allocated, `check_fits_in_memory` refuses a model too large for this machine (lesson 03).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from steps.errors import UserError
+from steps.prepare import Affine, Prepared, Preprocessing
+
+# Weights, their gradients and Adam's two moments: four float32 copies of each parameter.
+BYTES_PER_PARAMETER = 4 * 4
+MEMORY_SHARE = 0.5  # leave room for data, activations and everything else
+
+
+@dataclass(frozen=True)
+class Head:
+    units: int
+    activation: str
+    loss: str
+    metrics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Build parameters shared by every family (lesson 73's options among them)."""
+
+    units: int = 64
+    layers: int = 2  # hidden Dense layers (dnn), recurrent/conv layers (lstm, conv1d)
+    filters: tuple[int, ...] = (32, 64)  # one Conv2D block each (cnn)
+    pool_last: bool = True  # MaxPooling2D after the last conv block too
+    dropout: float = 0.0
+    batch_norm: bool = False
+    activation: str = "relu"
+    initializer: str = "glorot_uniform"
+    l2: float = 0.0
+
+
+def head_for(prepared: Prepared) -> Head:
+    if prepared.task == "regression":
+        return Head(1, "linear", "mse", ("mae",))
+    loss = "categorical_crossentropy" if prepared.one_hot else "sparse_categorical_crossentropy"
+    return Head(len(prepared.class_names), "softmax", loss, ("accuracy",))
+
+
+# ---------------------------------------------------------------- size estimate (no allocation)
+
+
+def conv_out(size: int, kernel: int = 3) -> int:
+    return size - kernel + 1 if size >= kernel else size  # 'valid' when it fits, else 'same'
+
+
+def estimate_layers(
+    family: str, shape: tuple[int, ...], head: Head, opts: ModelOptions
+) -> list[tuple[str, int]]:
+    """(description, parameter count) of each trainable block, from shapes alone."""
+    norm = 4 if opts.batch_norm else 0  # gamma, beta, moving mean, moving variance
+    blocks: list[tuple[str, int]] = []
+    if family == "cnn":
+        height, width, channels = shape
+        for i, filters in enumerate(opts.filters):
+            blocks.append(
+                (
+                    f"Conv2D {filters}x3x3 on {channels} channels",
+                    9 * channels * filters + filters + norm * filters,
+                )
+            )
+            height, width, channels = conv_out(height), conv_out(width), filters
+            if (i < len(opts.filters) - 1 or opts.pool_last) and min(height, width) >= 2:
+                height, width = height // 2, width // 2
+        width_in = height * width * channels
+    elif family in ("lstm", "conv1d"):
+        steps, width_in = shape
+        for _ in range(opts.layers):
+            if family == "lstm":
+                count = 4 * (opts.units * (width_in + opts.units) + opts.units)
+            else:
+                count = 3 * width_in * opts.units + opts.units
+                steps = conv_out(steps)
+            blocks.append(
+                (f"{family.upper()} {opts.units} on {width_in} features", count + norm * opts.units)
+            )
+            width_in = opts.units
+        if family == "conv1d":
+            width_in *= steps
+    else:
+        width_in = math.prod(shape)
+    dense_layers = opts.layers if family in ("dnn", "cnn") else 0
+    for _ in range(dense_layers):
+        blocks.append(
+            (
+                f"Dense {opts.units} on {width_in} inputs",
+                width_in * opts.units + opts.units + norm * opts.units,
+            )
+        )
+        width_in = opts.units
+    blocks.append((f"Dense {head.units} output", width_in * head.units + head.units))
+    return blocks
+
+
+def available_memory() -> int:
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_fits_in_memory(blocks: list[tuple[str, int]], available: int | None = None) -> int:
+    """Total parameters, or a UserError naming the largest block and what would fit."""
+    total = sum(count for _, count in blocks)
+    available = available_memory() if available is None else available
+    needed = total * BYTES_PER_PARAMETER
+    if needed > available * MEMORY_SHARE:
+        largest, count = max(blocks, key=lambda block: block[1])
+        raise UserError(
+            f"model too large: {total:,} parameters need {needed / 2**30:.1f} GiB for weights, "
+            f"gradients and optimizer state, over half of the {available / 2**30:.1f} GiB "
+            f"available (largest: {largest}, {count:,} parameters); use fewer units or layers"
+        )
+    return total
+
+
+# ---------------------------------------------------------------- layers
+
+
+def scaling_layer(scaling: Affine):
+    import keras
+    import numpy as np
+
+    if np.ndim(scaling.offset) == 0:
+        return keras.layers.Rescaling(
+            1 / float(scaling.scale), -float(scaling.offset / scaling.scale)
+        )
+    axes = tuple(range(1, np.ndim(scaling.offset) + 1))
+    return keras.layers.Normalization(
+        axis=axes, mean=scaling.offset, variance=np.square(scaling.scale), name="scaler"
+    )
+
+
+def regularized(opts: ModelOptions) -> dict:
+    import keras
+
+    l2 = keras.regularizers.L2(opts.l2) if opts.l2 > 0 else None
+    return {"kernel_initializer": opts.initializer, "kernel_regularizer": l2}
+
+
+def after(x, opts: ModelOptions):
+    """The per-layer extras of lesson 73 and 42: BatchNormalization, activation, Dropout."""
+    import keras
+
+    if opts.batch_norm:
+        x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Activation(opts.activation)(x)
+    if opts.dropout > 0:
+        x = keras.layers.Dropout(opts.dropout)(x)
+    return x
+
+
+def dense_stack(x, opts: ModelOptions, count: int):
+    import keras
+
+    for _ in range(count):
+        x = after(keras.layers.Dense(opts.units, **regularized(opts))(x), opts)
+    return x
+
+
+def dnn_body(x, opts: ModelOptions):
+    return dense_stack(x, opts, opts.layers)
+
+
+def cnn_body(x, opts: ModelOptions):
+    import keras
+
+    for i, filters in enumerate(opts.filters):
+        height, width = x.shape[1], x.shape[2]
+        padding = "valid" if min(height, width) >= 3 else "same"
+        x = keras.layers.Conv2D(filters, 3, padding=padding, **regularized(opts))(x)
+        x = after(x, opts)
+        if (i < len(opts.filters) - 1 or opts.pool_last) and min(x.shape[1], x.shape[2]) >= 2:
+            x = keras.layers.MaxPooling2D(2)(x)
+    return dense_stack(keras.layers.Flatten()(x), opts, opts.layers)
+
+
+def lstm_body(x, opts: ModelOptions):
+    import keras
+
+    for i in range(opts.layers):
+        last = i == opts.layers - 1
+        x = keras.layers.LSTM(opts.units, return_sequences=not last, **regularized(opts))(x)
+        if opts.batch_norm:
+            x = keras.layers.BatchNormalization()(x)
+        if opts.dropout > 0:
+            x = keras.layers.Dropout(opts.dropout)(x)
+    return x
+
+
+def conv1d_body(x, opts: ModelOptions):
+    import keras
+
+    for _ in range(opts.layers):
+        padding = "valid" if x.shape[1] >= 3 else "same"
+        x = after(keras.layers.Conv1D(opts.units, 3, padding=padding, **regularized(opts))(x), opts)
+    return keras.layers.Flatten()(x)
+
+
+BODIES: dict[str, Callable] = {
+    "dnn": dnn_body,
+    "cnn": cnn_body,
+    "lstm": lstm_body,
+    "conv1d": conv1d_body,
+}
+
+
+def build(family: str, prepared: Prepared, opts: ModelOptions, name: str = ""):
+    """Raw sample -> scaling -> family reshape -> body -> head -> target units."""
+    import keras
+
+    pre: Preprocessing = prepared.preprocessing
+    head = head_for(prepared)
+    check_fits_in_memory(estimate_layers(family, pre.family_shape, head, opts))
+    inputs = keras.Input(pre.sample_shape, name="sample")
+    x = inputs if pre.x_scaling.is_identity else scaling_layer(pre.x_scaling)(inputs)
+    if pre.family_shape != pre.sample_shape:
+        x = keras.layers.Reshape(pre.family_shape)(x)
+    x = BODIES[family](x, opts)
+    outputs = keras.layers.Dense(head.units, activation=head.activation, name="head")(x)
+    if not pre.y_scaling.is_identity:
+        outputs = scaling_layer(
+            Affine(-pre.y_scaling.offset / pre.y_scaling.scale, 1 / pre.y_scaling.scale)
+        )(outputs)
+    return keras.Model(inputs, outputs, name=name or family)

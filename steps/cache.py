@@ -1,0 +1,120 @@
+"""npy cache step (lessons 54-57): convert a data set once, then read `.npy` files.
+
+Layout: `<root>/npy/<name>-<key>/` holds one `.npy` per array and `manifest.json` with
+each file's size and CRC-32. The folder is written under a temporary name and renamed
+into place, so readers never see half a cache; a file whose size or checksum does not
+match is reported and the entry rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+import zlib
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from steps.datasets import Dataset, Source
+
+# Bump when the stored layout or a loader's output changes: old entries are then ignored.
+FORMAT_VERSION = 1
+CacheStatus = Literal["hit", "miss"]
+
+
+def cache_root() -> Path:
+    if env := os.environ.get("KERAS_LESSONS_CACHE"):
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser()
+    return base / "keras-lessons"
+
+
+def entry_dir(source: Source, root: Path) -> Path:
+    digest = hashlib.sha256(f"v{FORMAT_VERSION}:{source.key}".encode()).hexdigest()[:20]
+    return root / "npy" / f"{source.name}-{digest}"
+
+
+def crc32(array: np.ndarray) -> int:
+    return zlib.crc32(memoryview(np.ascontiguousarray(array)).cast("B"))
+
+
+class CorruptCache(Exception):
+    """A cache entry that exists but cannot be trusted."""
+
+
+def read_entry(folder: Path) -> Dataset:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise CorruptCache(f"manifest unreadable: {exc}") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise CorruptCache(f"format version {manifest.get('format_version')}")
+    arrays = {}
+    for name, info in manifest["arrays"].items():
+        path = folder / info["file"]
+        if not path.is_file() or path.stat().st_size != info["bytes"]:
+            raise CorruptCache(f"{path.name} is missing or has the wrong size")
+        try:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise CorruptCache(f"{path.name}: {exc}") from None
+        if crc32(array) != info["crc32"]:
+            raise CorruptCache(f"{path.name} fails its checksum")
+        arrays[name] = array
+    return Dataset.from_parts(manifest["meta"], arrays)
+
+
+def write_entry(dataset: Dataset, folder: Path, key: str) -> None:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+    try:
+        manifest: dict = {"format_version": FORMAT_VERSION, "key": key, "arrays": {}}
+        for name, array in dataset.arrays().items():
+            array = np.ascontiguousarray(array)
+            np.save(staging / f"{name}.npy", array, allow_pickle=False)
+            manifest["arrays"][name] = {
+                "file": f"{name}.npy",
+                "bytes": (staging / f"{name}.npy").stat().st_size,
+                "crc32": crc32(array),
+            }
+        manifest["meta"] = dataset.meta()
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        try:
+            staging.rename(folder)
+        except OSError:  # another process renamed its copy first: keep theirs
+            if not folder.is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def discard(folder: Path) -> None:
+    """Move a bad entry aside first, so no reader picks up a folder being deleted."""
+    trash = folder.with_name(f".trash-{folder.name}-{os.getpid()}")
+    try:
+        folder.rename(trash)
+    except OSError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def load_cached(source: Source, root: Path | None = None) -> tuple[Dataset, CacheStatus]:
+    """The data set from the cache when intact, else from its source (then cached)."""
+    folder = entry_dir(source, root or cache_root())
+    if folder.is_dir():
+        try:
+            return read_entry(folder), "hit"
+        except CorruptCache as problem:
+            warnings.warn(
+                f"npy cache for {source.name} at {folder} is damaged ({problem}); rebuilding it",
+                stacklevel=2,
+            )
+            discard(folder)
+    dataset = source.load()
+    write_entry(dataset, folder, source.key)
+    return read_entry(folder), "miss"

@@ -1,0 +1,114 @@
+"""Fit step: seeding, compile and the standard callbacks (lessons 21, 33, 48, 74)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from steps.build import Head
+from steps.prepare import Split
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    patience: int = 5  # EarlyStopping; 0 turns it off
+    reduce_lr_patience: int = 0  # ReduceLROnPlateau; 0 turns it off
+    verbose: int = 2
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class FitResult:
+    history: dict[str, list[float]]
+    epochs_run: int
+    best_epoch: int  # 0-based, by the monitored quantity
+    seconds: float
+    checkpoint: Path | None = field(default=None)
+
+
+def seed_everything(seed: int) -> None:
+    """Python, NumPy and backend seeds, plus TensorFlow's deterministic kernels on the CPU."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def compile_model(model, head: Head, config: FitConfig) -> None:
+    import keras
+
+    optimizer = keras.optimizers.get(
+        {"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}}
+    )
+    model.compile(optimizer=optimizer, loss=head.loss, metrics=list(head.metrics))
+
+
+def standard_callbacks(
+    config: FitConfig, *, monitor: str, log_dir: Path | None, checkpoint: Path | None
+) -> list:
+    import keras
+
+    callbacks: list = []
+    if config.patience > 0:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=config.patience, restore_best_weights=True
+            )
+        )
+    if config.reduce_lr_patience > 0:
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(monitor=monitor, patience=config.reduce_lr_patience)
+        )
+    if checkpoint is not None:
+        callbacks.append(
+            keras.callbacks.ModelCheckpoint(checkpoint, monitor=monitor, save_best_only=True)
+        )
+    if log_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir)))
+    return callbacks
+
+
+def fit(
+    model,
+    head: Head,
+    data: Split,
+    config: FitConfig,
+    *,
+    log_dir: Path | None = None,
+    checkpoint: Path | None = None,
+    extra_callbacks: list | None = None,
+) -> FitResult:
+    """Compile and train with validation, early stopping and TensorBoard traces."""
+    compile_model(model, head, config)
+    has_val = len(data.x_val) > 0
+    monitor = "val_loss" if has_val else "loss"
+    callbacks = standard_callbacks(config, monitor=monitor, log_dir=log_dir, checkpoint=checkpoint)
+    started = time.perf_counter()
+    history = model.fit(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_val, data.y_val) if has_val else None,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        verbose=config.verbose,
+        callbacks=callbacks + list(extra_callbacks or []),
+    )
+    seconds = time.perf_counter() - started
+    losses = history.history[monitor]
+    return FitResult(
+        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+        epochs_run=len(losses),
+        best_epoch=int(min(range(len(losses)), key=losses.__getitem__)),
+        seconds=seconds,
+        checkpoint=checkpoint,
+    )

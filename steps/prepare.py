@@ -1,0 +1,202 @@
+"""Prepare step: split, fit the scaler on train only (lesson 34), pick each model family's
+input shape, encode the labels.
+
+The fitted scaling and the family's shape are kept as numbers in `Preprocessing`; the build
+step turns them into the model's first layers, so the trained (and logged) model takes raw
+samples and needs no separate scaler file to be reused.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from steps.datasets import Dataset
+from steps.errors import UserError
+
+Family = Literal["dnn", "cnn", "lstm", "conv1d"]
+FAMILIES: tuple[str, ...] = ("dnn", "cnn", "lstm", "conv1d")
+SCALERS: tuple[str, ...] = ("auto", "minmax", "standard", "none")
+
+
+@dataclass(frozen=True)
+class Split:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+@dataclass(frozen=True)
+class Affine:
+    """x' = (x - offset) / scale; scalars, or one value per feature of a sample."""
+
+    offset: np.ndarray
+    scale: np.ndarray
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.offset) / self.scale).astype(np.float32)
+
+    def invert(self, x: np.ndarray) -> np.ndarray:
+        return (x * self.scale + self.offset).astype(np.float32)
+
+    @property
+    def is_identity(self) -> bool:
+        return bool(np.all(self.offset == 0) and np.all(self.scale == 1))
+
+
+IDENTITY = Affine(np.float32(0.0), np.float32(1.0))
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What the model does to a raw sample before its first trained layer."""
+
+    sample_shape: tuple[int, ...]
+    family_shape: tuple[int, ...]
+    x_scaling: Affine
+    y_scaling: Affine  # regression targets are learnt standardized, predicted in real units
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    scaler: str = "auto"
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    one_hot: bool = True
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    task: str
+    class_names: tuple[str, ...]
+    one_hot: bool
+    data: Split  # raw float32 samples, encoded labels
+    preprocessing: Preprocessing
+
+
+def split(dataset: Dataset, *, val_fraction: float, test_fraction: float, seed: int) -> Split:
+    """Keep the data set's own test split when it has one; carve validation from train."""
+    from sklearn.model_selection import train_test_split
+
+    def cut(x, y, fraction):
+        stratify = y if dataset.task == "classification" else None
+        try:
+            return train_test_split(x, y, test_size=fraction, random_state=seed, stratify=stratify)
+        except ValueError:  # a class too small to stratify (tiny data): plain shuffle
+            return train_test_split(x, y, test_size=fraction, random_state=seed)
+
+    check_fraction("val_fraction", val_fraction)
+    x, y = np.asarray(dataset.x_train), np.asarray(dataset.y_train)
+    if dataset.x_test is None:
+        check_fraction("test_fraction", test_fraction)
+        x, x_test, y, y_test = cut(x, y, test_fraction)
+    else:
+        x_test, y_test = np.asarray(dataset.x_test), np.asarray(dataset.y_test)
+    if val_fraction > 0:
+        x_train, x_val, y_train, y_val = cut(x, y, val_fraction)
+    else:
+        x_train, y_train, x_val, y_val = x, y, x[:0], y[:0]
+    if len(x_train) == 0 or len(x_test) == 0:
+        raise UserError(f"{dataset.name} has {len(dataset.x_train)} rows: too few to split")
+    return Split(x_train, y_train, x_val, y_val, x_test, y_test)
+
+
+def check_fraction(name: str, value: float) -> None:
+    if not 0 <= value < 1:
+        raise UserError(f"{name} must be at least 0 and below 1, got {value}")
+
+
+def fit_scaling(kind: str, x_train: np.ndarray, pixel_max: float | None) -> Affine:
+    """Fit on the training rows only; 'auto' is pixel/max for images, standard otherwise."""
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    if kind not in SCALERS:
+        raise UserError(f"unknown scaler {kind!r}; choose one of {', '.join(SCALERS)}")
+    if kind == "none":
+        return IDENTITY
+    if kind == "auto" and pixel_max is not None:
+        return Affine(np.float32(0.0), np.float32(pixel_max))
+    if kind == "auto":
+        kind = "standard"
+    flat = x_train.reshape(len(x_train), -1).astype(np.float64)
+    shape = x_train.shape[1:]
+    if kind == "standard":
+        fitted = StandardScaler().fit(flat)
+        return Affine(fitted.mean_.reshape(shape), fitted.scale_.reshape(shape))
+    fitted = MinMaxScaler().fit(flat)  # x * scale_ + min_  ==  (x + min_/scale_) / (1/scale_)
+    return Affine((-fitted.min_ / fitted.scale_).reshape(shape), (1 / fitted.scale_).reshape(shape))
+
+
+def family_shape(family: str, sample_shape: tuple[int, ...], is_image: bool) -> tuple[int, ...]:
+    """The input each family takes: flat rows, images with channels, or (steps, features)."""
+    if family not in FAMILIES:
+        raise UserError(f"unknown model family {family!r}; choose one of {', '.join(FAMILIES)}")
+    size = math.prod(sample_shape)
+    if family == "dnn":
+        return (size,)
+    if family == "cnn":
+        if is_image:
+            return sample_shape if len(sample_shape) == 3 else (*sample_shape[:2], 1)
+        return (size, 1, 1)
+    if is_image:  # rows become time steps, each row's pixels the features
+        return (sample_shape[0], size // sample_shape[0])
+    return (size, 1)
+
+
+def floats(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.float32)
+
+
+def encode_labels(y: np.ndarray, n_classes: int, one_hot: bool) -> np.ndarray:
+    y = np.asarray(y).reshape(len(y), -1)[:, 0].astype(np.int64)
+    if not one_hot:
+        return y
+    return np.eye(n_classes, dtype=np.float32)[y]
+
+
+def prepare(dataset: Dataset, family: str, options: PrepareOptions) -> Prepared:
+    """Split, fit the scaling on train, encode labels; raw float32 samples for the model."""
+    one_hot = options.one_hot
+    parts = split(
+        dataset,
+        val_fraction=options.val_fraction,
+        test_fraction=options.test_fraction,
+        seed=options.seed,
+    )
+    sample_shape = tuple(parts.x_train.shape[1:])
+    y_scaling = IDENTITY
+    if dataset.task == "regression":
+        y_train = parts.y_train.astype(np.float64)
+        y_scaling = Affine(np.float32(y_train.mean()), np.float32(y_train.std() or 1.0))
+
+    def encode(y: np.ndarray) -> np.ndarray:
+        if dataset.task == "classification":
+            return encode_labels(y, dataset.n_classes, one_hot)
+        return np.asarray(y, dtype=np.float32).reshape(len(y), -1)
+
+    return Prepared(
+        task=dataset.task,
+        class_names=dataset.class_names,
+        one_hot=one_hot,
+        data=Split(
+            floats(parts.x_train),
+            encode(parts.y_train),
+            floats(parts.x_val),
+            encode(parts.y_val),
+            floats(parts.x_test),
+            encode(parts.y_test),
+        ),
+        preprocessing=Preprocessing(
+            sample_shape=sample_shape,
+            family_shape=family_shape(family, sample_shape, dataset.is_image),
+            x_scaling=fit_scaling(options.scaler, parts.x_train, dataset.pixel_max),
+            y_scaling=y_scaling,
+        ),
+    )

@@ -1,0 +1,83 @@
+"""One set of tiny fixtures for every test: upstream-format files, isolated stores, tiny runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import upstream_files
+
+REPO = Path(__file__).resolve().parents[1]
+MLFLOW = Path(sys.executable).with_name("mlflow")
+
+# Small enough for 2 CPUs, big enough that every callback and plot has something to show.
+TINY = {"epochs": 2, "batch_size": 16, "units": 8, "filters": "4,8", "verbose": 0}
+
+
+@pytest.fixture(scope="session")
+def upstream(tmp_path_factory) -> Path:
+    """A folder standing in for the download servers: tiny files under upstream names."""
+    folder = tmp_path_factory.mktemp("upstream")
+    upstream_files.write_mnist_npz(folder, n_train=120, n_test=40)
+    upstream_files.write_fashion_mnist_gz(folder)
+    upstream_files.write_cifar10_tar(folder)
+    upstream_files.write_cifar100_tar(folder)
+    return folder
+
+
+@pytest.fixture
+def lesson_env(tmp_path, upstream) -> dict[str, str]:
+    """Environment for a pipeline process: its own tracking store, caches and mirror."""
+    keras_home = tmp_path / "keras_home"
+    keras_home.mkdir()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "KERAS_LESSONS_"))
+    }
+    env.update(
+        MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        KERAS_HOME=str(keras_home),
+        KERAS_LESSONS_CACHE=str(tmp_path / "cache"),
+        KERAS_LESSONS_DATA_ORIGIN=str(upstream),
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONUNBUFFERED="1",
+        # `mlflow run --env-manager local` runs `python` from PATH: this venv's, as after
+        # `source .venv/bin/activate`.
+        PATH=f"{MLFLOW.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    return env
+
+
+def mlflow_run(
+    entry_point: str, params: dict, env: dict[str, str], cwd: Path, *extra: str
+) -> subprocess.CompletedProcess:
+    """The real `mlflow run` CLI, as a user types it."""
+    command = [str(MLFLOW), "run", str(REPO), "-e", entry_point, "--env-manager", "local"]
+    for key, value in params.items():
+        command += ["-P", f"{key}={value}"]
+    return subprocess.run(
+        [*command, *extra], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture
+def tracking(lesson_env, monkeypatch):
+    """An MlflowClient on the same store the pipeline processes write to."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", lesson_env["MLFLOW_TRACKING_URI"])
+    mlflow.set_tracking_uri(lesson_env["MLFLOW_TRACKING_URI"])
+    yield mlflow.MlflowClient()
+    mlflow.set_tracking_uri(None)
+
+
+def only_run(client, experiment: str):
+    """The single run of an experiment, failing loudly if there are none or several."""
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None, f"no experiment named {experiment!r}"
+    runs = client.search_runs([found.experiment_id])
+    assert len(runs) == 1, f"{len(runs)} runs in {experiment!r}"
+    return runs[0]
