@@ -45,7 +45,8 @@ ui: $(STAMP)  ## MLflow UI on http://$(HOST):$(PORT)
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host $(HOST) --port $(PORT)
 
 tensorboard: $(STAMP)  ## TensorBoard over every run's traces (RUN=<run id> for one run)
-	$(BIN)/tensorboard --logdir mlruns$(if $(RUN),/*/$(RUN)/artifacts/tensorboard,) --host $(HOST) --port $(TB_PORT)
+	$(BIN)/tensorboard --logdir $(if $(RUN),$(wildcard mlruns/*/$(RUN)/artifacts/tensorboard),mlruns) \
+		--host $(HOST) --port $(TB_PORT)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import sys
 
-from mlflow.tracking.default_experiment.abstract_context import DefaultExperimentProvider
-
 
 def entry_point_from_argv(argv: list[str]) -> str | None:
     from pipelines.registry import ENTRY_POINTS
@@ -31,7 +29,10 @@ def entry_point_from_argv(argv: list[str]) -> str | None:
     return None
 
 
-class EntryPointExperimentProvider(DefaultExperimentProvider):
+class EntryPointExperimentProvider:
+    """Duck-types MLflow's DefaultExperimentProvider: MLflow imports this module while
+    it initialises, so importing MLflow here would be circular."""
+
     def in_context(self) -> bool:
         return entry_point_from_argv(sys.argv) is not None
 

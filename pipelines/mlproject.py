@@ -1,6 +1,6 @@
 """Render MLproject from the registry, so its parameters never drift from the code.
 
-    python -m pipelines.mlproject > MLproject      (or `make mlproject`)
+python -m pipelines.mlproject > MLproject      (or `make mlproject`)
 """
 
 from dataclasses import fields
@@ -35,9 +35,8 @@ def parameter_block(defaults: Common, baseline: Common | None) -> list[str]:
     lines = []
     for field in fields(defaults):
         value = getattr(defaults, field.name)
-        if baseline is not None and hasattr(baseline, field.name):
-            if getattr(baseline, field.name) == value:
-                continue
+        if baseline is not None and getattr(baseline, field.name, None) == value:
+            continue
         kind = mlflow_type(hints[field.name])
         lines.append(f"{field.name}: {{type: {kind}, default: {literal(value)}}}")
     return lines

@@ -81,19 +81,39 @@ class Tracker:
 
         backend = keras.backend.backend()
         requirements = [f"keras=={keras.__version__}", backend_requirement(backend)]
-        if backend == "tensorflow":
-            info = mlflow.tensorflow.log_model(
-                model, name="model", input_example=example, pip_requirements=requirements
-            )
-        else:  # the keras flavour crashes on input_example (upstream bug): signature only
-            from mlflow.models import infer_signature
-
-            signature = infer_signature(example, model.predict(example, verbose=0))
-            info = mlflow.keras.log_model(
-                model, name="model", signature=signature, pip_requirements=requirements
-            )
+        with quiet_keras():  # MLflow predicts on the example with Keras's progress bar on
+            info = log_keras_model(model, example, backend, requirements)
         mlflow.set_tag("model_uri", info.model_uri)
         return info.model_uri
+
+
+@contextlib.contextmanager
+def quiet_keras() -> Iterator[None]:
+    import keras
+
+    was_on = keras.config.is_interactive_logging_enabled()
+    keras.config.disable_interactive_logging()
+    try:
+        yield
+    finally:
+        if was_on:
+            keras.config.enable_interactive_logging()
+
+
+def log_keras_model(model, example, backend: str, requirements: list[str]):
+    import mlflow
+
+    if backend == "tensorflow":
+        return mlflow.tensorflow.log_model(
+            model, name="model", input_example=example, pip_requirements=requirements
+        )
+    # The keras flavour crashes on input_example (upstream bug): signature only.
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(example, model.predict(example, verbose=0))
+    return mlflow.keras.log_model(
+        model, name="model", signature=signature, pip_requirements=requirements
+    )
 
 
 def backend_requirement(backend: str) -> str:

@@ -34,9 +34,7 @@ def lesson_env(tmp_path, upstream) -> dict[str, str]:
     """Environment for a pipeline process: its own tracking store, caches and mirror."""
     keras_home = tmp_path / "keras_home"
     keras_home.mkdir()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "KERAS_LESSONS_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "KERAS_LESSONS_"))}
     env.update(
         MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
         KERAS_HOME=str(keras_home),

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY, mlflow_run, only_run
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from pipelines.registry import ENTRY_POINTS
+
+from conftest import TINY, mlflow_run, only_run
 
 # Entry point -> parameters that make it tiny (and offline: the mirror serves Keras's files).
 CASES = {

@@ -1,0 +1,96 @@
+"""The command line: fast help, generated MLproject, experiment naming."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, TINY, mlflow_run, only_run
+
+from pipelines import mlproject
+from pipelines.experiment import entry_point_from_argv
+from pipelines.registry import ENTRY_POINTS
+
+
+def python(code: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, env=env
+    )
+
+
+def test_help_lists_entry_points_without_importing_tensorflow_or_mlflow():
+    result = python(
+        "import sys; from pipelines.cli import main; main(['--help']);"
+        "main(['dnn_basic', '--epochs', '0']);"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'mlflow') if m in sys.modules))"
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ENTRY_POINTS:
+        assert name in result.stdout
+    assert result.stdout.strip().endswith("[]")
+    assert result.stderr.strip() == "error: bad value 0 for epochs: use 1 or more"
+
+
+def test_unknown_entry_point_lists_the_known_ones():
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines", "cnn_mnst"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: unknown entry point 'cnn_mnst'; choose one of: ")
+    assert "cnn_mnist" in result.stderr
+
+
+def test_mlproject_is_generated_from_the_registry():
+    """`make mlproject` output is what is committed: parameters cannot drift from the code."""
+    assert (REPO / "MLproject").read_text() == mlproject.render()
+
+
+def test_mlproject_declares_every_parameter_with_its_default():
+    project = yaml.safe_load((REPO / "MLproject").read_text())
+    assert set(project["entry_points"]) == set(ENTRY_POINTS)
+    for name, entry in ENTRY_POINTS.items():
+        declared = project["entry_points"][name]["parameters"]
+        for field in fields(entry.defaults):
+            value = getattr(entry.defaults, field.name)
+            expected = str(value).lower() if isinstance(value, bool) else value
+            assert declared[field.name]["default"] == expected, (name, field.name)
+            assert f"--{field.name} {{{field.name}}}" in project["entry_points"][name]["command"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["/x/bin/mlflow", "run", ".", "-e", "cnn_mnist"], "cnn_mnist"),
+        (["mlflow", "run", ".", "--entry-point", "dnn_basic", "-P", "a=1"], "dnn_basic"),
+        (["mlflow", "run", ".", "--entry-point=dnn_regression"], "dnn_regression"),
+        (["mlflow", "run", ".", "-e", "not_ours"], None),
+        (["mlflow", "run", "."], None),
+        (["mlflow", "ui"], None),
+        (["python", "-m", "pipelines", "cnn_mnist"], None),
+    ],
+)
+def test_experiment_plugin_reads_the_entry_point_from_mlflow_run(argv, expected):
+    assert entry_point_from_argv(argv) == expected
+
+
+def test_experiment_name_option_and_variable_win(lesson_env, tracking, tmp_path: Path):
+    result = mlflow_run(
+        "dnn_basic", TINY | {"epochs": 1}, lesson_env, tmp_path, "--experiment-name", "mine"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert only_run(tracking, "mine").data.tags["pipeline"] == "dnn_basic"
+
+    direct = subprocess.run(
+        [sys.executable, "-m", "pipelines", "dnn_basic", "--epochs", "1", "--verbose", "0"],
+        cwd=tmp_path,
+        env=lesson_env | {"MLFLOW_EXPERIMENT_NAME": "from-env"},
+        capture_output=True,
+        text=True,
+    )
+    assert direct.returncode == 0, direct.stderr[-2000:]
+    assert only_run(tracking, "from-env").info.status == "FINISHED"
+    assert tracking.get_experiment_by_name("dnn_basic") is None

@@ -1,0 +1,75 @@
+"""Expected failures through the real CLI: one line on stderr, exit code, a FAILED run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import TINY, mlflow_run, only_run
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error: ")]
+
+
+def assert_clean_failure(result, tracking, experiment: str, message: str) -> None:
+    """Non-zero exit, exactly one `error:` line with the message, no traceback, run FAILED."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1, result.stderr[-3000:]
+    assert message in lines[0]
+    run = only_run(tracking, experiment)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"] == lines[0].removeprefix("error: ")
+
+
+@pytest.mark.parametrize(
+    ("entry_point", "params", "message"),
+    [
+        (
+            "dnn_regression",
+            {"dataset": "nope"},
+            "unknown data set 'nope'; choose one of breast_cancer, cifar10, cifar100, diabetes",
+        ),
+        ("dnn_regression", {"epochs": 0}, "bad value 0 for epochs: use 1 or more"),
+        ("dnn_regression", {"scaler": "robust"}, "bad value 'robust' for scaler: choose one of"),
+        ("dnn_regression", {"epochs": "ten"}, "argument --epochs: invalid int value: 'ten'"),
+        ("dnn_regression", {"dataset": "npz:/no/such.npz"}, "npz file not found: /no/such.npz"),
+        ("dnn_regression", {"dataset": "iris"}, "iris is a classification data set"),
+        ("image_classify", {"dataset": "diabetes"}, "diabetes is not a set of labelled images"),
+        ("dnn_basic", {"units": 2_000_000_000}, "model too large: "),
+        ("dnn_regression", {"dataset": "csv:/no/such.csv"}, "csv file not found"),
+    ],
+)
+def test_bad_input_fails_cleanly(entry_point, params, message, lesson_env, tracking, tmp_path):
+    result = mlflow_run(entry_point, TINY | params, lesson_env, tmp_path)
+    assert_clean_failure(result, tracking, entry_point, message)
+
+
+def test_malformed_npz_names_the_keys_it_found(lesson_env, tracking, tmp_path):
+    path = tmp_path / "wrong.npz"
+    np.savez(path, features=np.zeros((4, 2)), labels=np.zeros(4))
+    result = mlflow_run("dnn_regression", TINY | {"dataset": f"npz:{path}"}, lesson_env, tmp_path)
+    assert_clean_failure(
+        result, tracking, "dnn_regression", "has keys ['features', 'labels']; expected x_train"
+    )
+
+
+def test_csv_without_target_says_which_parameter_to_add(lesson_env, tracking, tmp_path):
+    path = tmp_path / "table.csv"
+    path.write_text("a,b\n1,2\n3,4\n")
+    result = mlflow_run("dnn_regression", TINY | {"dataset": f"csv:{path}"}, lesson_env, tmp_path)
+    assert_clean_failure(result, tracking, "dnn_regression", "add -P target=COLUMN")
+
+
+def test_offline_download_names_the_file_keras_looks_for(lesson_env, tracking, tmp_path):
+    """No mirror, no network, no local copy: say where the file goes and what works offline."""
+    lesson_env = {k: v for k, v in lesson_env.items() if k != "KERAS_LESSONS_DATA_ORIGIN"}
+    lesson_env.update(http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9")
+    result = mlflow_run("cnn_mnist", TINY, lesson_env, tmp_path)
+    expected = f"Keras looks for {lesson_env['KERAS_HOME']}/datasets/mnist.npz"
+    assert_clean_failure(result, tracking, "cnn_mnist", expected)
+    line = error_lines(result.stderr)[0]
+    assert line.startswith("error: cannot download mnist from https://")
+    assert "-P dataset=digits" in line
