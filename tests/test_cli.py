@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, TINY, mlflow_run, only_run
 
 from pipelines import mlproject
 from pipelines.experiment import entry_point_from_argv
 from pipelines.registry import ENTRY_POINTS
+
+from conftest import REPO, TINY, mlflow_run, only_run
 
 
 def python(code: str, env=None) -> subprocess.CompletedProcess:
