@@ -72,7 +72,9 @@ def estimate_layers(
                     9 * channels * filters + filters + norm * filters,
                 )
             )
-            height, width, channels = conv_out(height), conv_out(width), filters
+            if min(height, width) >= 3:  # 'valid', as cnn_body; else 'same' keeps the size
+                height, width = conv_out(height), conv_out(width)
+            channels = filters
             if (i < len(opts.filters) - 1 or opts.pool_last) and min(height, width) >= 2:
                 height, width = height // 2, width // 2
         width_in = height * width * channels

@@ -90,7 +90,12 @@ def split(dataset: Dataset, *, val_fraction: float, test_fraction: float, seed: 
         try:
             return train_test_split(x, y, test_size=fraction, random_state=seed, stratify=stratify)
         except ValueError:  # a class too small to stratify (tiny data): plain shuffle
+            pass
+        try:
             return train_test_split(x, y, test_size=fraction, random_state=seed)
+        except ValueError:
+            rows = len(dataset.x_train)
+            raise UserError(f"{dataset.name} has {rows} rows: too few to split") from None
 
     check_fraction("val_fraction", val_fraction)
     x, y = np.asarray(dataset.x_train), np.asarray(dataset.y_train)
@@ -155,7 +160,7 @@ def floats(x: np.ndarray) -> np.ndarray:
 
 
 def encode_labels(y: np.ndarray, n_classes: int, one_hot: bool) -> np.ndarray:
-    y = np.asarray(y).reshape(len(y), -1)[:, 0].astype(np.int64)
+    y = np.asarray(y).ravel().astype(np.int64)
     if not one_hot:
         return y
     return np.eye(n_classes, dtype=np.float32)[y]
@@ -179,7 +184,8 @@ def prepare(dataset: Dataset, family: str, options: PrepareOptions) -> Prepared:
     def encode(y: np.ndarray) -> np.ndarray:
         if dataset.task == "classification":
             return encode_labels(y, dataset.n_classes, one_hot)
-        return np.asarray(y, dtype=np.float32).reshape(len(y), -1)
+        y = np.asarray(y, dtype=np.float32)
+        return y.reshape(-1, 1) if y.ndim == 1 else y
 
     return Prepared(
         task=dataset.task,

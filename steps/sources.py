@@ -93,6 +93,7 @@ def fetch(dataset: str, remote: Remote) -> Path:
             file_hash=sha,
             extract=remote.extract,
             cache_subdir=remote.subdir,
+            cache_dir=str(keras_home()),  # Keras reads KERAS_HOME only once, at import
         )
     except Exception as exc:
         if "URL fetch failure" not in str(exc) and not isinstance(exc, OSError):
@@ -362,7 +363,7 @@ def npz_file(path: Path) -> Source:
             if x is not None and y is not None and len(x) != len(y):
                 raise UserError(f"{path}: x_{part} has {len(x)} rows but y_{part} has {len(y)}")
         n_train = len(arrays["y_train"])
-        y_all = np.concatenate([arrays["y_train"].ravel(), arrays.get("y_test", np.empty(0))])
+        y_all = np.concatenate([arrays[k].ravel() for k in ("y_train", "y_test") if k in arrays])
         task, names = infer_task(y_all), ()
         if task == "classification":
             y_all, names = encode_classes(y_all)

@@ -1,0 +1,614 @@
+"""Load and npy-cache steps: `steps.datasets`, `steps.sources`, `steps.cache`.
+
+Real readers, real Keras downloader, real cache. The only stand-in is the network: Keras's
+data sets come from a folder of tiny files in the upstream formats (`upstream_files`),
+named by `KERAS_LESSONS_DATA_ORIGIN`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import pickle
+import re
+import socket
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from steps import cache, datasets, sources
+from steps.datasets import Dataset, Source
+from steps.errors import UserError
+
+import upstream_files
+
+MIRROR_ENV = "KERAS_LESSONS_DATA_ORIGIN"
+KNOWN = (
+    "breast_cancer, cifar10, cifar100, diabetes, digits, fashion_mnist, iris, linear, mnist, wine"
+)
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory) -> Path:
+    """The stand-in for the download servers: tiny upstream files under upstream names."""
+    folder = tmp_path_factory.mktemp("mirror")
+    upstream_files.write_mnist_npz(folder, n_train=30, n_test=10, seed=1)
+    upstream_files.write_fashion_mnist_gz(folder, n_train=30, n_test=10, seed=2)
+    upstream_files.write_cifar10_tar(folder, n_per_batch=4, n_test=6, seed=3)
+    upstream_files.write_cifar100_tar(folder, n_train=10, n_test=5, seed=4)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch) -> Path:
+    """Own KERAS_HOME and npy cache for every test; no mirror unless a test asks for one."""
+    home = tmp_path / "keras_home"
+    home.mkdir()  # get_file silently falls back to /tmp/.keras when the folder is missing
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    monkeypatch.setenv("KERAS_LESSONS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    return home
+
+
+@pytest.fixture
+def offline(mirror, monkeypatch) -> Path:
+    monkeypatch.setenv(MIRROR_ENV, str(mirror))
+    return mirror
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+# ------------------------------------------------------------------ resolve
+
+
+def test_unknown_name_lists_every_registered_data_set():
+    message = f"unknown data set 'mnsit'; choose one of {KNOWN}, or give npz:PATH or csv:PATH"
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        datasets.resolve("mnsit")
+
+
+def test_unknown_uri_scheme():
+    message = "unknown data set URI scheme 'parquet' in 'parquet:x.pq'; use npz:PATH or csv:PATH"
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        datasets.resolve("parquet:x.pq")
+
+
+@pytest.mark.parametrize("kind", ["npz", "csv"])
+def test_missing_file_names_the_path(tmp_path, kind):
+    path = tmp_path / f"nowhere.{kind}"
+    message = f"{kind} file not found: {path}; check the path after '{kind}:'"
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        datasets.resolve(f"{kind}:{path}", target="y")
+
+
+# ------------------------------------------------------------------ npz:
+
+
+def test_npz_with_wrong_keys_lists_the_keys_found(tmp_path):
+    path = write_npz(tmp_path / "odd.npz", features=np.zeros((4, 2)), labels=np.arange(4))
+    source = datasets.resolve(f"npz:{path}")
+    message = (
+        f"{path} has keys ['features', 'labels']; expected x_train, y_train, x_test, y_test "
+        "(as Keras's archives have them) or x, y"
+    )
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        source.load()
+
+
+def test_npz_that_is_not_an_archive(tmp_path):
+    path = tmp_path / "broken.npz"
+    path.write_bytes(b"not a zip file")
+    with pytest.raises(UserError, match=re.escape(f"cannot read {path} as a .npz archive")):
+        datasets.resolve(f"npz:{path}").load()
+
+
+def test_npz_rows_of_x_and_y_must_match(tmp_path):
+    path = write_npz(tmp_path / "short.npz", x=np.zeros((5, 2)), y=np.zeros(4))
+    with pytest.raises(UserError, match=re.escape(f"{path}: x_train has 5 rows but y_train has 4")):
+        datasets.resolve(f"npz:{path}").load()
+
+
+def test_npz_with_x_y_keys_is_one_table_split_later(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    path = write_npz(tmp_path / "table.npz", x=x, y=y)
+    source = datasets.resolve(f"npz:{path}")
+    assert (source.name, source.key) == ("table", datasets.file_sha256(path))
+    ds = source.load()
+    assert ds.task == "regression"
+    assert ds.x_test is None and ds.y_test is None
+    np.testing.assert_array_equal(ds.x_train, x)
+    np.testing.assert_array_equal(ds.y_train, y)
+    assert ds.class_names == () and not ds.is_image
+
+
+def test_npz_with_x_y_keys_keeps_integer_class_names(tmp_path):
+    path = write_npz(
+        tmp_path / "xy.npz", x=np.zeros((20, 2)), y=np.array([3, 7] * 10, dtype=np.uint8)
+    )
+    ds = datasets.resolve(f"npz:{path}").load()
+    assert ds.class_names == ("3", "7")
+
+
+def test_npz_with_keras_keys_keeps_its_test_split_and_encodes_classes(tmp_path):
+    rng = np.random.default_rng(1)
+    x_train = rng.integers(0, 256, size=(20, 6, 6), dtype=np.uint8)
+    x_test = rng.integers(0, 256, size=(6, 6, 6), dtype=np.uint8)
+    y_train = np.array([3, 7] * 10, dtype=np.uint8)
+    y_test = np.array([7, 7, 3, 3, 7, 3], dtype=np.uint8)
+    path = write_npz(
+        tmp_path / "pics.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test
+    )
+    ds = datasets.resolve(f"npz:{path}").load()
+    assert (ds.name, ds.task, ds.class_names) == ("pics", "classification", ("3", "7"))
+    np.testing.assert_array_equal(ds.y_train, [0, 1] * 10)
+    np.testing.assert_array_equal(ds.y_test, [1, 1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(ds.x_train, x_train)
+    np.testing.assert_array_equal(ds.x_test, x_test)
+    assert ds.is_image and ds.pixel_max == 255.0  # uint8 with 2+ sample axes: images
+
+
+def test_npz_with_column_labels_like_keras_cifar(tmp_path):
+    y_train = np.array([[3], [7]] * 5, dtype=np.uint8)
+    y_test = np.array([[7], [3]], dtype=np.uint8)
+    path = write_npz(
+        tmp_path / "cols.npz",
+        x_train=np.zeros((10, 2)),
+        y_train=y_train,
+        x_test=np.zeros((2, 2)),
+        y_test=y_test,
+    )
+    ds = datasets.resolve(f"npz:{path}").load()
+    assert ds.class_names == ("3", "7")
+    np.testing.assert_array_equal(ds.y_test.ravel(), [1, 0])
+
+
+# ------------------------------------------------------------------ csv:
+
+
+def test_csv_without_target_says_how_to_name_it(tmp_path):
+    path = write_csv(tmp_path / "houses.csv", "rooms,price\n3,100\n")
+    message = f"csv:{path} needs the column to predict: add -P target=COLUMN"
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        datasets.resolve(f"csv:{path}")
+
+
+def test_csv_with_unknown_target_lists_the_columns(tmp_path):
+    path = write_csv(tmp_path / "houses.csv", "rooms,area,price\n3,70,100\n")
+    message = f"target column 'prize' is not in {path}; its columns are rooms, area, price"
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        datasets.resolve(f"csv:{path}", target="prize").load()
+
+
+def test_empty_csv(tmp_path):
+    path = write_csv(tmp_path / "empty.csv", "")
+    with pytest.raises(UserError, match=f"^{re.escape(f'cannot read {path} as CSV:')}"):
+        datasets.resolve(f"csv:{path}", target="price").load()
+
+
+def test_csv_without_rows(tmp_path):
+    path = write_csv(tmp_path / "header.csv", "rooms,price\n")
+    message = f"{path} has no rows with a value in 'price'"
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        datasets.resolve(f"csv:{path}", target="price").load()
+
+
+def test_csv_with_missing_feature_values_names_the_columns(tmp_path):
+    path = write_csv(tmp_path / "gaps.csv", "rooms,area,price\n3,,100\n,,120\n2,50,90\n")
+    message = f"{path} has missing feature values in rooms (1), area (2); fill or drop them"
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        datasets.resolve(f"csv:{path}", target="price").load()
+
+
+def test_csv_categorical_column_is_one_hot_encoded(tmp_path):
+    text = "size,colour,kind\n1.5,red,a\n2.5,green,b\n3.5,blue,a\n4.5,red,b\n"
+    path = write_csv(tmp_path / "shapes.csv", text)
+    ds = datasets.resolve(f"csv:{path}", target="kind").load()
+    assert ds.feature_names == ("size", "colour_blue", "colour_green", "colour_red")
+    assert ds.x_train.dtype == np.float32
+    np.testing.assert_array_equal(
+        ds.x_train,
+        [[1.5, 0, 0, 1], [2.5, 0, 1, 0], [3.5, 1, 0, 0], [4.5, 0, 0, 1]],
+    )
+    assert (ds.task, ds.class_names) == ("classification", ("a", "b"))
+    np.testing.assert_array_equal(ds.y_train, [0, 1, 0, 1])
+    assert ds.x_test is None and not ds.is_image
+
+
+def test_csv_integer_labels_become_indices_with_their_names(tmp_path):
+    rows = "".join(f"{i},{label}\n" for i, label in enumerate([3, 7, 7, 3, 3, 7, 3, 7, 7, 3]))
+    path = write_csv(tmp_path / "l.csv", "x,y\n" + rows)
+    ds = datasets.resolve(f"csv:{path}", target="y").load()
+    assert (ds.task, ds.class_names) == ("classification", ("3", "7"))
+    np.testing.assert_array_equal(ds.y_train, [0, 1, 1, 0, 0, 1, 0, 1, 1, 0])
+    assert ds.y_train.dtype == np.int64
+
+
+def test_csv_rows_with_no_target_are_dropped(tmp_path):
+    path = write_csv(tmp_path / "t.csv", "x,y\n1,cat\n2,\n3,dog\n")
+    ds = datasets.resolve(f"csv:{path}", target="y").load()
+    np.testing.assert_array_equal(ds.x_train, [[1], [3]])
+    assert ds.class_names == ("cat", "dog")
+
+
+@pytest.mark.parametrize(
+    ("values", "task"),
+    [
+        ([1.5, 2.25, 3.0, 4.75, 5.5, 6.0, 7.25, 8.0, 9.5, 10.0], "regression"),
+        (list(range(100)), "regression"),  # integers, but too many distinct values for classes
+        ([0, 1] * 50, "classification"),
+        (["cat", "dog"] * 5, "classification"),
+        ([2.0, 4.0, 2.0, 4.0, 2.0, 4.0, 2.0, 4.0, 2.0, 4.0], "classification"),
+    ],
+)
+def test_task_is_inferred_from_the_target(tmp_path, values, task):
+    text = "x,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values))
+    path = write_csv(tmp_path / "d.csv", text)
+    ds = datasets.resolve(f"csv:{path}", target="y").load()
+    assert ds.task == task
+    if task == "regression":
+        assert ds.class_names == ()
+        np.testing.assert_allclose(ds.y_train, np.asarray(values, dtype=float))
+    else:
+        assert ds.n_classes == len(set(values))
+
+
+def test_csv_key_depends_on_content_and_target(tmp_path):
+    path = write_csv(tmp_path / "d.csv", "a,b\n1,2\n")
+    key_a = datasets.resolve(f"csv:{path}", target="a").key
+    key_b = datasets.resolve(f"csv:{path}", target="b").key
+    path.write_text("a,b\n1,3\n")
+    assert len({key_a, key_b, datasets.resolve(f"csv:{path}", target="a").key}) == 3
+
+
+# ------------------------------------------------------------------ Keras's data sets
+
+
+def test_mnist_through_the_mirror(offline, isolated):
+    source = datasets.resolve("mnist")
+    upstream = offline / "mnist.npz"
+    assert source.key == datasets.file_sha256(upstream)  # mirror copies are hashed, not pinned
+    ds = source.load()
+    assert (ds.name, ds.task, ds.pixel_max) == ("mnist", "classification", 255.0)
+    assert ds.class_names == tuple("0123456789")
+    assert ds.x_train.shape == (30, 28, 28) and ds.x_train.dtype == np.uint8
+    assert ds.x_test.shape == (10, 28, 28)
+    with np.load(upstream) as raw:
+        for name, array in ds.arrays().items():
+            np.testing.assert_array_equal(array, raw[name])
+    assert (isolated / "datasets" / "mnist.npz").is_file()  # where Keras keeps its copy
+
+
+def test_fashion_mnist_through_the_mirror(offline):
+    ds = datasets.resolve("fashion_mnist").load()
+    assert ds.x_train.shape == (30, 28, 28) and ds.x_test.shape == (10, 28, 28)
+    assert ds.class_names[0] == "T-shirt/top" and ds.class_names[-1] == "Ankle boot"
+    assert ds.n_classes == 10 and ds.pixel_max == 255.0
+    labels = gzip.decompress((offline / "t10k-labels-idx1-ubyte.gz").read_bytes())[8:]
+    np.testing.assert_array_equal(ds.y_test, np.frombuffer(labels, np.uint8))
+    images = gzip.decompress((offline / "train-images-idx3-ubyte.gz").read_bytes())[16:]
+    assert ds.x_train[1, 5, 9] == images[1 * 784 + 5 * 28 + 9]
+
+
+def raw_cifar_member(archive: Path, member: str) -> dict:
+    with tarfile.open(archive) as tar:
+        return pickle.loads(tar.extractfile(member).read(), encoding="bytes")
+
+
+def test_cifar10_through_the_mirror_keeps_rgb_channel_order(offline):
+    ds = datasets.resolve("cifar10").load()
+    assert ds.x_train.shape == (20, 32, 32, 3) and ds.x_test.shape == (6, 32, 32, 3)
+    assert ds.x_train.dtype == np.uint8 and ds.pixel_max == 255.0
+    assert ds.class_names == upstream_files.CIFAR10_LABEL_NAMES
+    archive = offline / "cifar-10-python.tar.gz"
+    second = raw_cifar_member(archive, "cifar-10-batches-py/data_batch_2")
+    row = second[b"data"][0]  # 1024 red values, then 1024 green, then 1024 blue; row-major
+    image = ds.x_train[4]  # 4 images per batch: the first of batch 2
+    for r, c in [(0, 0), (3, 17), (31, 31), *np.argwhere(image.max(axis=2) > 100)[:50]]:
+        expected = [row[channel * 1024 + r * 32 + c] for channel in range(3)]
+        assert list(image[r, c]) == expected, (r, c)
+    assert (image[..., 0] != image[..., 1]).any()  # the channels differ, so order matters
+    test = raw_cifar_member(archive, "cifar-10-batches-py/test_batch")
+    np.testing.assert_array_equal(ds.y_test, test[b"labels"])
+
+
+def test_cifar100_through_the_mirror_uses_fine_labels(offline):
+    ds = datasets.resolve("cifar100").load()
+    assert ds.x_train.shape == (10, 32, 32, 3) and ds.x_test.shape == (5, 32, 32, 3)
+    assert ds.n_classes == 100 and ds.class_names[:2] == ("apple", "aquarium_fish")
+    raw = raw_cifar_member(offline / "cifar-100-python.tar.gz", "cifar-100-python/train")
+    np.testing.assert_array_equal(ds.y_train, raw[b"fine_labels"])
+    assert set(ds.y_train.tolist()) <= set(upstream_files.CIFAR100_USED_FINE_LABELS)
+    assert ds.class_names[70] == "rose"
+
+
+def test_missing_mirror_file_says_where_keras_looks(tmp_path, monkeypatch, isolated):
+    monkeypatch.setenv(MIRROR_ENV, str(tmp_path / "no-such-mirror"))
+    with pytest.raises(UserError) as caught:
+        datasets.resolve("mnist")
+    message = str(caught.value)
+    assert message.startswith("cannot download mnist from file://")
+    assert f"Keras looks for {isolated / 'datasets' / 'mnist.npz'} (a copy of mnist.npz)" in (
+        message
+    )
+    assert MIRROR_ENV in message and "-P dataset=digits" in message
+    assert not (isolated / "datasets" / "mnist.npz").exists()  # no half file left behind
+
+
+def test_offline_without_mirror_says_where_keras_looks(isolated):
+    try:
+        socket.getaddrinfo("storage.googleapis.com", 443)
+    except OSError:
+        pass
+    else:
+        pytest.skip("the network is reachable here; this checks the offline message")
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(5)
+    try:
+        source = datasets.resolve("mnist")  # the pinned hash: nothing fetched yet
+        assert source.key == "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+        with pytest.raises(UserError) as caught:
+            source.load()
+    finally:
+        socket.setdefaulttimeout(previous)
+    message = str(caught.value)
+    assert message.startswith(f"cannot download mnist from {sources.KERAS_ORIGIN}mnist.npz")
+    assert str(isolated / "datasets" / "mnist.npz") in message
+    assert "-P dataset=digits" in message
+
+
+def test_keras_home_set_after_import_is_honoured(offline, tmp_path, monkeypatch):
+    monkeypatch.setattr("keras.src.backend.config._KERAS_DIR", str(tmp_path / "imported_home"))
+    (tmp_path / "imported_home").mkdir()
+    home = tmp_path / "later_home"
+    home.mkdir()
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    source = datasets.resolve("cifar10")
+    assert (home / "datasets" / "cifar-10-batches-py-target_archive").is_file()
+    assert source.load().x_train.shape == (20, 32, 32, 3)
+
+
+# ------------------------------------------------------------------ scikit-learn and toy sets
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "task", "n_classes"),
+    [
+        ("iris", (150, 4), "classification", 3),
+        ("wine", (178, 13), "classification", 3),
+        ("breast_cancer", (569, 30), "classification", 2),
+        ("diabetes", (442, 10), "regression", 0),
+    ],
+)
+def test_sklearn_tables(name, shape, task, n_classes):
+    ds = datasets.resolve(name).load()
+    assert ds.x_train.shape == shape and len(ds.y_train) == shape[0]
+    assert (ds.task, ds.n_classes, ds.x_test, ds.pixel_max) == (task, n_classes, None, None)
+    assert len(ds.feature_names) == shape[1]
+
+
+def test_digits_are_8x8_images_up_to_16():
+    source = datasets.resolve("digits")
+    assert source.key.startswith("sklearn-")
+    ds = source.load()
+    assert ds.x_train.shape == (1797, 8, 8) and ds.x_train.dtype == np.uint8
+    assert ds.is_image and ds.pixel_max == 16.0 and ds.x_train.max() == 16
+    assert ds.class_names == tuple("0123456789") and ds.feature_names == ()
+
+
+def test_linear_toy_is_y_about_2x_plus_1():
+    first, second = datasets.resolve("linear").load(), datasets.resolve("linear").load()
+    np.testing.assert_array_equal(first.y_train, second.y_train)  # fixed seed
+    assert first.task == "regression" and first.x_train.shape == (100, 1)
+    np.testing.assert_array_equal(first.x_train[:, 0], np.arange(1, 101))
+    slope, intercept = np.polyfit(first.x_train[:, 0], first.y_train, 1)
+    assert slope == pytest.approx(2.0, abs=0.02) and intercept == pytest.approx(1.0, abs=0.6)
+    residual = first.y_train - (2 * first.x_train[:, 0] + 1)
+    assert 0.5 < residual.std() < 1.5
+
+
+# ------------------------------------------------------------------ npy cache
+
+
+@pytest.fixture
+def images_npz(tmp_path) -> Path:
+    rng = np.random.default_rng(5)
+    return write_npz(
+        tmp_path / "pics.npz",
+        x_train=rng.integers(0, 256, size=(24, 8, 8), dtype=np.uint8),
+        y_train=np.arange(24) % 3,
+        x_test=rng.integers(0, 256, size=(6, 8, 8), dtype=np.uint8),
+        y_test=np.arange(6) % 3,
+    )
+
+
+def cache_entries(tmp_path: Path) -> list[Path]:
+    return sorted(p for p in (tmp_path / "cache" / "npy").iterdir() if not p.name.startswith("."))
+
+
+def copies(ds: Dataset) -> dict[str, np.ndarray]:
+    return {name: np.array(array) for name, array in ds.arrays().items()}
+
+
+def assert_same(ds: Dataset, expected: dict[str, np.ndarray]) -> None:
+    assert ds.arrays().keys() == expected.keys()
+    for name, array in expected.items():
+        np.testing.assert_array_equal(ds.arrays()[name], array)
+
+
+def test_cache_miss_then_hit_with_identical_read_only_memmaps(tmp_path, images_npz):
+    first, status = cache.load_cached(datasets.resolve(f"npz:{images_npz}"))
+    assert status == "miss"
+    expected = copies(first)
+    second, status = cache.load_cached(datasets.resolve(f"npz:{images_npz}"))
+    assert status == "hit"
+    assert_same(second, expected)
+    assert (
+        second.meta()
+        == first.meta()
+        == {
+            "name": "pics",
+            "task": "classification",
+            "class_names": ["0", "1", "2"],
+            "feature_names": [],
+            "pixel_max": 255.0,
+        }
+    )
+    for array in second.arrays().values():
+        assert isinstance(array, np.memmap) and not array.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        second.x_train[0, 0, 0] = 1
+    [entry] = cache_entries(tmp_path)
+    assert entry.name.startswith("pics-")
+    manifest = json.loads((entry / "manifest.json").read_text())
+    assert sorted(manifest["arrays"]) == ["x_test", "x_train", "y_test", "y_train"]
+
+
+def counting_source(name: str = "counted") -> tuple[Source, list[int]]:
+    calls: list[int] = []
+
+    def load() -> Dataset:
+        calls.append(1)
+        return Dataset(name, "regression", np.arange(12.0).reshape(6, 2), np.arange(6.0))
+
+    return Source(name=name, key="fixed-key", load=load), calls
+
+
+def test_cache_hit_does_not_load_the_source_again(tmp_path):
+    source, calls = counting_source()
+    statuses = [cache.load_cached(source)[1] for _ in range(3)]
+    assert statuses == ["miss", "hit", "hit"] and len(calls) == 1
+
+
+def test_cache_root_argument_overrides_the_environment(tmp_path):
+    source, _ = counting_source()
+    cache.load_cached(source, root=tmp_path / "elsewhere")
+    assert cache.entry_dir(source, tmp_path / "elsewhere").is_dir()
+    assert not (tmp_path / "cache").exists()
+
+
+def truncate(entry: Path) -> None:
+    path = entry / "x_train.npy"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def flip_last_byte(entry: Path) -> None:
+    path = entry / "x_train.npy"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def flip_header_byte(entry: Path) -> None:
+    path = entry / "x_train.npy"
+    data = bytearray(path.read_bytes())
+    data[0] ^= 0xFF  # the magic string: not an .npy any more, same size
+    path.write_bytes(bytes(data))
+
+
+def remove_array(entry: Path) -> None:
+    (entry / "y_test.npy").unlink()
+
+
+def garble_manifest(entry: Path) -> None:
+    (entry / "manifest.json").write_text('{"format_version": 1, "arr')
+
+
+def old_format(entry: Path) -> None:
+    manifest = json.loads((entry / "manifest.json").read_text())
+    manifest["format_version"] = 0
+    (entry / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (truncate, "x_train.npy is missing or has the wrong size"),
+        (flip_last_byte, "x_train.npy fails its checksum"),
+        (flip_header_byte, "x_train.npy: "),
+        (remove_array, "y_test.npy is missing or has the wrong size"),
+        (garble_manifest, "manifest unreadable"),
+        (old_format, "format version 0"),
+    ],
+)
+def test_damaged_cache_is_reported_and_rebuilt(tmp_path, images_npz, damage, reason):
+    ds, _ = cache.load_cached(datasets.resolve(f"npz:{images_npz}"))
+    expected = copies(ds)
+    del ds  # no live memory map over a file about to be cut
+    [entry] = cache_entries(tmp_path)
+    damage(entry)
+    pattern = rf"npy cache for pics at {re.escape(str(entry))} is damaged \({re.escape(reason)}"
+    with pytest.warns(UserWarning, match=pattern):
+        rebuilt, status = cache.load_cached(datasets.resolve(f"npz:{images_npz}"))
+    assert status == "miss"
+    assert_same(rebuilt, expected)
+    again, status = cache.load_cached(datasets.resolve(f"npz:{images_npz}"))
+    assert status == "hit"
+    assert_same(again, expected)
+    assert cache_entries(tmp_path) == [entry]
+    assert [p.name for p in entry.parent.iterdir()] == [entry.name]  # no trash left over
+
+
+def test_leftover_staging_folder_is_ignored(tmp_path, images_npz):
+    source = datasets.resolve(f"npz:{images_npz}")
+    npy = tmp_path / "cache" / "npy"
+    leftover = npy / f".tmp-{cache.entry_dir(source, tmp_path / 'cache').name}-crashed"
+    leftover.mkdir(parents=True)
+    (leftover / "x_train.npy").write_bytes(b"half written")
+    assert [cache.load_cached(source)[1] for _ in range(2)] == ["miss", "hit"]
+    ds, _ = cache.load_cached(source)
+    with np.load(images_npz) as raw:
+        np.testing.assert_array_equal(ds.x_train, raw["x_train"])
+    assert leftover.is_dir() and len(cache_entries(tmp_path)) == 1
+
+
+def test_entry_written_meanwhile_by_another_process_is_kept(tmp_path):
+    """Two runs converting the same data set at once: the second rename keeps the first."""
+    other = Dataset("race", "regression", np.ones((4, 2)), np.ones(4))
+
+    def load() -> Dataset:
+        cache.write_entry(other, cache.entry_dir(source, tmp_path / "cache"), source.key)
+        return Dataset("race", "regression", np.ones((4, 2)), np.ones(4))
+
+    source = Source(name="race", key="k", load=load)
+    ds, status = cache.load_cached(source)
+    assert status == "miss"
+    np.testing.assert_array_equal(ds.x_train, np.ones((4, 2)))
+    assert len(cache_entries(tmp_path)) == 1
+    assert not [p for p in (tmp_path / "cache" / "npy").iterdir() if p.name.startswith(".")]
+
+
+def test_changed_csv_content_gets_its_own_entry(tmp_path):
+    path = write_csv(tmp_path / "prices.csv", "rooms,price\n1,10.5\n2,20.5\n3,30.25\n")
+    first, status = cache.load_cached(datasets.resolve(f"csv:{path}", target="price"))
+    assert status == "miss"
+    np.testing.assert_array_equal(first.y_train, [10.5, 20.5, 30.25])
+    path.write_text("rooms,price\n1,11.5\n2,21.5\n3,31.25\n4,41.75\n")
+    second, status = cache.load_cached(datasets.resolve(f"csv:{path}", target="price"))
+    assert status == "miss"
+    np.testing.assert_array_equal(second.y_train, [11.5, 21.5, 31.25, 41.75])
+    assert len(cache_entries(tmp_path)) == 2
+    path.write_text("rooms,price\n1,10.5\n2,20.5\n3,30.25\n")
+    assert cache.load_cached(datasets.resolve(f"csv:{path}", target="price"))[1] == "hit"
+
+
+def test_keras_data_set_through_the_cache(offline, tmp_path):
+    first, status = cache.load_cached(datasets.resolve("cifar10"))
+    assert status == "miss"
+    second, status = cache.load_cached(datasets.resolve("cifar10"))
+    assert status == "hit"
+    assert second.x_train.shape == (20, 32, 32, 3) and second.class_names[0] == "airplane"
+    np.testing.assert_array_equal(second.x_train, first.x_train)
