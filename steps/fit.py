@@ -22,6 +22,8 @@ class FitConfig:
     reduce_lr_patience: int = 0  # ReduceLROnPlateau; 0 turns it off
     verbose: int = 2
     seed: int = 42
+    # Lesson 11's other way: Keras cuts this last share of the training rows for validation.
+    validation_split: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,11 @@ class FitResult:
     best_epoch: int  # 0-based, by the monitored quantity
     seconds: float
     checkpoint: Path | None = field(default=None)
+
+
+def rows(x) -> int:
+    """Row count of an input array, or of the first array of a multi-input dict."""
+    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
 
 
 def seed_everything(seed: int) -> None:
@@ -90,14 +97,15 @@ def fit(
 ) -> FitResult:
     """Compile and train with validation, early stopping and TensorBoard traces."""
     compile_model(model, head, config)
-    has_val = len(data.x_val) > 0
-    monitor = "val_loss" if has_val else "loss"
+    has_val = rows(data.x_val) > 0
+    monitor = "val_loss" if has_val or config.validation_split > 0 else "loss"
     callbacks = standard_callbacks(config, monitor=monitor, log_dir=log_dir, checkpoint=checkpoint)
     started = time.perf_counter()
     history = model.fit(
         data.x_train,
         data.y_train,
         validation_data=(data.x_val, data.y_val) if has_val else None,
+        validation_split=0.0 if has_val else config.validation_split,
         epochs=config.epochs,
         batch_size=config.batch_size,
         verbose=config.verbose,

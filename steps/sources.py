@@ -43,6 +43,23 @@ CIFAR10_CLASSES = [
     "ship",
     "truck",
 ]
+BOSTON_FEATURES = tuple(
+    [
+        "CRIM",
+        "ZN",
+        "INDUS",
+        "CHAS",
+        "NOX",
+        "RM",
+        "AGE",
+        "DIS",
+        "RAD",
+        "TAX",
+        "PTRATIO",
+        "B",
+        "LSTAT",
+    ]
+)
 FASHION_CLASSES = (
     "T-shirt/top",
     "Trouser",
@@ -219,6 +236,33 @@ def parse_cifar100(paths: list[Path]) -> Dataset:
     )
 
 
+def keras_split(
+    x: np.ndarray, y: np.ndarray, seed: int = 113, test_split: float = 0.2
+) -> dict[str, np.ndarray]:
+    """boston_housing's split, as Keras's loader does it: shuffle with seed 113, last 20% test."""
+    order = np.arange(len(x))
+    np.random.RandomState(seed).shuffle(order)
+    x, y, cut = x[order], y[order], int(len(x) * (1 - test_split))
+    return {"x_train": x[:cut], "y_train": y[:cut], "x_test": x[cut:], "y_test": y[cut:]}
+
+
+def parse_boston(paths: list[Path]) -> Dataset:
+    with np.load(paths[0], allow_pickle=False) as archive:
+        arrays = keras_split(archive["x"], archive["y"])
+    return Dataset(
+        name="boston_housing", task="regression", feature_names=BOSTON_FEATURES, **arrays
+    )
+
+
+def boston_housing() -> Source:
+    remote = Remote(
+        "boston_housing.npz",
+        KERAS_ORIGIN + "boston_housing.npz",
+        "f553886a1f8d56431e820c5b82552d9d95cfcb96d1e678153f8839538947dff5",
+    )
+    return keras_source("boston_housing", (remote,), parse_boston)
+
+
 def mnist() -> Source:
     remote = Remote(
         "mnist.npz",
@@ -324,6 +368,7 @@ def registry() -> dict[str, Callable[[], Source]]:
         "fashion_mnist": fashion_mnist,
         "cifar10": cifar10,
         "cifar100": cifar100,
+        "boston_housing": boston_housing,
         "linear": linear,
         **{n: partial(sklearn_source, n) for n in sklearn_names},
     }
@@ -351,8 +396,12 @@ def npz_file(path: Path) -> Source:
         split_keys, whole_keys = {"x_train", "y_train", "x_test", "y_test"}, {"x", "y"}
         if split_keys <= arrays.keys():
             arrays = {k: arrays[k] for k in split_keys}
-        elif whole_keys <= arrays.keys():
-            arrays = {"x_train": arrays["x"], "y_train": arrays["y"]}
+        elif whole_keys <= arrays.keys():  # one table: split as Keras splits boston_housing
+            if len(arrays["x"]) != len(arrays["y"]):
+                raise UserError(
+                    f"{path}: x has {len(arrays['x'])} rows but y has {len(arrays['y'])}"
+                )
+            arrays = keras_split(arrays["x"], arrays["y"])
         else:
             raise UserError(
                 f"{path} has keys {sorted(arrays)}; expected x_train, y_train, x_test, y_test "

@@ -70,6 +70,23 @@ class Tracker:
 
         mlflow.log_text(text, path)
 
+    @contextlib.contextmanager
+    def child_run(self, name: str, params: dict[str, object] | None = None) -> Iterator[Tracker]:
+        """A nested run (one variant of a comparison) with its own metrics, traces and model."""
+        import mlflow
+
+        parent = mlflow.get_run(self.run_id).data.tags
+        with mlflow.start_run(run_name=name, nested=True) as run:
+            child = Tracker(run.info.run_id, self.experiment_id, Path(tempfile.mkdtemp()))
+            child.set_tags(
+                lesson=parent.get("lesson", ""), pipeline=parent.get("pipeline", ""), variant=name
+            )
+            child.log_params(params or {})
+            try:
+                yield child
+            finally:
+                upload_tensorboard(child)
+
     def keras_callbacks(self) -> list:
         """Per-epoch metrics under Keras's names, learning rate included."""
         return [epoch_logger()]

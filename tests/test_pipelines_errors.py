@@ -30,7 +30,7 @@ def assert_clean_failure(result, tracking, experiment: str, message: str) -> Non
         (
             "dnn_regression",
             {"dataset": "nope"},
-            "unknown data set 'nope'; choose one of breast_cancer, cifar10, cifar100, diabetes",
+            "unknown data set 'nope'; choose one of boston_housing, breast_cancer, cifar10",
         ),
         ("dnn_regression", {"epochs": 0}, "bad value 0 for epochs: use 1 or more"),
         ("dnn_regression", {"scaler": "robust"}, "bad value 'robust' for scaler: choose one of"),

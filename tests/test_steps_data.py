@@ -26,7 +26,8 @@ import upstream_files
 
 MIRROR_ENV = "KERAS_LESSONS_DATA_ORIGIN"
 KNOWN = (
-    "breast_cancer, cifar10, cifar100, diabetes, digits, fashion_mnist, iris, linear, mnist, wine"
+    "boston_housing, breast_cancer, cifar10, cifar100, diabetes, digits, fashion_mnist, iris, "
+    "linear, mnist, wine"
 )
 
 
@@ -117,11 +118,12 @@ def test_npz_that_is_not_an_archive(tmp_path):
 
 def test_npz_rows_of_x_and_y_must_match(tmp_path):
     path = write_npz(tmp_path / "short.npz", x=np.zeros((5, 2)), y=np.zeros(4))
-    with pytest.raises(UserError, match=re.escape(f"{path}: x_train has 5 rows but y_train has 4")):
+    with pytest.raises(UserError, match=re.escape(f"{path}: x has 5 rows but y has 4")):
         datasets.resolve(f"npz:{path}").load()
 
 
-def test_npz_with_x_y_keys_is_one_table_split_later(tmp_path):
+def test_npz_with_x_y_keys_is_split_as_keras_splits_boston_housing(tmp_path):
+    """Seed 113, last 20% for test: the same rows keras.datasets.boston_housing gives."""
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(40, 3)), rng.normal(size=40)
     path = write_npz(tmp_path / "table.npz", x=x, y=y)
@@ -129,10 +131,26 @@ def test_npz_with_x_y_keys_is_one_table_split_later(tmp_path):
     assert (source.name, source.key) == ("table", datasets.file_sha256(path))
     ds = source.load()
     assert ds.task == "regression"
-    assert ds.x_test is None and ds.y_test is None
-    np.testing.assert_array_equal(ds.x_train, x)
-    np.testing.assert_array_equal(ds.y_train, y)
+    order = np.arange(40)
+    np.random.RandomState(113).shuffle(order)
+    np.testing.assert_array_equal(ds.x_train, x[order[:32]])
+    np.testing.assert_array_equal(ds.y_test, y[order[32:]])
     assert ds.class_names == () and not ds.is_image
+
+
+def test_boston_housing_comes_through_the_mirror_split_like_keras(tmp_path, monkeypatch):
+    """keras.datasets.boston_housing.load_data() itself refuses files other than the real one
+    (pinned hash, no absolute paths), so the split is checked against its documented rule."""
+    path = upstream_files.write_boston_housing_npz(tmp_path / "up", n=60)
+    monkeypatch.setenv(MIRROR_ENV, str(tmp_path / "up"))
+    ds = datasets.resolve("boston_housing").load()
+    with np.load(path) as archive:
+        x, y = archive["x"], archive["y"]
+    order = np.arange(60)
+    np.random.RandomState(113).shuffle(order)
+    np.testing.assert_array_equal(ds.x_train, x[order[:48]])
+    np.testing.assert_array_equal(ds.y_test, y[order[48:]])
+    assert (ds.task, len(ds.feature_names)) == ("regression", 13)
 
 
 def test_npz_with_x_y_keys_keeps_integer_class_names(tmp_path):
