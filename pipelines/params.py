@@ -36,6 +36,7 @@ class Common:
     batch_norm: bool = False
     activation: str = "relu"
     initializer: str = "glorot_uniform"
+    l1: float = 0.0
     l2: float = 0.0
 
     def validate(self) -> None:
@@ -47,6 +48,7 @@ class Common:
             "reduce_lr_patience": self.reduce_lr_patience >= 0,
             "units": self.units >= 1,
             "layers": self.layers >= 0,
+            "l1": self.l1 >= 0,
             "l2": self.l2 >= 0,
             "dropout": 0 <= self.dropout < 1,
         }
@@ -107,6 +109,7 @@ RULES = {
     "reduce_lr_patience": "use 0 (off) or more",
     "units": "use 1 or more",
     "layers": "use 0 or more",
+    "l1": "use 0 (off) or a small positive number",
     "l2": "use 0 (off) or a small positive number",
     "dropout": "use a fraction from 0 up to (not including) 1",
 }
@@ -125,3 +128,12 @@ class Basic(Common):
             raise UserError(
                 f"bad value {self.predict_inputs!r} for predict_inputs: give numbers like 101,102"
             ) from None
+
+
+# ---- issue 3, model APIs: validation, io_patterns, functional_dnn, ensemble
+
+# ---- issue 3, sequences: rnn, rnn_ensemble, timeseries
+
+# ---- issue 3, saving and utilities: save_load, checkpoint, prepare_data, gpu_check
+
+# ---- issue 3, tables and comparisons: tabular, overfitting, csv, compare_models

@@ -96,6 +96,10 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             "CIFAR-10 with the TensorFlow tutorial's CNN",
             CIFAR_CNN,
         ),
+        # ---- issue 3, model APIs: validation, io_patterns, functional_dnn, ensemble
+        # ---- issue 3, sequences: rnn, rnn_ensemble, timeseries
+        # ---- issue 3, saving and utilities: save_load, checkpoint, prepare_data, gpu_check
+        # ---- issue 3, tables and comparisons: tabular, overfitting, csv, compare_models
     )
 }
 

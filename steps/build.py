@@ -40,6 +40,7 @@ class ModelOptions:
     batch_norm: bool = False
     activation: str = "relu"
     initializer: str = "glorot_uniform"
+    l1: float = 0.0
     l2: float = 0.0
 
 
@@ -146,8 +147,10 @@ def scaling_layer(scaling: Affine):
 def regularized(opts: ModelOptions) -> dict:
     import keras
 
-    l2 = keras.regularizers.L2(opts.l2) if opts.l2 > 0 else None
-    return {"kernel_initializer": opts.initializer, "kernel_regularizer": l2}
+    penalty = None
+    if opts.l1 > 0 or opts.l2 > 0:
+        penalty = keras.regularizers.L1L2(l1=opts.l1, l2=opts.l2)
+    return {"kernel_initializer": opts.initializer, "kernel_regularizer": penalty}
 
 
 def after(x, opts: ModelOptions):

@@ -79,3 +79,39 @@ def only_run(client, experiment: str):
     runs = client.search_runs([found.experiment_id])
     assert len(runs) == 1, f"{len(runs)} runs in {experiment!r}"
     return runs[0]
+
+
+def artifact_paths(client, run_id: str, path: str = "") -> list[str]:
+    """Every artifact file of a run, as relative paths."""
+    found = []
+    for item in client.list_artifacts(run_id, path):
+        found += artifact_paths(client, run_id, item.path) if item.is_dir else [item.path]
+    return found
+
+
+CLASSIFICATION = {"test_loss", "test_accuracy"}
+REGRESSION = {"test_loss", "test_rmse", "test_mae", "test_r2"}
+
+
+def assert_trained_run(client, run, task: str, download_to: Path) -> None:
+    """DESIGN.md's contract for a run that trained a model: metrics, traces, plots, model."""
+    import mlflow
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    assert run.info.status == "FINISHED"
+    for tag in ("lesson", "pipeline", "dataset", "cache", "model_uri"):
+        assert run.data.tags.get(tag), f"tag {tag!r} missing"
+    assert (CLASSIFICATION if task == "classification" else REGRESSION) <= run.data.metrics.keys()
+    epochs = int(run.data.metrics["epochs_run"])
+    for name in ("loss", "val_loss", "learning_rate"):
+        history = client.get_metric_history(run.info.run_id, name)
+        assert [m.step for m in history] == list(range(epochs)), name
+    artifacts = artifact_paths(client, run.info.run_id)
+    assert "plots/history.png" in artifacts
+    assert any(p.startswith("tensorboard/train/") and "tfevents" in p for p in artifacts)
+    local = client.download_artifacts(run.info.run_id, "tensorboard/train", str(download_to))
+    tags = EventAccumulator(local).Reload().Tags()
+    assert "epoch_loss" in tags["scalars"] + tags["tensors"]
+    model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
+    assert model.metadata.signature is not None
+    assert model.metadata.saved_input_example_info is not None
