@@ -1,0 +1,147 @@
+"""Resume after a crash: per-epoch backups that make a resumed fit end where an
+uninterrupted one would.
+
+Keras's BackupAndRestore saves the weights, the optimizer's state and the epoch after every
+epoch. Two more things decide how training continues, and both are made resumable here:
+the randomness of each epoch (shuffling, dropout) is drawn from (seed, epoch) instead of
+from whatever came before, and EarlyStopping's memory (best value, patience used, best
+weights) is saved beside the backup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from steps.cache import cache_root
+
+# Not part of a training's identity: changing them does not change what is learnt.
+NOT_IDENTITY = frozenset({"resume", "verbose"})
+
+
+def backups_of(entry_point: str, params: dict[str, object], root: Path | None = None) -> Path:
+    """Where the backups of this exact training live (entry point + parameters), one
+    sub-folder per run, named after its MLflow run id."""
+    identity = {k: str(v) for k, v in sorted(params.items()) if k not in NOT_IDENTITY}
+    digest = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
+    return (root or cache_root()) / "resume" / f"{entry_point}-{digest}"
+
+
+def interrupted(backups: Path) -> Path | None:
+    """The newest backup no live process holds: an interrupted run of this training."""
+    if not backups.is_dir():
+        return None
+    candidates = sorted(
+        (p for p in backups.iterdir() if next(p.glob("**/keras"), None)),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for folder in candidates:
+        try:
+            with locked(folder):
+                return folder
+        except BlockingIOError:
+            continue  # still training in another process
+    return None
+
+
+@contextlib.contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Held while a process trains into `folder`; the OS drops it when the process dies."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield
+
+
+def replace_atomically(path: Path, data: bytes) -> None:
+    """Write beside, then rename: a kill mid-write leaves the old file, never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    with os.fdopen(handle, "wb") as out:
+        out.write(data)
+    os.replace(temporary, path)
+
+
+def forget(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def epoch_seeds(seed: int):
+    """Reseed Python, NumPy, the backend and every layer's SeedGenerator at each epoch."""
+    import keras
+
+    class EpochSeeds(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            epoch_seed = seed * 10_000 + epoch
+            keras.utils.set_random_seed(epoch_seed)
+            for generator in seed_generators(self.model):
+                state = np.array([epoch_seed, 0], dtype=generator.state.dtype)
+                generator.state.assign(state)
+
+    return EpochSeeds()
+
+
+def all_layers(layer) -> Iterator:
+    for sub in getattr(layer, "layers", []):
+        yield sub
+        yield from all_layers(sub)
+
+
+def seed_generators(model) -> list:
+    import keras
+
+    found = []
+    for layer in all_layers(model):
+        found += [v for v in vars(layer).values() if isinstance(v, keras.random.SeedGenerator)]
+    return found
+
+
+def resumable_early_stopping(folder: Path, **kwargs):
+    """EarlyStopping whose best value, wait count and best weights survive a restart."""
+    import keras
+
+    state_file, weights_file = folder / "early_stopping.json", folder / "best_weights.npz"
+
+    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            if not state_file.exists():
+                return
+            state = json.loads(state_file.read_text())
+            self.wait, self.best, self.best_epoch = state["wait"], state["best"], state["epoch"]
+            if weights_file.exists():
+                with np.load(weights_file) as saved:
+                    self.best_weights = [saved[f"w{i}"] for i in range(len(saved.files))]
+
+        def on_epoch_end(self, epoch, logs=None):
+            best_before = self.best_epoch if self.best_weights is not None else None
+            super().on_epoch_end(epoch, logs)
+            if self.best_weights is not None and self.best_epoch != best_before:
+                buffer = io.BytesIO()
+                np.savez(buffer, **{f"w{i}": w for i, w in enumerate(self.best_weights)})
+                replace_atomically(weights_file, buffer.getvalue())
+            state = {"wait": self.wait, "best": self.best, "epoch": self.best_epoch}
+            replace_atomically(state_file, json.dumps(state).encode())
+
+    return ResumableEarlyStopping(**kwargs)
+
+
+def backup_and_restore(folder: Path):
+    """Keras's own per-epoch backup of weights, optimizer state and epoch."""
+    import keras
+
+    # double_checkpoint: a kill while the weights are written leaves the previous epoch's.
+    return keras.callbacks.BackupAndRestore(
+        str(folder / "keras"), delete_checkpoint=False, double_checkpoint=True
+    )

@@ -1,0 +1,245 @@
+"""Nothing lost: real processes, real signals, then `-P resume=true`."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+# Slow enough per epoch to be caught mid-fit, small enough to stay a few seconds.
+PARAMS = {
+    "dataset": "diabetes",
+    "epochs": 6,
+    "batch_size": 4,
+    "units": 8,
+    "patience": 3,
+    "dropout": 0.2,
+    "verbose": 0,
+}
+
+
+def command(**overrides) -> list[str]:
+    args = [sys.executable, "-m", "pipelines", "dnn_regression"]
+    for key, value in (PARAMS | overrides).items():
+        args += [f"--{key}", str(value)]
+    return args
+
+
+def runs_of(client, experiment: str):
+    found = client.get_experiment_by_name(experiment)
+    return client.search_runs([found.experiment_id]) if found else []
+
+
+def kill_after_epochs(process, client, experiment: str, epochs: int, sig: int) -> str:
+    """Poll the tracking store (not a clock) until `epochs` epochs are logged, then signal."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the run finished before it could be interrupted"
+        runs = runs_of(client, experiment)
+        if runs and len(client.get_metric_history(runs[0].info.run_id, "loss")) >= epochs:
+            process.send_signal(sig)
+            process.wait(timeout=120)
+            return runs[0].info.run_id
+        time.sleep(0.05)
+    raise AssertionError("no progress within 240 s")
+
+
+@pytest.fixture
+def uninterrupted(lesson_env, tracking, tmp_path):
+    env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "uninterrupted"}
+    done = subprocess.run(command(), env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return runs_of(tracking, "uninterrupted")[0]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_killed_run_resumes_in_the_same_run_and_ends_like_an_uninterrupted_one(
+    sig, uninterrupted, lesson_env, tracking, tmp_path
+):
+    env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "interrupted"}
+    process = subprocess.Popen(
+        command(),
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    run_id = kill_after_epochs(process, tracking, "interrupted", 2, sig)
+    stderr = process.stderr.read()
+    if sig == signal.SIGTERM:
+        assert process.returncode == 130
+        assert "rerun with -P resume=true" in stderr
+        killed = tracking.get_run(run_id)
+        assert killed.info.status == "KILLED"
+        assert "interrupted" in killed.data.tags["error"]
+    else:
+        assert tracking.get_run(run_id).info.status == "RUNNING"  # no chance to say goodbye
+
+    resumed = subprocess.run(
+        command(resume="true"), env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    runs = runs_of(tracking, "interrupted")
+    assert [r.info.run_id for r in runs] == [run_id]  # continued, not a second run
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    expected = uninterrupted.data.metrics
+    for name in ("test_loss", "test_rmse", "test_r2", "epochs_run", "best_epoch"):
+        assert run.data.metrics[name] == pytest.approx(expected[name], rel=1e-5), name
+    history = tracking.get_metric_history(run_id, "val_loss")
+    reference = tracking.get_metric_history(uninterrupted.info.run_id, "val_loss")
+    by_step = {m.step: m.value for m in history}  # an epoch logged twice has the same value
+    assert sorted(by_step) == [m.step for m in reference]
+    assert [by_step[m.step] for m in reference] == pytest.approx([m.value for m in reference])
+
+
+def test_resume_with_nothing_to_resume_starts_fresh(lesson_env, tracking, tmp_path):
+    done = subprocess.run(
+        command(epochs=1, resume="true"),
+        env=lesson_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "no interrupted run with these parameters; starting from epoch 1" in done.stdout
+    assert runs_of(tracking, "dnn_regression")[0].info.status == "FINISHED"
+
+
+def test_stale_runs_are_marked_killed_and_live_ones_left_alone(tracking, tmp_path):
+    import socket
+
+    from steps import stale_runs
+
+    host = socket.gethostname()
+    experiment = tracking.create_experiment("stale")
+    finished = subprocess.run([sys.executable, "-c", "pass"])
+    dead = tracking.create_run(experiment, tags={"pid": "999999999", "host": host})
+    live_process = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "pipelines"]
+    )
+    try:
+        live = tracking.create_run(experiment, tags={"pid": str(live_process.pid), "host": host})
+        hours_ago = int((time.time() - 3 * 3600) * 1000)
+        abandoned = tracking.create_run(experiment, start_time=hours_ago)
+        fresh = tracking.create_run(experiment)
+        assert finished.returncode == 0
+
+        listed = subprocess.run(
+            [sys.executable, "-m", "steps.stale_runs", "--dry-run"],
+            capture_output=True,
+            text=True,
+            env=None,
+            cwd=tmp_path,
+        )
+        assert "would mark 2 stale run(s) KILLED" in listed.stdout, listed.stderr
+        assert stale_runs.main([]) == 0
+    finally:
+        live_process.kill()
+    status = {r.info.run_id: r.info.status for r in tracking.search_runs([experiment])}
+    assert status[dead.info.run_id] == "KILLED"
+    assert status[abandoned.info.run_id] == "KILLED"
+    assert status[live.info.run_id] == "RUNNING"
+    assert status[fresh.info.run_id] == "RUNNING"
+    reason = tracking.get_run(dead.info.run_id).data.tags["error"]
+    assert reason == f"marked KILLED by stale_runs: its process 999999999 on {host} is gone"
+
+
+def test_two_processes_building_one_cold_cache_both_succeed(lesson_env, tmp_path):
+    code = (
+        "from steps import cache, datasets;"
+        "ds, status = cache.load_cached(datasets.resolve('cifar10'));"
+        "print(status, ds.x_train.shape)"
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=lesson_env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    assert sorted(out.splitlines()[-1].split()[0] for out, _ in outputs) == ["hit", "miss"]
+    entries = list((tmp_path / "cache" / "npy").iterdir())
+    assert len(entries) == 1 and (entries[0] / "manifest.json").is_file()
+
+
+def test_unwritable_artifact_store_fails_the_run_with_the_path(lesson_env, tracking, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the artifact folder should be")
+    tracking.create_experiment("blocked", artifact_location=str(blocker / "artifacts"))
+    env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "blocked"}
+    done = subprocess.run(command(epochs=1), env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert errors[0].startswith(f"error: cannot write {blocker}")
+    assert "Not a directory" in errors[0]
+    run = runs_of(tracking, "blocked")[0]
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"] == errors[0].removeprefix("error: ")
+
+
+def test_ctrl_c_on_mlflow_run_ends_killed_and_resume_continues_that_run(
+    lesson_env, tracking, tmp_path
+):
+    """Ctrl-C reaches the whole foreground process group, as from a terminal."""
+    import os
+
+    from conftest import MLFLOW, REPO
+
+    def launch(**extra) -> list[str]:
+        args = [str(MLFLOW), "run", str(REPO), "-e", "dnn_regression", "--env-manager", "local"]
+        for key, value in (PARAMS | extra).items():
+            args += ["-P", f"{key}={value}"]
+        return args
+
+    process = subprocess.Popen(
+        launch(),
+        env=lesson_env,
+        cwd=tmp_path,
+        start_new_session=True,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    kill_after_epochs(
+        type(
+            "Group",
+            (),
+            {
+                "poll": process.poll,
+                "wait": process.wait,
+                "send_signal": lambda s, sig: os.killpg(process.pid, sig),
+            },
+        )(),
+        tracking,
+        "dnn_regression",
+        2,
+        signal.SIGINT,
+    )
+    stderr = process.stderr.read()
+    first = runs_of(tracking, "dnn_regression")[0]
+    # The pipeline ends it KILLED; MLflow 3.17's CLI then overwrites that with FAILED (its
+    # _maybe_set_run_terminated compares a status string with int codes). The reason stays.
+    assert first.info.status in ("KILLED", "FAILED"), stderr[-2000:]
+    assert "rerun with -P resume=true" in first.data.tags["error"]
+
+    resumed = subprocess.run(
+        launch(resume="true"), env=lesson_env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    runs = {r.info.run_id: r for r in runs_of(tracking, "dnn_regression")}
+    assert runs[first.info.run_id].info.status == "FINISHED"
+    assert "test_rmse" in runs[first.info.run_id].data.metrics
+    (launched,) = [r for r in runs.values() if r.info.run_id != first.info.run_id]
+    assert launched.data.tags["resumed_run"] == first.info.run_id
