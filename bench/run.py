@@ -1,0 +1,346 @@
+"""`make bench`: side-by-side measurements, interleaved A/B, medians and ratios.
+
+Writes bench-results/bench.md and bench-results/bench.json. Sections:
+  overhead  cnn_mnist through the pipeline vs bench/bare_mnist.py (same model, data, seed)
+  startup   `python -m pipelines --help`; process start to the end of the first epoch
+  cache     a CIFAR-10-sized data set from the npy cache vs from its archive
+  logging   per-epoch cost of MLflow metric logging (sync, async) and TensorBoard histograms
+  tests     the test suite's wall time (`--sections tests`; not in the default run)
+
+    python bench/run.py [--sections overhead,startup,cache,logging] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+PYTHON = sys.executable
+RESULTS = REPO / "bench-results"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[:4]} failed:\n{done.stderr[-3000:]}")
+    return time.perf_counter() - started, done.stdout
+
+
+def environment(work: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "KERAS_LESSONS"))}
+    env.update(
+        MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}",
+        KERAS_LESSONS_CACHE=str(work / "cache"),
+        TF_CPP_MIN_LOG_LEVEL="3",
+        PYTHONPATH=str(REPO),
+    )
+    return env
+
+
+def overhead(work: Path, repeats: int) -> list[dict]:
+    """Goals: fit phase <= 1.05x, whole process <= 1.25x for a 5-epoch run."""
+    import mlflow
+
+    import upstream_files
+
+    data = upstream_files.write_mnist_npz(work, n_train=10_000, n_test=2_000, name="bench.npz")
+    env, epochs, batch, seed = environment(work), 5, 128, 42
+    pipeline = [
+        PYTHON,
+        "-m",
+        "pipelines",
+        "cnn_mnist",
+        "--dataset",
+        f"npz:{data}",
+        "--epochs",
+        str(epochs),
+        "--batch_size",
+        str(batch),
+        "--seed",
+        str(seed),
+        "--patience",
+        "0",
+        "--verbose",
+        "0",
+    ]
+    bare = [
+        PYTHON,
+        str(REPO / "bench" / "bare_mnist.py"),
+        str(data),
+        str(epochs),
+        str(batch),
+        str(seed),
+    ]
+    run(pipeline, env, work)  # warm the npy cache and the OS file cache; not measured
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    client = mlflow.MlflowClient()
+    samples: dict[str, list[float]] = {
+        k: [] for k in ("pipe_fit", "pipe_all", "bare_fit", "bare_all", "pipe_first", "bare_first")
+    }
+    for _ in range(repeats):
+        start = time.time()
+        seconds, _ = run(pipeline, env, work)
+        latest = client.search_runs(
+            [client.get_experiment_by_name("cnn_mnist").experiment_id],
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )[0]
+        samples["pipe_all"].append(seconds)
+        samples["pipe_fit"].append(latest.data.metrics["fit_seconds"])
+        first_loss = client.get_metric_history(latest.info.run_id, "loss")[0].timestamp / 1000
+        samples["pipe_first"].append(first_loss - start)
+        start = time.time()
+        seconds, out = run(bare, env, work)
+        result = json.loads(out.strip().splitlines()[-1])
+        samples["bare_all"].append(seconds)
+        samples["bare_fit"].append(result["fit_seconds"])
+        samples["bare_first"].append(result["first_epoch_end"] - start)
+    rows = []
+    for label, a, b, goal in (
+        ("fit phase (5 epochs)", "pipe_fit", "bare_fit", 1.05),
+        ("whole process", "pipe_all", "bare_all", 1.25),
+        ("start to first epoch end", "pipe_first", "bare_first", None),
+    ):
+        rows.append(
+            row(
+                "overhead",
+                label,
+                median(samples[a]),
+                median(samples[b]),
+                goal,
+                "pipeline",
+                "bare Keras",
+            )
+        )
+    return rows
+
+
+def startup(work: Path, repeats: int) -> list[dict]:
+    env = environment(work)
+    help_times = [
+        run([PYTHON, "-m", "pipelines", "--help"], env, work)[0] for _ in range(max(5, repeats))
+    ]
+    check = (
+        "import sys; from pipelines.cli import main; main(['--help']);"
+        "print('tensorflow' in sys.modules)"
+    )
+    _, out = run([PYTHON, "-c", check], env, work)
+    imported = out.strip().splitlines()[-1]
+    return [
+        {
+            "section": "startup",
+            "what": "python -m pipelines --help (s)",
+            "a": median(help_times),
+            "b": None,
+            "ratio": None,
+            "goal": "< 1 s",
+            "ok": median(help_times) < 1 and imported == "False",
+            "note": f"TensorFlow imported: {imported}",
+        }
+    ]
+
+
+def cache(work: Path, repeats: int) -> list[dict]:
+    """Goal >= 10x: a 50,000x32x32x3 set from .npy vs parsed from its archive."""
+    from steps import cache as npy_cache
+    from steps import sources
+
+    import upstream_files
+
+    mirror = work / "upstream"
+    upstream_files.write_cifar10_tar(mirror, n_per_batch=10_000, n_test=10_000)
+    os.environ.update(
+        KERAS_LESSONS_DATA_ORIGIN=str(mirror),
+        KERAS_HOME=str(work / "keras"),
+        KERAS_LESSONS_CACHE=str(work / "cache"),
+    )
+    (work / "keras").mkdir(exist_ok=True)
+    source = sources.cifar10()
+    npy_cache.load_cached(source)  # builds the entry; extraction happens once here too
+    archive_times, npy_times = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        dataset = source.load()
+        _ = dataset.x_train.sum(dtype="uint64")  # touch every byte, as training does
+        archive_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        dataset, status = npy_cache.load_cached(source)
+        _ = dataset.x_train.sum(dtype="uint64")
+        npy_times.append(time.perf_counter() - started)
+        assert status == "hit"
+    return [
+        row(
+            "cache",
+            "CIFAR-10-sized load, every byte read (s)",
+            median(npy_times),
+            median(archive_times),
+            "10x faster",
+            "npy cache (checksummed, mmap)",
+            "Keras-format archive (unpickle)",
+            invert=True,
+        )
+    ]
+
+
+def logging_cost(work: Path, repeats: int) -> list[dict]:
+    """Per-epoch cost of each way of logging, on an epoch of one tiny batch."""
+    import keras
+    import mlflow
+    import numpy as np
+
+    from steps.tracking import epoch_logger
+
+    mlflow.set_tracking_uri(f"sqlite:///{work / 'logging.db'}")
+    mlflow.set_experiment("logging")
+    x = np.random.default_rng(0).normal(size=(32, 8)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    class SyncLogger(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            mlflow.log_metrics(dict(logs or {}), step=epoch, synchronous=True)
+
+    variants = {
+        "none": lambda: [],
+        "mlflow sync": lambda: [SyncLogger()],
+        "mlflow async (default)": lambda: [epoch_logger()],
+        "tensorboard": lambda: [keras.callbacks.TensorBoard(str(work / "tb0"))],
+        "tensorboard + histograms": lambda: [
+            keras.callbacks.TensorBoard(str(work / "tb1"), histogram_freq=1)
+        ],
+    }
+    epochs, per_epoch = 40, {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, callbacks in variants.items():
+            with mlflow.start_run():
+                started = time.perf_counter()
+                model.fit(x, y, epochs=epochs, batch_size=32, verbose=0, callbacks=callbacks())
+                mlflow.flush_async_logging()
+                per_epoch[name].append((time.perf_counter() - started) / epochs * 1000)
+    base = median(per_epoch["none"])
+    return [
+        {
+            "section": "logging",
+            "what": f"{name}: ms per epoch (extra over none)",
+            "a": median(times),
+            "b": base,
+            "ratio": median(times) - base,
+            "goal": None,
+            "ok": None,
+            "note": "ratio column = extra ms per epoch",
+        }
+        for name, times in per_epoch.items()
+    ]
+
+
+def tests(work: Path, repeats: int) -> list[dict]:
+    started = time.perf_counter()
+    subprocess.run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=REPO, check=True)
+    seconds = time.perf_counter() - started
+    return [
+        {
+            "section": "tests",
+            "what": "pytest (default selection) wall s",
+            "a": seconds,
+            "b": None,
+            "ratio": None,
+            "goal": "< 480 s",
+            "ok": seconds < 480,
+            "note": "",
+        }
+    ]
+
+
+def row(section, what, a, b, goal, a_name, b_name, invert=False) -> dict:
+    ratio = (b / a) if invert else (a / b)
+    ok = None if goal is None else (ratio >= 10 if invert else ratio <= goal)
+    return {
+        "section": section,
+        "what": what,
+        "a": a,
+        "b": b,
+        "ratio": ratio,
+        "goal": goal if not invert else ">= 10x",
+        "ok": ok,
+        "note": f"a={a_name}, b={b_name}",
+    }
+
+
+SECTIONS = {
+    "overhead": overhead,
+    "startup": startup,
+    "cache": cache,
+    "logging": logging_cost,
+    "tests": tests,
+}
+
+
+def markdown(rows: list[dict], header: str) -> str:
+    lines = [
+        header,
+        "",
+        "| section | what | a | b | ratio | goal | ok | note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    fmt = lambda v: "" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))  # noqa: E731
+    for r in rows:
+        lines.append(
+            "| "
+            + " | ".join(
+                fmt(r[k]) for k in ("section", "what", "a", "b", "ratio", "goal", "ok", "note")
+            )
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sections", default="overhead,startup,cache,logging")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    machine = (
+        f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as folder:
+        for name in args.sections.split(","):
+            started = time.perf_counter()
+            rows += SECTIONS[name](Path(folder), args.repeats)
+            print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    RESULTS.mkdir(exist_ok=True)
+    header = f"# make bench: medians of {args.repeats} interleaved repeats on {machine}"
+    text = markdown(rows, header)
+    (RESULTS / "bench.md").write_text(text)
+    (RESULTS / "bench.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
