@@ -11,7 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # `mlflow run --env-manager local` starts `python` from PATH: make it this venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run test test-slow lint format ui tensorboard mlproject clean
+.PHONY: install run test test-slow lint format ui tensorboard mlproject clean clean-runs bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,5 +48,33 @@ tensorboard: $(STAMP)  ## TensorBoard over every run's traces (RUN=<run id> for 
 	$(BIN)/tensorboard --logdir $(if $(RUN),$(wildcard mlruns/*/$(RUN)/artifacts/tensorboard),mlruns) \
 		--host $(HOST) --port $(TB_PORT)
 
+bench: $(STAMP)  ## side-by-side speed measurements (not part of make test); results in bench-results/
+	$(BIN)/python bench/run.py
+
+clean-runs: $(STAMP)  ## mark runs left RUNNING by a dead process as KILLED (DRY=1 to list only)
+	$(BIN)/python -m steps.stale_runs $(if $(DRY),--dry-run,)
+
 clean:
 	rm -rf .pytest_cache .ruff_cache
+
+# ---- issue 5: Optuna
+.PHONY: optuna-dashboard tune-workers
+OPTUNA_STORAGE ?= sqlite:///optuna.db
+OPTUNA_PORT ?= 8080
+N ?= 2
+TUNE_ARGS ?= -P family=dnn -P dataset=breast_cancer -P n_trials=20
+
+optuna-dashboard: $(STAMP)  ## Optuna's dashboard over OPTUNA_STORAGE on http://$(HOST):$(OPTUNA_PORT)
+	$(BIN)/optuna-dashboard $(OPTUNA_STORAGE) --host $(HOST) --port $(OPTUNA_PORT)
+
+# N workers on one study (OPTUNA_STORAGE, TUNE_ARGS), then one run that retrains the best.
+# With PostgreSQL: OPTUNA_STORAGE=postgresql://... MLFLOW_TRACKING_URI=postgresql://...
+tune-workers: $(STAMP)  ## N Optuna workers sharing one study (N=2), then the best retrained
+	$(BIN)/python -c "import optuna, mlflow; optuna.storages.RDBStorage('$(OPTUNA_STORAGE)'); \
+		c = mlflow.MlflowClient(); c.get_experiment_by_name('tune') or c.create_experiment('tune')"
+	pids=""; for i in $$(seq 1 $(N)); do \
+		$(BIN)/mlflow run . -e tune --env-manager local $(TUNE_ARGS) -P storage=$(OPTUNA_STORAGE) \
+			-P resume=true -P retrain=false -P worker=$$i & pids="$$pids $$!"; \
+	done; for pid in $$pids; do wait $$pid || exit 1; done
+	$(BIN)/mlflow run . -e tune --env-manager local $(TUNE_ARGS) -P storage=$(OPTUNA_STORAGE) \
+		-P resume=true

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+from contextlib import nullcontext
 from dataclasses import fields, replace
 from typing import get_type_hints
 
@@ -71,11 +73,33 @@ def listing() -> str:
 
 
 def run(entry: EntryPoint, params: Common) -> None:
+    from steps import resume
     from steps.tracking import tracked_run
 
     pipeline = importlib.import_module(f"pipelines.{entry.module}")
-    with tracked_run(entry.name, entry.lessons, vars(params)) as tracker:
-        pipeline.run(params, tracker)
+    backups = resume.backups_of(entry.name, vars(params))
+    resuming = params.resume and params.epoch_backups
+    previous = resume.interrupted(backups) if resuming else None
+    if resuming and previous is None:
+        print("resume: no interrupted run with these parameters; starting from epoch 1")
+    run_id = previous.name if previous else None
+    with tracked_run(entry.name, entry.lessons, vars(params), resume_run_id=run_id) as tracker:
+        if params.epoch_backups:
+            tracker.backup_dir = previous or backups / tracker.run_id
+        guard = resume.locked(tracker.backup_dir) if tracker.backup_dir else nullcontext()
+        with guard:
+            pipeline.run(params, tracker)
+    if tracker.backup_dir:
+        resume.forget(tracker.backup_dir)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (what `kill` and job schedulers send) ends the run like Ctrl-C does."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def main(argv: list[str]) -> int:
@@ -90,12 +114,15 @@ def main(argv: list[str]) -> int:
 
         fail_launched_run(str(exc))
         return EXIT_USER_ERROR
+    stop_on_sigterm()
     try:
         run(entry, params)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("interrupted: the run was marked KILLED", file=sys.stderr)
+        from steps.tracking import RESUME_HINT
+
+        print(f"interrupted: the run was marked KILLED; {RESUME_HINT}", file=sys.stderr)
         return 130
     return 0

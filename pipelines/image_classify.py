@@ -3,25 +3,24 @@
 35 Conv2D widens, Dense narrows, MaxPooling2D keeps each window's max; 36 MNIST: imshow
 (a sample grid is logged), one-hot labels, softmax, categorical_crossentropy; 37-41 no model
 is tied to a data set: `-P model=cnn|dnn|lstm|conv1d` on mnist, fashion_mnist, cifar10,
-cifar100, digits or an `npz:` file of images.
+cifar100, digits, an `npz:` file of images or a `dir:` folder of class sub-folders. The
+prepare step gives each family its input: flat rows (DNN), images with channels (CNN), rows
+as time steps (LSTM, Conv1D). The twelve `cnn_|dnn_|lstm_` x `mnist|fashion_mnist|cifar10|
+cifar100` entry points run this pipeline with their own defaults. Besides the confusion
+matrix, each run logs every class's test accuracy (evaluation/per_class_accuracy.csv, a bar
+chart, and a `test_accuracy_<class>` metric each when there are at most 10 classes).
 
     mlflow run . -e cnn_mnist --env-manager local
-    mlflow run . -e cnn_cifar10 --env-manager local
-    mlflow run . -e image_classify --env-manager local -P dataset=digits -P model=dnn
+    mlflow run . -e lstm_fashion_mnist --env-manager local
+    mlflow run . -e image_classify --env-manager local -P dataset=digits -P model=conv1d
 """
 
 from pipelines.params import Common
-from steps import plots, workflow
-from steps.errors import UserError
+from steps import plots, vision
 from steps.tracking import Tracker
 
 
 def run(params: Common, tracker: Tracker) -> None:
-    dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
-    if not dataset.is_image or dataset.task != "classification":
-        raise UserError(
-            f"{params.dataset} is not a set of labelled images; use an image data set "
-            "(mnist, fashion_mnist, cifar10, cifar100, digits) or dnn_regression for tables"
-        )
+    dataset = vision.load_images(tracker, params.dataset)
     tracker.log_figure(plots.sample_grid(dataset), "plots/samples.png")
-    workflow.fit_dataset(tracker, dataset, params.recipe())
+    vision.fit_images(tracker, dataset, params.recipe())  # + each class's test accuracy

@@ -42,11 +42,17 @@ class ModelOptions:
     initializer: str = "glorot_uniform"
     l1: float = 0.0
     l2: float = 0.0
+    cell: str = "lstm"  # the recurrent layer of the lstm family: lstm, simple_rnn or gru
+
+
+BINARY = Head(1, "sigmoid", "binary_crossentropy", ("accuracy",))
 
 
 def head_for(prepared: Prepared) -> Head:
-    if prepared.task == "regression":
-        return Head(1, "linear", "mse", ("mae",))
+    if prepared.task == "regression":  # one unit per target column
+        return Head(prepared.data.y_train.shape[-1], "linear", "mse", ("mae",))
+    if prepared.data.y_train.ndim == 2 and prepared.data.y_train.shape[1] == 1:
+        return BINARY  # two classes given as one 0/1 column: a sigmoid unit (lessons 79-83)
     loss = "categorical_crossentropy" if prepared.one_hot else "sparse_categorical_crossentropy"
     return Head(len(prepared.class_names), "softmax", loss, ("accuracy",))
 
@@ -83,12 +89,12 @@ def estimate_layers(
         steps, width_in = shape
         for _ in range(opts.layers):
             if family == "lstm":
-                count = 4 * (opts.units * (width_in + opts.units) + opts.units)
+                layer, count = cell_name(opts), recurrent_count(opts.cell, width_in, opts.units)
             else:
-                count = 3 * width_in * opts.units + opts.units
+                count, layer = 3 * width_in * opts.units + opts.units, "CONV1D"
                 steps = conv_out(steps)
             blocks.append(
-                (f"{family.upper()} {opts.units} on {width_in} features", count + norm * opts.units)
+                (f"{layer} {opts.units} on {width_in} features", count + norm * opts.units)
             )
             width_in = opts.units
         if family == "conv1d":
@@ -106,6 +112,24 @@ def estimate_layers(
         width_in = opts.units
     blocks.append((f"Dense {head.units} output", width_in * head.units + head.units))
     return blocks
+
+
+# Keras 3's recurrent cells: gates per cell, and GRU's reset_after=True keeps two biases a gate.
+RECURRENT_CELLS = {"lstm": ("LSTM", 4, 1), "simple_rnn": ("SimpleRNN", 1, 1), "gru": ("GRU", 3, 2)}
+
+
+def cell_name(opts: ModelOptions) -> str:
+    if opts.cell not in RECURRENT_CELLS:
+        raise UserError(
+            f"unknown recurrent cell {opts.cell!r}; choose one of {', '.join(RECURRENT_CELLS)}"
+        )
+    return RECURRENT_CELLS[opts.cell][0]
+
+
+def recurrent_count(cell: str, width_in: int, units: int) -> int:
+    """Kernel, recurrent kernel and bias(es) of each gate."""
+    _, gates, biases = RECURRENT_CELLS[cell]
+    return gates * (units * (width_in + units) + biases * units)
 
 
 def available_memory() -> int:
@@ -130,7 +154,7 @@ def check_fits_in_memory(blocks: list[tuple[str, int]], available: int | None = 
 # ---------------------------------------------------------------- layers
 
 
-def scaling_layer(scaling: Affine):
+def scaling_layer(scaling: Affine, name: str = "scaler"):
     import keras
     import numpy as np
 
@@ -140,7 +164,7 @@ def scaling_layer(scaling: Affine):
         )
     axes = tuple(range(1, np.ndim(scaling.offset) + 1))
     return keras.layers.Normalization(
-        axis=axes, mean=scaling.offset, variance=np.square(scaling.scale), name="scaler"
+        axis=axes, mean=scaling.offset, variance=np.square(scaling.scale), name=name
     )
 
 
@@ -190,16 +214,26 @@ def cnn_body(x, opts: ModelOptions):
     return dense_stack(keras.layers.Flatten()(x), opts, opts.layers)
 
 
-def lstm_body(x, opts: ModelOptions):
+def recurrent_layers(opts: ModelOptions) -> list:
+    """Lessons 17-22: `opts.layers` LSTM, SimpleRNN or GRU layers; every one but the last
+    returns its whole sequence (return_sequences keeps the time axis), so they stack."""
     import keras
 
+    layer = getattr(keras.layers, cell_name(opts))
+    layers = []
     for i in range(opts.layers):
         last = i == opts.layers - 1
-        x = keras.layers.LSTM(opts.units, return_sequences=not last, **regularized(opts))(x)
+        layers.append(layer(opts.units, return_sequences=not last, **regularized(opts)))
         if opts.batch_norm:
-            x = keras.layers.BatchNormalization()(x)
+            layers.append(keras.layers.BatchNormalization())
         if opts.dropout > 0:
-            x = keras.layers.Dropout(opts.dropout)(x)
+            layers.append(keras.layers.Dropout(opts.dropout))
+    return layers
+
+
+def lstm_body(x, opts: ModelOptions):
+    for layer in recurrent_layers(opts):
+        x = layer(x)
     return x
 
 
@@ -226,6 +260,8 @@ def build(family: str, prepared: Prepared, opts: ModelOptions, name: str = ""):
 
     pre: Preprocessing = prepared.preprocessing
     head = head_for(prepared)
+    if family in ("lstm", "conv1d") and opts.layers < 1:
+        raise UserError(f"model={family} needs at least one {family} layer: -P layers=1 or more")
     check_fits_in_memory(estimate_layers(family, pre.family_shape, head, opts))
     inputs = keras.Input(pre.sample_shape, name="sample")
     x = inputs if pre.x_scaling.is_identity else scaling_layer(pre.x_scaling)(inputs)
@@ -234,7 +270,76 @@ def build(family: str, prepared: Prepared, opts: ModelOptions, name: str = ""):
     x = BODIES[family](x, opts)
     outputs = keras.layers.Dense(head.units, activation=head.activation, name="head")(x)
     if not pre.y_scaling.is_identity:
-        outputs = scaling_layer(
-            Affine(-pre.y_scaling.offset / pre.y_scaling.scale, 1 / pre.y_scaling.scale)
-        )(outputs)
+        outputs = target_units_layer(pre.y_scaling)(outputs)
     return keras.Model(inputs, outputs, name=name or family)
+
+
+def target_units_layer(y_scaling: Affine):
+    """The head learns a standardized target; this layer turns it back into the target's units."""
+    return scaling_layer(
+        Affine(-y_scaling.offset / y_scaling.scale, 1 / y_scaling.scale), name="target_units"
+    )
+
+
+# ---------------------------------------------------------------- recurrent: Sequential, ensembles
+
+
+def build_sequential(prepared: Prepared, opts: ModelOptions, name: str = ""):
+    """Lesson 20's other API: `build("lstm", ...)`'s layers, in the same order, as a
+    keras.Sequential (so the same parameters, and the same predictions from the same weights)."""
+    import keras
+
+    pre = prepared.preprocessing
+    head = head_for(prepared)
+    check_fits_in_memory(estimate_layers("lstm", pre.family_shape, head, opts))
+    layers = [keras.Input(pre.sample_shape, name="sample")]
+    if not pre.x_scaling.is_identity:
+        layers.append(scaling_layer(pre.x_scaling))
+    if pre.family_shape != pre.sample_shape:
+        layers.append(keras.layers.Reshape(pre.family_shape))
+    layers += recurrent_layers(opts)
+    layers.append(keras.layers.Dense(head.units, activation=head.activation, name="head"))
+    if not pre.y_scaling.is_identity:
+        layers.append(target_units_layer(pre.y_scaling))
+    return keras.Sequential(layers, name=name or "sequential")
+
+
+def columns_of(scaling: Affine, columns: slice) -> Affine:
+    """The scaling of some feature columns of (time step, feature) samples."""
+    import numpy as np
+
+    if np.ndim(scaling.offset) == 0:
+        return scaling
+    return Affine(scaling.offset[..., columns], scaling.scale[..., columns])
+
+
+def build_branches(prepared: Prepared, branches: dict[str, slice], opts: ModelOptions, name=""):
+    """Lessons 23-24: one named input per group of feature columns of (time step, feature)
+    samples, each through its own recurrent stack, merged with Concatenate into one head."""
+    import keras
+
+    pre = prepared.preprocessing
+    head = head_for(prepared)
+    steps, width = pre.sample_shape
+    if opts.layers < 1:
+        raise UserError("an ensemble needs at least one recurrent layer per input: use layers=1")
+    shapes = {name: (steps, len(range(width)[columns])) for name, columns in branches.items()}
+    blocks = [
+        (f"{name}: {block}", count)
+        for name, shape in shapes.items()
+        for block, count in estimate_layers("lstm", shape, head, opts)[:-1]
+    ]
+    merged_width = opts.units * len(branches)
+    blocks.append((f"Dense {head.units} output", merged_width * head.units + head.units))
+    check_fits_in_memory(blocks)
+    inputs, merged = {}, []
+    for input_name, columns in branches.items():
+        x = inputs[input_name] = keras.Input(shapes[input_name], name=input_name)
+        if not pre.x_scaling.is_identity:
+            x = scaling_layer(columns_of(pre.x_scaling, columns), f"{input_name}_scaler")(x)
+        merged.append(lstm_body(x, opts))
+    x = keras.layers.Concatenate()(merged) if len(merged) > 1 else merged[0]
+    outputs = keras.layers.Dense(head.units, activation=head.activation, name="head")(x)
+    if not pre.y_scaling.is_identity:
+        outputs = target_units_layer(pre.y_scaling)(outputs)
+    return keras.Model(inputs, outputs, name=name or "ensemble")

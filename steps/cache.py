@@ -8,6 +8,8 @@ match is reported and the entry rebuilt.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -15,6 +17,7 @@ import shutil
 import tempfile
 import warnings
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -104,17 +107,39 @@ def discard(folder: Path) -> None:
 
 
 def load_cached(source: Source, root: Path | None = None) -> tuple[Dataset, CacheStatus]:
-    """The data set from the cache when intact, else from its source (then cached)."""
+    """The data set from the cache when intact, else from its source (then cached).
+
+    Processes building the same entry at once take turns: the second finds the first's.
+    """
     folder = entry_dir(source, root or cache_root())
-    if folder.is_dir():
-        try:
-            return read_entry(folder), "hit"
-        except CorruptCache as problem:
-            warnings.warn(
-                f"npy cache for {source.name} at {folder} is damaged ({problem}); rebuilding it",
-                stacklevel=2,
-            )
-            discard(folder)
-    dataset = source.load()
-    write_entry(dataset, folder, source.key)
+    if cached := read_intact(folder, source.name):
+        return cached, "hit"
+    with building(folder):
+        if cached := read_intact(folder, source.name):
+            return cached, "hit"
+        write_entry(source.load(), folder, source.key)
     return read_entry(folder), "miss"
+
+
+def read_intact(folder: Path, name: str) -> Dataset | None:
+    if not folder.is_dir():
+        return None
+    try:
+        return read_entry(folder)
+    except CorruptCache as problem:
+        warnings.warn(
+            f"npy cache for {name} at {folder} is damaged ({problem}); rebuilding it",
+            stacklevel=3,
+        )
+        discard(folder)
+        return None
+
+
+@contextlib.contextmanager
+def building(folder: Path) -> Iterator[None]:
+    """An exclusive lock per entry, released by the OS if the process dies."""
+    locks = folder.parent.parent / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with (locks / f"{folder.name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield

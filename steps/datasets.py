@@ -116,13 +116,15 @@ def resolve(uri: str, *, target: str = "") -> Source:
 
     if ":" in uri:
         scheme, _, path = uri.partition(":")
-        readers = {"npz": sources.npz_file, "csv": sources.csv_file}
+        readers = {"npz": sources.npz_file, "csv": sources.csv_file, "dir": sources.image_folder}
         if scheme not in readers:
             raise UserError(
                 f"unknown data set URI scheme {scheme!r} in {uri!r}; use npz:PATH or csv:PATH"
             )
         if scheme == "csv":
             return sources.csv_file(Path(path), target=target)
+        if scheme == "dir":  # one sub-folder of images per class, read at the default size
+            return sources.image_folder(Path(path))
         return sources.npz_file(Path(path))
     registry = sources.registry()
     if uri not in registry:

@@ -13,19 +13,27 @@ def predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
 
 def test_metrics(model, prepared: Prepared, predictions: np.ndarray) -> dict[str, float]:
     """test_loss plus test_accuracy, or test_rmse / test_mae / test_r2 in the target's units."""
-    from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
-
     data = prepared.data
     scores = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)
     metrics = {"test_loss": float(scores["loss"])}
     if prepared.task == "classification":
         metrics["test_accuracy"] = float(scores["accuracy"])
         return metrics
-    truth, guess = data.y_test.ravel(), predictions.ravel()
-    metrics["test_rmse"] = float(root_mean_squared_error(truth, guess))
-    metrics["test_mae"] = float(mean_absolute_error(truth, guess))
-    metrics["test_r2"] = float(r2_score(truth, guess))
-    return metrics
+    return metrics | regression_scores(data.y_test, predictions, prefix="test_")
+
+
+def regression_scores(truth: np.ndarray, guess: np.ndarray, prefix: str = "") -> dict[str, float]:
+    """RMSE, MAE and R2 in the target's units; several target columns are scored each on
+    its own, then averaged (scikit-learn's uniform average)."""
+    from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+
+    truth = np.asarray(truth).reshape(len(truth), -1)
+    guess = np.asarray(guess).reshape(len(guess), -1)
+    return {
+        f"{prefix}rmse": float(root_mean_squared_error(truth, guess)),
+        f"{prefix}mae": float(mean_absolute_error(truth, guess)),
+        f"{prefix}r2": float(r2_score(truth, guess)),
+    }
 
 
 def class_indices(labels: np.ndarray) -> np.ndarray:
@@ -33,4 +41,6 @@ def class_indices(labels: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] > 1:
         return labels.argmax(axis=1)
+    if labels.ndim == 2 and labels.dtype.kind == "f":  # one sigmoid column: P(class 1)
+        return (labels[:, 0] > 0.5).astype(np.int64)
     return labels.reshape(len(labels)).astype(np.int64)

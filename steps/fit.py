@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from steps import resume
 from steps.build import Head
 from steps.prepare import Split
 
@@ -61,16 +62,23 @@ def compile_model(model, head: Head, config: FitConfig) -> None:
 
 
 def standard_callbacks(
-    config: FitConfig, *, monitor: str, log_dir: Path | None, checkpoint: Path | None
+    config: FitConfig,
+    *,
+    monitor: str,
+    log_dir: Path | None,
+    checkpoint: Path | None,
+    backup: Path | None = None,
 ) -> list:
+    """Seeds per epoch, EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, TensorBoard."""
     import keras
 
-    callbacks: list = []
+    callbacks: list = [resume.epoch_seeds(config.seed)]
     if config.patience > 0:
+        stopping = {"monitor": monitor, "patience": config.patience, "restore_best_weights": True}
         callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor, patience=config.patience, restore_best_weights=True
-            )
+            resume.resumable_early_stopping(backup, **stopping)
+            if backup is not None
+            else keras.callbacks.EarlyStopping(**stopping)
         )
     if config.reduce_lr_patience > 0:
         callbacks.append(
@@ -94,12 +102,23 @@ def fit(
     log_dir: Path | None = None,
     checkpoint: Path | None = None,
     extra_callbacks: list | None = None,
+    backup: Path | None = None,
 ) -> FitResult:
-    """Compile and train with validation, early stopping and TensorBoard traces."""
+    """Compile and train with validation, early stopping and TensorBoard traces.
+
+    With `backup`, every finished epoch is saved there and a rerun continues from it.
+    """
+    import keras
+
     compile_model(model, head, config)
     has_val = rows(data.x_val) > 0
     monitor = "val_loss" if has_val or config.validation_split > 0 else "loss"
-    callbacks = standard_callbacks(config, monitor=monitor, log_dir=log_dir, checkpoint=checkpoint)
+    callbacks = standard_callbacks(
+        config, monitor=monitor, log_dir=log_dir, checkpoint=checkpoint, backup=backup
+    )
+    callbacks += list(extra_callbacks or [])
+    if backup is not None:  # last, so an epoch is backed up only once it is logged
+        callbacks.append(resume.backup_and_restore(backup))
     started = time.perf_counter()
     history = model.fit(
         data.x_train,
@@ -109,14 +128,19 @@ def fit(
         epochs=config.epochs,
         batch_size=config.batch_size,
         verbose=config.verbose,
-        callbacks=callbacks + list(extra_callbacks or []),
+        callbacks=callbacks,
     )
     seconds = time.perf_counter() - started
     losses = history.history[monitor]
+    # Epoch numbers count from the start of training, also in a resumed fit.
+    best = history.epoch[min(range(len(losses)), key=losses.__getitem__)] if losses else 0
+    stopping = [c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)]
+    if stopping and stopping[0].best_weights is not None:
+        best = stopping[0].best_epoch
     return FitResult(
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
-        epochs_run=len(losses),
-        best_epoch=int(min(range(len(losses)), key=losses.__getitem__)),
+        epochs_run=history.epoch[-1] + 1 if history.epoch else 0,
+        best_epoch=int(best),
         seconds=seconds,
         checkpoint=checkpoint,
     )

@@ -82,3 +82,16 @@ def predicted_vs_true(truth: np.ndarray, guess: np.ndarray):
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def per_class_accuracy_figure(table):
+    """Test accuracy of each class (a table with `class` and `accuracy`), worst first."""
+    plt = pyplot()
+    table = table.sort_values("accuracy", na_position="first")
+    height = max(2.5, 0.22 * len(table) + 1)
+    fig, ax = plt.subplots(figsize=(6, height))
+    ax.barh([str(name) for name in table["class"]], table["accuracy"].fillna(0.0))
+    ax.set(xlim=(0, 1), xlabel="test accuracy", title="accuracy per class")
+    ax.tick_params(axis="y", labelsize=8 if len(table) <= 20 else 5)
+    fig.tight_layout()
+    return fig

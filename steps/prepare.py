@@ -166,6 +166,15 @@ def encode_labels(y: np.ndarray, n_classes: int, one_hot: bool) -> np.ndarray:
     return np.eye(n_classes, dtype=np.float32)[y]
 
 
+def target_scaling(y_train: np.ndarray) -> Affine:
+    """Standardize a regression target; several target columns (lesson 12) get one each."""
+    y = np.asarray(y_train, dtype=np.float64)
+    if y.ndim == 2 and y.shape[1] > 1:
+        std = y.std(axis=0)
+        return Affine(floats(y.mean(axis=0)), floats(np.where(std > 0, std, 1.0)))
+    return Affine(np.float32(y.mean()), np.float32(y.std() or 1.0))
+
+
 def prepare(dataset: Dataset, family: str, options: PrepareOptions) -> Prepared:
     """Split, fit the scaling on train, encode labels; raw float32 samples for the model."""
     one_hot = options.one_hot
@@ -178,8 +187,7 @@ def prepare(dataset: Dataset, family: str, options: PrepareOptions) -> Prepared:
     sample_shape = tuple(parts.x_train.shape[1:])
     y_scaling = IDENTITY
     if dataset.task == "regression":
-        y_train = parts.y_train.astype(np.float64)
-        y_scaling = Affine(np.float32(y_train.mean()), np.float32(y_train.std() or 1.0))
+        y_scaling = target_scaling(parts.y_train)
 
     def encode(y: np.ndarray) -> np.ndarray:
         if dataset.task == "classification":

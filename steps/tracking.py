@@ -8,8 +8,12 @@ run, or KILLED on Ctrl-C. Steps never import MLflow; pipelines hand results to t
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+import signal
+import socket
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +21,9 @@ from pathlib import Path
 
 from steps.errors import UserError
 
+# Full disk, read-only or unwritable places: the user's to fix, not a bug.
+STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
+RESUME_HINT = "rerun with -P resume=true to continue from the last finished epoch"
 UI_HINT = (
     "http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run}?workflowType=machine_learning"
 )
@@ -29,6 +36,7 @@ class Tracker:
     run_id: str
     experiment_id: str
     tensorboard_dir: Path
+    backup_dir: Path | None = None  # per-epoch backups for `-P resume=true`
 
     def set_tags(self, **tags: object) -> None:
         import mlflow
@@ -65,6 +73,12 @@ class Tracker:
             table.to_csv(local, index=False)
             mlflow.log_artifact(str(local), str(Path(path).parent))
 
+    def log_artifact(self, local: Path, folder: str = "") -> None:
+        """A file as it is on disk (a saved model, a checkpoint) under `folder/`."""
+        import mlflow
+
+        mlflow.log_artifact(str(local), folder or None)
+
     def log_text(self, text: str, path: str) -> None:
         import mlflow
 
@@ -77,15 +91,32 @@ class Tracker:
 
         parent = mlflow.get_run(self.run_id).data.tags
         with mlflow.start_run(run_name=name, nested=True) as run:
-            child = Tracker(run.info.run_id, self.experiment_id, Path(tempfile.mkdtemp()))
-            child.set_tags(
-                lesson=parent.get("lesson", ""), pipeline=parent.get("pipeline", ""), variant=name
-            )
+            backup = self.backup_dir / name if self.backup_dir else None
+            child = Tracker(run.info.run_id, self.experiment_id, Path(tempfile.mkdtemp()), backup)
+            inherited = ("lesson", "pipeline", "dataset", "cache")
+            child.set_tags(**{k: parent[k] for k in inherited if k in parent}, variant=name)
             child.log_params(params or {})
             try:
                 yield child
             finally:
                 upload_tensorboard(child)
+
+    def full_history(self, history: dict[str, list[float]]) -> dict[str, list[float]]:
+        """The whole per-epoch history from the run: a resumed fit only holds its own epochs."""
+        import mlflow
+
+        mlflow.flush_async_logging()
+        client = mlflow.MlflowClient()
+        return {
+            name: [
+                m.value
+                for m in sorted(
+                    client.get_metric_history(self.run_id, name),
+                    key=lambda m: (m.step, m.timestamp),
+                )
+            ]
+            for name in history
+        }
 
     def keras_callbacks(self) -> list:
         """Per-epoch metrics under Keras's names, learning rate included."""
@@ -160,19 +191,37 @@ def epoch_logger():
     return EpochLogger()
 
 
-def open_run(entry_point: str):
-    """The run `mlflow run` made for us, or a new one in the entry point's experiment."""
+def open_run(entry_point: str, resume_run_id: str | None = None):
+    """The interrupted run being resumed, the run `mlflow run` made for us, or a new one
+    in the entry point's experiment."""
     import mlflow
 
-    if not os.environ.get("MLFLOW_RUN_ID") and not (
-        os.environ.get("MLFLOW_EXPERIMENT_NAME") or os.environ.get("MLFLOW_EXPERIMENT_ID")
-    ):
-        mlflow.set_experiment(entry_point)
-    run = mlflow.start_run()
+    launched = os.environ.get("MLFLOW_RUN_ID")
+    if resume_run_id and resumable(resume_run_id):
+        if launched and launched != resume_run_id:
+            note = f"resumed the interrupted run {resume_run_id}: its metrics continue there"
+            mlflow.MlflowClient().set_tag(launched, "mlflow.note.content", note)
+            mlflow.MlflowClient().set_tag(launched, "resumed_run", resume_run_id)
+        run = mlflow.start_run(run_id=resume_run_id)
+    else:
+        if not launched and not (
+            os.environ.get("MLFLOW_EXPERIMENT_NAME") or os.environ.get("MLFLOW_EXPERIMENT_ID")
+        ):
+            mlflow.set_experiment(entry_point)
+        run = mlflow.start_run()
     mlflow.MlflowClient().set_experiment_tag(
         run.info.experiment_id, "mlflow.experimentKind", "custom_model_development"
     )
     return run
+
+
+def resumable(run_id: str) -> bool:
+    import mlflow
+
+    try:
+        return mlflow.MlflowClient().get_run(run_id).info.lifecycle_stage == "active"
+    except mlflow.exceptions.MlflowException:
+        return False
 
 
 def record_failure(message: str, status: str) -> None:
@@ -183,14 +232,22 @@ def record_failure(message: str, status: str) -> None:
 
 
 @contextlib.contextmanager
-def tracked_run(entry_point: str, lessons: str, params: dict[str, object]) -> Iterator[Tracker]:
+def tracked_run(
+    entry_point: str,
+    lessons: str,
+    params: dict[str, object],
+    *,
+    resume_run_id: str | None = None,
+) -> Iterator[Tracker]:
     """Open the run, tag and log params, and always close it with the right status."""
     import mlflow
 
-    run = open_run(entry_point)
+    run = open_run(entry_point, resume_run_id)
     folder = Path(tempfile.mkdtemp(prefix="tensorboard-"))
     tracker = Tracker(run.info.run_id, run.info.experiment_id, folder)
-    tracker.set_tags(lesson=lessons, pipeline=entry_point)
+    tracker.set_tags(
+        lesson=lessons, pipeline=entry_point, pid=os.getpid(), host=socket.gethostname()
+    )
     tracker.log_params(params)
     try:
         yield tracker
@@ -198,8 +255,21 @@ def tracked_run(entry_point: str, lessons: str, params: dict[str, object]) -> It
         record_failure(str(exc), "FAILED")
         raise
     except KeyboardInterrupt:
-        record_failure("interrupted (Ctrl-C or SIGTERM)", "KILLED")
+        # `mlflow run` follows Ctrl-C with SIGTERM: let neither cut this bookkeeping short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        record_failure(f"interrupted (Ctrl-C or SIGTERM); {RESUME_HINT}", "KILLED")
         raise
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRORS:
+            record_failure(f"{type(exc).__name__}: {exc}", "FAILED")
+            raise
+        message = (
+            f"cannot write {exc.filename or 'to the artifact store'}: {exc.strerror}; free some "
+            "space or point MLFLOW_TRACKING_URI / the experiment's artifact location elsewhere"
+        )
+        record_failure(message, "FAILED")
+        raise UserError(message) from None
     except Exception as exc:
         record_failure(f"{type(exc).__name__}: {exc}", "FAILED")
         raise
@@ -218,11 +288,15 @@ def upload_tensorboard(tracker: Tracker) -> None:
     """Event files go up even when the fit failed half-way: they show how far it got."""
     import mlflow
 
-    if any(tracker.tensorboard_dir.rglob("*")):
-        mlflow.MlflowClient().log_artifacts(
-            tracker.run_id, str(tracker.tensorboard_dir), "tensorboard"
-        )
-    shutil.rmtree(tracker.tensorboard_dir, ignore_errors=True)
+    try:
+        if any(tracker.tensorboard_dir.rglob("*")):
+            mlflow.MlflowClient().log_artifacts(
+                tracker.run_id, str(tracker.tensorboard_dir), "tensorboard"
+            )
+    except OSError as exc:  # the run's own error says more; don't hide it behind this one
+        print(f"warning: TensorBoard traces not uploaded: {exc}", file=sys.stderr)
+    finally:
+        shutil.rmtree(tracker.tensorboard_dir, ignore_errors=True)
 
 
 def fail_launched_run(message: str) -> None:

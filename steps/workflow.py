@@ -7,13 +7,14 @@ A pipeline calls these and adds its own twist.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from steps import build, cache, datasets, evaluate, fit, plots
 from steps.build import ModelOptions
 from steps.datasets import Dataset
-from steps.prepare import Prepared, PrepareOptions, prepare
+from steps.prepare import Prepared, PrepareOptions, Split, prepare
 from steps.tracking import Tracker
 
 
@@ -53,30 +54,68 @@ def fit_dataset(tracker: Tracker, dataset: Dataset, recipe: Recipe) -> Trained:
     return train_and_log(tracker, model, prepared, recipe.fit)
 
 
-def train_and_log(tracker: Tracker, model, prepared: Prepared, config: fit.FitConfig) -> Trained:
-    """Fit with the standard callbacks, then log test metrics, plots and the model."""
-    model.summary(print_fn=lambda line, *_: print(line)) if config.verbose else None
+def first_rows(x, count: int):
+    """The first rows of an input array, or of each input of a multi-input dict."""
+    return {name: part[:count] for name, part in x.items()} if isinstance(x, dict) else x[:count]
+
+
+def fit_and_log(
+    tracker: Tracker,
+    model,
+    head: build.Head,
+    data: Split,
+    config: fit.FitConfig,
+    *,
+    checkpoint: Path | None = None,
+    callbacks: list | None = None,
+) -> fit.FitResult:
+    """Fit with the standard callbacks (plus `callbacks`, and ModelCheckpoint to
+    `checkpoint`); log how training went and its history plot. Any inputs and outputs."""
+    if config.verbose:
+        model.summary(print_fn=lambda line, *_: print(line))
     result = fit.fit(
         model,
-        build.head_for(prepared),
-        prepared.data,
+        head,
+        data,
         config,
         log_dir=tracker.tensorboard_dir,
-        extra_callbacks=tracker.keras_callbacks(),
+        extra_callbacks=[*(callbacks or []), *tracker.keras_callbacks()],
+        checkpoint=checkpoint,
+        backup=tracker.backup_dir,
     )
-    x_test, y_test = prepared.data.x_test, prepared.data.y_test
-    predictions = evaluate.predict(model, x_test)
-    metrics = evaluate.test_metrics(model, prepared, predictions)
     tracker.log_metrics(
-        metrics
-        | {
+        {
             "epochs_run": result.epochs_run,
             "best_epoch": result.best_epoch,
             "fit_seconds": result.seconds,
             "parameters": model.count_params(),
         }
     )
-    tracker.log_figure(plots.history_figure(result.history), "plots/history.png")
+    history = result.history
+    if len(next(iter(history.values()), [])) < result.epochs_run:  # resumed: earlier epochs
+        history = tracker.full_history(history)
+    tracker.log_figure(plots.history_figure(history), "plots/history.png")
+    return result
+
+
+def train_and_log(
+    tracker: Tracker,
+    model,
+    prepared: Prepared,
+    config: fit.FitConfig,
+    *,
+    checkpoint: Path | None = None,
+    callbacks: list | None = None,
+) -> Trained:
+    """`fit_and_log`, then the test metrics, the task's plot and the model."""
+    head = build.head_for(prepared)
+    result = fit_and_log(
+        tracker, model, head, prepared.data, config, checkpoint=checkpoint, callbacks=callbacks
+    )
+    x_test, y_test = prepared.data.x_test, prepared.data.y_test
+    predictions = evaluate.predict(model, x_test)
+    metrics = evaluate.test_metrics(model, prepared, predictions)
+    tracker.log_metrics(metrics)
     if prepared.task == "classification":
         figure = plots.confusion_figure(
             evaluate.class_indices(y_test),
@@ -87,7 +126,7 @@ def train_and_log(tracker: Tracker, model, prepared: Prepared, config: fit.FitCo
     else:
         figure = plots.predicted_vs_true(y_test.ravel(), predictions.ravel())
         tracker.log_figure(figure, "plots/predicted_vs_true.png")
-    model_uri = tracker.log_model(model, x_test[:5])
+    model_uri = tracker.log_model(model, first_rows(x_test, 5))
     summary = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
     print(f"{model.name}: {summary} after {result.epochs_run} epochs")
     return Trained(model, result, metrics, predictions, model_uri)

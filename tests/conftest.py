@@ -18,6 +18,12 @@ MLFLOW = Path(sys.executable).with_name("mlflow")
 TINY = {"epochs": 2, "batch_size": 16, "units": 8, "filters": "4,8", "verbose": 0}
 
 
+@pytest.fixture(autouse=True)
+def work_in_tmp(tmp_path, monkeypatch):
+    """In-process runs write ./mlruns and ./mlflow.db where they stand: never in the repo."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="session")
 def upstream(tmp_path_factory) -> Path:
     """A folder standing in for the download servers: tiny files under upstream names."""

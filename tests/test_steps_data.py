@@ -26,8 +26,8 @@ import upstream_files
 
 MIRROR_ENV = "KERAS_LESSONS_DATA_ORIGIN"
 KNOWN = (
-    "boston_housing, breast_cancer, cifar10, cifar100, diabetes, digits, fashion_mnist, iris, "
-    "linear, mnist, wine"
+    "boston_housing, breast_cancer, cifar10, cifar100, diabetes, digits, fashion_mnist, imdb, "
+    "iris, linear, mnist, reuters, sentences, sequences, series, wine"
 )
 
 
@@ -213,7 +213,8 @@ def test_csv_with_unknown_target_lists_the_columns(tmp_path):
 
 def test_empty_csv(tmp_path):
     path = write_csv(tmp_path / "empty.csv", "")
-    with pytest.raises(UserError, match=f"^{re.escape(f'cannot read {path} as CSV:')}"):
+    message = f"{path} is empty; a CSV needs a header row and data rows"
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
         datasets.resolve(f"csv:{path}", target="price").load()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import struct
 import tarfile
 from pathlib import Path
@@ -350,4 +351,81 @@ def write_boston_housing_npz(folder: Path, n: int = 60, seed: int = 0) -> Path:
     y = 22.5 + scaled @ weights + rng.normal(0.0, 1.0, size=n)
     path = folder / "boston_housing.npz"
     np.savez(path, x=x.astype(np.float64), y=y.astype(np.float64))
+    return path
+
+
+# ---- text archives (issue 4): reuters.npz, imdb.npz and their word indexes
+
+# Word ranks as in the word-index JSONs (1 = most frequent); sequences store rank - 1 + 1
+# = rank (Keras adds index_from=3 when loading). Ranks 1-4 are filler words every text uses;
+# each class owns a few topic words, so a tiny model separates the classes.
+TEXT_FILLER = ("the", "of", "to", "and")
+TEXT_TOPIC_WORDS = (
+    ("cocoa", "beans", "harvest"),
+    ("grain", "wheat", "corn"),
+    ("oil", "barrel", "crude"),
+    ("profit", "earnings", "dividend"),
+    ("great", "wonderful", "loved"),
+    ("awful", "boring", "worst"),
+)
+
+
+def _ragged(rows: list[list[int]]) -> np.ndarray:
+    """A 1-D object array of int lists, as the upstream archives store texts."""
+    array = np.empty(len(rows), dtype=object)
+    for i, row in enumerate(rows):
+        array[i] = row
+    return array
+
+
+def _texts(rng: np.random.Generator, labels: np.ndarray, topics: list[int]) -> np.ndarray:
+    """One text per label: filler words with 2-4 of its class's topic words, 6-15 words."""
+    rows = []
+    for label in labels:
+        length = int(rng.integers(6, 16))
+        words = list(rng.integers(1, len(TEXT_FILLER) + 1, size=length))
+        own = [len(TEXT_FILLER) + 1 + 3 * topics[label] + k for k in range(3)]
+        for position in rng.choice(length, size=int(rng.integers(2, 5)), replace=False):
+            words[position] = int(rng.choice(own))
+        rows.append([int(w) for w in words])
+    return _ragged(rows)
+
+
+def write_text_word_index(folder: Path, name: str) -> Path:
+    """Write `<name>_word_index.json`: word -> frequency rank (1-based), as Keras's files."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    words = list(TEXT_FILLER) + [w for topic in TEXT_TOPIC_WORDS for w in topic]
+    path = folder / f"{name}_word_index.json"
+    path.write_text(json.dumps({word: rank for rank, word in enumerate(words, start=1)}))
+    return path
+
+
+def write_reuters_npz(folder: Path, n: int = 80, seed: int = 0) -> Path:
+    """Write reuters.npz (x: object array of int lists, y: int64 topics 0-3 of the 46)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    y = _balanced_labels(rng, n, 4)
+    path = folder / "reuters.npz"
+    np.savez(path, x=_texts(rng, y, [0, 1, 2, 3]), y=y.astype(np.int64))
+    write_text_word_index(folder, "reuters")
+    return path
+
+
+def write_imdb_npz(folder: Path, n_train: int = 60, n_test: int = 30, seed: int = 0) -> Path:
+    """Write imdb.npz (x_train, y_train, x_test, y_test; texts as object arrays, labels 0/1)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    y_train, y_test = _balanced_labels(rng, n_train, 2), _balanced_labels(rng, n_test, 2)
+    path = folder / "imdb.npz"
+    np.savez(
+        path,
+        x_train=_texts(rng, y_train, [5, 4]),
+        y_train=y_train.astype(np.int64),
+        x_test=_texts(rng, y_test, [5, 4]),
+        y_test=y_test.astype(np.int64),
+    )
+    write_text_word_index(folder, "imdb")
     return path

@@ -1,0 +1,52 @@
+"""Lessons 67, 71-72: activation functions and what a gradient means.
+
+67/71 the shapes of sigmoid, tanh, relu, softmax and every other Keras activation, each with
+its derivative, computed by TensorFlow's automatic differentiation (`tf.GradientTape`) on
+Keras's own functions, as backpropagation computes it (`plots/activations.png`, numbers
+in `activations/values.csv`): sigmoid's gradient never exceeds 0.25, relu's is 0 or 1.
+72 the same model trained once per activation in `-P activations=` (child runs); the parent
+logs the comparison table and all the loss curves in one chart.
+
+    mlflow run . -e activations --env-manager local [-P activations=sigmoid,relu -P dataset=digits]
+"""
+
+from dataclasses import replace
+
+import numpy as np
+
+from pipelines.params import Activations
+from steps import compare, dynamics, workflow
+from steps.tracking import Tracker
+
+
+def run(params: Activations, tracker: Tracker) -> None:
+    names = params.names()
+    # Every Keras activation and its autodiff derivative on [-5, 5].
+    table = dynamics.activation_table(dynamics.ACTIVATIONS, np.linspace(-5, 5, 201))
+    tracker.log_table(table, "activations/values.csv")
+    tracker.log_figure(
+        dynamics.activation_figure(table, dynamics.ACTIVATIONS), "plots/activations.png"
+    )
+    tracker.log_text(
+        "".join(f"{n}: {why}\n" for n, why in dynamics.NOT_PLOTTED.items()),
+        "activations/not_plotted.txt",
+    )
+
+    # The same model trained with each activation in -P activations=.
+    dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
+    rows, histories = [], {}
+    for name in names:
+        variant_params = replace(params, activation=name)
+        with tracker.child_run(name, vars(variant_params)) as child:
+            trained = workflow.fit_dataset(child, dataset, variant_params.recipe())
+        rows.append(compare.trained_row(name, trained, activation=name))
+        histories[name] = trained.fit.history
+
+    comparison = compare.table(rows)
+    score = "test_accuracy" if dataset.task == "classification" else "test_r2"
+    tracker.log_table(comparison, "comparison/activations.csv")
+    tracker.log_figure(compare.curves_figure(histories, ("loss",)), "plots/loss_curves.png")
+    tracker.log_figure(
+        compare.bar_chart(comparison, [score, "fit_seconds"]), "plots/comparison.png"
+    )
+    print(comparison.to_string(index=False))

@@ -1,0 +1,90 @@
+"""Lessons 48-53: ModelCheckpoint, weights-only saving, and best epoch vs last epoch.
+
+48-49 `ModelCheckpoint(save_best_only=True)` writes the model of the best epoch (lowest
+val_loss) to `best.keras`; 50 a model saved after fit and loaded back predicts exactly the
+same without fitting (`model_reload_max_abs_diff`); 51 weights alone (`.weights.h5`) load into
+a freshly built model of the same architecture, same predictions again
+(`weights_reload_max_abs_diff`); 52 the best epoch's model differs from the last epoch's: both
+are scored on the test set (`best_epoch_test_*` vs `last_epoch_test_*`) and logged under
+`checkpoints/`; 53 any of the eight example data sets: `-P dataset=...`.
+
+Best vs last, thought through: with `-P patience=N` (N > 0) EarlyStopping runs with
+`restore_best_weights=True`, which puts the best epoch's weights back when training ends
+(even when it never stopped early), so the model `fit` returns, and the one logged as the
+run's model, IS the best epoch's. The last epoch's weights would be lost; a small callback
+keeps a copy at the end of every epoch, so "last" really is the last epoch trained. With
+`-P patience=0` there is no EarlyStopping and the run's model is the last epoch's.
+
+    mlflow run . -e checkpoint --env-manager local [-P dataset=iris -P patience=10]
+"""
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.params import Common
+from steps import build, evaluate, fit, persist, workflow
+from steps.errors import UserError
+from steps.prepare import prepare
+from steps.tracking import Tracker
+
+
+def run(params: Common, tracker: Tracker) -> None:
+    dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
+    recipe = params.recipe()
+    fit.seed_everything(recipe.fit.seed)
+    prepared = prepare(dataset, recipe.family, recipe.prepare)
+    model = build.build(recipe.family, prepared, recipe.model)
+
+    # 48-49 and 52: the best epoch goes to best.keras, the last epoch's weights are kept.
+    folder = Path(tempfile.mkdtemp(prefix="checkpoint-"))
+    monitor = "val_loss" if len(prepared.data.x_val) else "loss"
+    best_path, last = folder / "best.keras", persist.last_epoch_keeper()
+    trained = workflow.train_and_log(
+        tracker, model, prepared, recipe.fit, checkpoint=best_path, callbacks=[last]
+    )
+    if not best_path.is_file():
+        raise UserError(
+            f"ModelCheckpoint saved no epoch: {monitor} was never a number (nan?); "
+            "try a lower -P learning_rate"
+        )
+    x_test = prepared.data.x_test
+
+    # 50: the whole model saved after fit, loaded back: same predictions, no fit needed.
+    reloaded = persist.load_model(persist.save_model(trained.model, folder / "final.keras"))
+    # 51: weights only, into a freshly built model of the same architecture.
+    weights = persist.save_weights(trained.model, folder / "final.weights.h5")
+    fresh = persist.load_weights(build.build(recipe.family, prepared, recipe.model), weights)
+    tracker.log_metrics(
+        {
+            "model_reload_max_abs_diff": persist.max_abs_difference(
+                trained.predictions, evaluate.predict(reloaded, x_test)
+            ),
+            "weights_reload_max_abs_diff": persist.max_abs_difference(
+                trained.predictions, evaluate.predict(fresh, x_test)
+            ),
+        }
+    )
+
+    # 52: the best epoch's model and the last epoch's, each scored on the test set.
+    best = persist.load_model(best_path)
+    last_model = build.build(recipe.family, prepared, recipe.model)
+    last_model.set_weights(last.weights)
+    fit.compile_model(last_model, build.head_for(prepared), recipe.fit)
+    last_model.optimizer.build(last_model.trainable_variables)  # saved with its slots
+    last_path = persist.save_model(last_model, folder / "last.keras")
+    rows = []
+    for label, candidate, epoch in (
+        ("best_epoch", best, trained.fit.best_epoch),
+        ("last_epoch", last_model, last.epoch),
+    ):
+        scores = evaluate.test_metrics(candidate, prepared, evaluate.predict(candidate, x_test))
+        tracker.log_metrics({f"{label}_{name}": value for name, value in scores.items()})
+        rows.append({"model": label, "epoch": epoch} | scores)
+    tracker.log_metrics({"last_epoch": last.epoch})
+    table = pd.DataFrame(rows)
+    tracker.log_table(table, "comparison/best_vs_last.csv")
+    for path in (best_path, last_path, weights):
+        tracker.log_artifact(path, "checkpoints")
+    print(table.to_string(index=False))

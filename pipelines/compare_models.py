@@ -1,0 +1,36 @@
+"""Lessons 38, 43-46, 60-61: one data set, several model families, side by side.
+
+60 Conv1D reaches about the LSTM's score in much less time: every family in `-P models=`
+trains as a child run on the same split, and the parent run logs the comparison table
+(test score, parameter count, fit seconds, seconds per epoch), a bar chart of it, and the
+validation curves of all families in one figure, so the claim can be checked on any data set.
+
+    mlflow run . -e compare_models --env-manager local -P models=lstm,conv1d
+    mlflow run . -e compare_models --env-manager local -P dataset=breast_cancer
+"""
+
+from dataclasses import replace
+
+from pipelines.params import CompareModels
+from steps import compare, workflow
+from steps.tracking import Tracker
+
+
+def run(params: CompareModels, tracker: Tracker) -> None:
+    families = params.families()  # an unknown family stops here, before any child starts
+    dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
+    rows, histories = [], {}
+    for family in families:
+        with tracker.child_run(family, vars(replace(params, model=family))) as child:
+            trained = workflow.fit_dataset(child, dataset, replace(params.recipe(), family=family))
+        rows.append(compare.trained_row(family, trained))
+        histories[family] = trained.fit.history
+
+    table = compare.table(rows)
+    score = "test_accuracy" if dataset.task == "classification" else "test_r2"
+    shown = [score, "parameters", "fit_seconds", "seconds_per_epoch"]
+    tracker.log_metrics(compare.per_variant_metrics(table, shown))
+    tracker.log_table(table, "comparison/models.csv")
+    tracker.log_figure(compare.bar_chart(table, shown, params.dataset), "plots/comparison.png")
+    tracker.log_figure(compare.curves_figure(histories, ("loss",)), "plots/curves.png")
+    print(table.to_string(index=False))

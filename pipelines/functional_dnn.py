@@ -1,0 +1,80 @@
+"""Lesson 15: the functional API.
+
+The same Dense network written both ways: Sequential stacks layers in a list; the functional
+API calls each layer on the previous tensor, from `keras.Input` to the outputs, then
+`keras.Model(inputs, outputs)`: the form that later allows several inputs and outputs
+(lesson 16, `ensemble`). Both models have the same layers and the same parameter count (params
+sequential_parameters and functional_parameters; their summaries are under models/); the
+functional one is trained and logged. Classification and regression data sets both work.
+
+    mlflow run . -e functional_dnn --env-manager local [-P dataset=breast_cancer -P layers=3]
+"""
+
+from pipelines.params import DenseOnly
+from steps import build, fit, multi_io, workflow
+from steps.prepare import prepare
+from steps.tracking import Tracker
+
+
+def hidden_layers(options: build.ModelOptions) -> list:
+    """Fresh hidden layers, as the standard dnn builder stacks them (lesson 73's extras too)."""
+    import keras
+
+    layers: list = []
+    for _ in range(options.layers):
+        layers.append(keras.layers.Dense(options.units, **build.regularized(options)))
+        if options.batch_norm:
+            layers.append(keras.layers.BatchNormalization())
+        layers.append(keras.layers.Activation(options.activation))
+        if options.dropout > 0:
+            layers.append(keras.layers.Dropout(options.dropout))
+    return layers
+
+
+def summary(model) -> str:
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *_: lines.append(line))
+    return "\n".join(lines)
+
+
+def run(params: DenseOnly, tracker: Tracker) -> None:
+    import keras
+
+    dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
+    multi_io.require_one_target(dataset)
+    fit.seed_everything(params.seed)
+    prepared = prepare(dataset, "dnn", params.prepare_options())
+    pre, head, options = prepared.preprocessing, build.head_for(prepared), params.model_options()
+    build.check_fits_in_memory(build.estimate_layers("dnn", pre.family_shape, head, options))
+
+    def scale_out() -> list:  # regression: standardized predictions back to target units
+        return [] if pre.y_scaling.is_identity else [build.target_units_layer(pre.y_scaling)]
+
+    # Sequential: one list of layers, each fed the previous one's output.
+    sequential = keras.Sequential(
+        [
+            keras.Input(shape=pre.sample_shape),
+            build.scaling_layer(pre.x_scaling),  # the fitted scaling: raw samples go in
+            keras.layers.Flatten(),
+            *hidden_layers(options),
+            keras.layers.Dense(head.units, activation=head.activation),
+            *scale_out(),
+        ],
+        name="sequential",
+    )
+
+    # Functional: call each layer on the previous tensor, then join inputs to outputs.
+    inputs = keras.Input(shape=pre.sample_shape, name="features")
+    x = build.scaling_layer(pre.x_scaling)(inputs)
+    x = keras.layers.Flatten()(x)
+    for layer in hidden_layers(options):
+        x = layer(x)
+    outputs = keras.layers.Dense(head.units, activation=head.activation, name="head")(x)
+    for layer in scale_out():
+        outputs = layer(outputs)
+    functional = keras.Model(inputs=inputs, outputs=outputs, name="functional")
+
+    for model in (sequential, functional):
+        tracker.log_params({f"{model.name}_parameters": model.count_params()})
+        tracker.log_text(summary(model), f"models/{model.name}_summary.txt")
+    workflow.train_and_log(tracker, functional, prepared, params.fit_config())

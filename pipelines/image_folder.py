@@ -1,0 +1,34 @@
+"""Lessons 63-64 (and 78's photos): a folder of class sub-folders, read, cached, classified.
+
+63 read many images at once and keep them as .npy: Keras 3 dropped ImageDataGenerator, so
+the folder is read with `keras.utils.image_dataset_from_directory`, resized to
+`-P image_size=` (64, or height,width), and cached as .npy like every other data set; the
+cache key hashes the files' names, sizes and contents (not their times), so a second run is
+a cache hit. Every file is decoded up front: corrupt images, non-image files and files
+outside a class folder are skipped and counted (`skipped_files` metric, data/skipped_files.csv);
+an empty class folder or a single class is a clear error. 64 a CNN classifies the images
+(male / female in the lesson); `-P augment=true` puts RandomFlip, RandomRotation and
+RandomZoom layers in front of it, which act in training only.
+
+    mlflow run . -e image_folder --env-manager local -P dataset=dir:/abs/path/to/photos
+    mlflow run . -e image_folder --env-manager local -P dataset=dir:/abs/path -P augment=true
+
+Give an absolute path: `mlflow run` runs the pipeline in the project folder.
+"""
+
+from pipelines.params import ImageFolder
+from steps import plots, vision
+from steps.errors import UserError
+from steps.tracking import Tracker
+
+
+def run(params: ImageFolder, tracker: Tracker) -> None:
+    if not params.dataset.startswith("dir:"):
+        raise UserError(
+            "image_folder reads a folder of class sub-folders: give -P dataset=dir:/abs/path "
+            "(image_classify takes the named data sets)"
+        )
+    dataset = vision.load_images(tracker, params.dataset, size=params.size())
+    tracker.log_figure(plots.sample_grid(dataset), "plots/samples.png")
+    # -P augment=true: random flips, rotations and zooms before the CNN, in training only
+    vision.fit_images(tracker, dataset, params.recipe(), augment=params.augment)

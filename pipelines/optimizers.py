@@ -1,0 +1,36 @@
+"""Lessons 68-70: optimizers and the learning rate, the step size they take.
+
+68 Adam, Adadelta, Adamax, Adagrad, RMSprop, SGD and Nadam train the same model on the same
+split; 69-70 each at every learning rate in `-P learning_rates=`. Each pair is a child run
+(per-epoch loss, test score, model); the parent logs the comparison table and the loss
+curves of all of them in one chart, so a too-small step (Adadelta at 0.001) and a too-large
+one are plain to see.
+
+    mlflow run . -e optimizers --env-manager local -P optimizers=adam,sgd -P learning_rates=0.01,1
+"""
+
+from dataclasses import replace
+
+from pipelines.params import Optimizers
+from steps import compare, workflow
+from steps.tracking import Tracker
+
+
+def run(params: Optimizers, tracker: Tracker) -> None:
+    grid = params.grid()
+    dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
+    rows, histories = [], {}
+    for optimizer, rate in grid:
+        variant = f"{optimizer} lr={rate:g}"
+        variant_params = replace(params, optimizer=optimizer, learning_rate=rate)
+        with tracker.child_run(variant, vars(variant_params)) as child:
+            trained = workflow.fit_dataset(child, dataset, variant_params.recipe())
+        rows.append(compare.trained_row(variant, trained, optimizer=optimizer, learning_rate=rate))
+        histories[variant] = trained.fit.history
+
+    table = compare.table(rows)
+    score = "test_accuracy" if dataset.task == "classification" else "test_r2"
+    tracker.log_table(table, "comparison/optimizers.csv")
+    tracker.log_figure(compare.curves_figure(histories, ("loss",)), "plots/loss_curves.png")
+    tracker.log_figure(compare.bar_chart(table, [score, "fit_seconds"]), "plots/comparison.png")
+    print(table.to_string(index=False))

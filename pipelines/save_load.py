@@ -1,0 +1,80 @@
+"""Lessons 28-31: save a trained model, load it back, and feed it the right shape.
+
+28 save the model as one `.keras` file (paths are built with `pathlib`, joined with `/`:
+never write backslashes into a path, they only work on Windows); 29 load it with
+`keras.saving.load_model` (safe mode on) and check it predicts exactly what the trained
+model did (`reload_max_abs_diff`, 0.0 on the CPU); 30-31 a loaded model fed samples of
+another shape fails deep inside the backend: `checked_predict` says instead which shape the
+model expects and which it got. The run shows that message on a deliberately wrong batch
+(tag `shape_check`, `shape_check.txt`) and still succeeds; your own samples
+(`-P predict_npz=PATH`, array `x`) of the wrong shape fail the run with that message.
+
+    mlflow run . -e save_load --env-manager local [-P dataset=diabetes -P predict_npz=x.npz]
+"""
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.params import SaveLoad
+from steps import evaluate, persist, workflow
+from steps.errors import UserError
+from steps.tracking import Tracker
+
+
+def run(params: SaveLoad, tracker: Tracker) -> None:
+    dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
+    sample_shape = dataset.x_train.shape[1:]
+    own = None
+    if params.predict_npz:  # refuse a wrong shape before training, not after
+        own = persist.load_samples(Path(params.predict_npz))
+        persist.check_sample_shape(sample_shape, own.shape[1:])
+    trained = workflow.fit_dataset(tracker, dataset, params.recipe())
+
+    # 28-29: save, reload, and the same inputs give the very same outputs.
+    folder = Path(tempfile.mkdtemp(prefix="save_load-"))
+    path = persist.save_model(trained.model, folder / "model.keras")
+    reloaded = persist.load_model(path)
+    samples = probe_samples(dataset)
+    difference = persist.max_abs_difference(
+        evaluate.predict(trained.model, samples), persist.checked_predict(reloaded, samples)
+    )
+    tracker.log_metrics({"reload_max_abs_diff": difference, "saved_bytes": path.stat().st_size})
+    tracker.log_artifact(path, "saved")
+    print(f"saved {path.name} ({path.stat().st_size} bytes), reloaded: max |diff| = {difference}")
+
+    # 30-31: a batch of the wrong shape gets a clear message instead of a backend error.
+    wrong = np.zeros((2, *wrong_shape(sample_shape)), dtype=np.float32)
+    try:
+        persist.checked_predict(reloaded, wrong)
+    except UserError as expected:
+        message = str(expected)
+    else:  # pragma: no cover - checked_predict always refuses another shape
+        raise AssertionError("a wrongly shaped batch was accepted")
+    tracker.set_tags(shape_check=message)
+    tracker.log_text(message + "\n", "shape_check.txt")
+    print(f"shape check (demonstration): {message}")
+
+    if own is not None:
+        predicted = persist.checked_predict(reloaded, own)
+        table = pd.DataFrame(
+            {
+                "row": range(len(own)),
+                "prediction": [" ".join(f"{v:.6g}" for v in row.ravel()) for row in predicted],
+            }
+        )
+        tracker.log_table(table, "predictions/predict_npz.csv")
+        print(table.to_string(index=False))
+
+
+def probe_samples(dataset) -> np.ndarray:
+    """Test rows when the data set has its own test split, else the first training rows."""
+    source = dataset.x_test if dataset.x_test is not None else dataset.x_train
+    return np.asarray(source[:64], dtype=np.float32)
+
+
+def wrong_shape(shape: tuple) -> tuple:
+    """The sample shape with one feature too many in its last axis."""
+    return (*shape[:-1], shape[-1] + 1) if shape else (2,)

@@ -1,0 +1,39 @@
+"""Lessons 25-27 and 62: one time series cut into windows, then any model family.
+
+25 a `split_x` function cuts the series into windows of `-P window=` steps, each followed by
+the value to predict (the run logs the first ones as `windows/first_windows.csv`); 26-27 the
+windows are ordinary samples: train_test_split, then an LSTM or a DNN (`-P model=lstm|dnn`,
+or `conv1d`); 62 split_x on a 2-D series: `-P features=N` feeds the first N columns, the
+target first. On the default `series` data set (a wave plus 0.5 x the previous step of a
+random `driver` column), the target's own past predicts only the wave; `-P features=2` adds
+the driver and test_r2 rises. `plots/forecast.png` shows the one-step predictions in time
+order.
+
+    mlflow run . -e timeseries --env-manager local [-P window=12 -P features=2 -P model=dnn]
+    mlflow run . -e timeseries --env-manager local -P dataset=csv:PATH -P target=COLUMN
+
+A CSV series needs its rows in time order and numeric columns (the csv reader one-hot
+encodes text columns such as dates: drop them first).
+"""
+
+from pipelines.params import Windowed
+from steps import build, evaluate, fit, windows, workflow
+from steps.tracking import Tracker
+
+
+def run(params: Windowed, tracker: Tracker) -> None:
+    dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
+    windowed = windows.window_dataset(dataset, params.window, params.features, params.target)
+    tracker.log_params(
+        {"n_windows": len(windowed.x_train), "columns": ",".join(windowed.feature_names)}
+    )
+    tracker.log_table(windows.preview(windowed), "windows/first_windows.csv")
+
+    fit.seed_everything(params.seed)
+    prepared = windows.prepare_windows(windowed, params.model, params.prepare_options())
+    model = build.build(params.model, prepared, params.model_options())
+    trained = workflow.train_and_log(tracker, model, prepared, params.fit_config())
+
+    every_window = evaluate.predict(trained.model, windowed.x_train)
+    figure = windows.forecast_figure(windowed.y_train, every_window, windowed.feature_names[0])
+    tracker.log_figure(figure, "plots/forecast.png")

@@ -1,0 +1,65 @@
+"""Lessons 75-78: transfer learning with a pretrained Keras Applications base.
+
+75-76 use VGG16 and compare parameter counts with and without the 1000-class top and with
+and without pretrained weights (a pretrained base is frozen, so its parameters become
+non-trainable; the weights themselves do not change the count): logged as
+parameters/counts.csv. 77 CIFAR-10 with several bases (`-P base=vgg16|resnet50|mobilenet_v2|
+efficientnet_b0`); 78 dogs vs cats photos from a folder (`-P dataset=dir:PATH`). The base is
+frozen under a new head; `-P fine_tune_layers=N` then also trains the base's top N layers at a
+tenth of the learning rate (two phases, as in Keras's transfer-learning guide). Images are
+resized inside the model to what the base accepts (`-P input_size=`, 0: the data's own size,
+at least 32; for mobilenet_v2 with ImageNet weights the nearest of 96..224).
+
+`-P weights=imagenet` downloads the weights once into $KERAS_HOME/models (offline it fails
+with the file name and that folder), `-P weights=none` starts from random weights and needs
+no download, `-P weights=PATH` loads a local file saved from the same base without its top.
+
+    mlflow run . -e transfer --env-manager local
+    mlflow run . -e transfer --env-manager local -P base=vgg16 -P fine_tune_layers=4
+    mlflow run . -e transfer --env-manager local -P dataset=dir:/abs/photos -P weights=none
+"""
+
+from dataclasses import replace
+
+from pipelines.params import Transfer
+from steps import build, fit, plots, transfer, vision, workflow
+from steps.prepare import prepare
+from steps.tracking import Tracker
+
+
+def run(params: Transfer, tracker: Tracker) -> None:
+    dataset = vision.load_images(tracker, params.dataset, size=params.size())
+    tracker.log_figure(plots.sample_grid(dataset), "plots/samples.png")
+    fit.seed_everything(params.seed)
+    prepared = prepare(dataset, "cnn", params.prepare_options())
+    shape = prepared.preprocessing.sample_shape
+    size = transfer.input_size(params.base, params.weights, shape, params.input_size)
+    tracker.log_params({"input_shape": f"{size}x{size}x3"})
+
+    # 75-76: the base with and without its top, counted pretrained-and-frozen or from scratch
+    base = transfer.create_base(params.base, weights=params.weights, size=size, alpha=params.alpha)
+    top = transfer.create_base(params.base, include_top=True, alpha=params.alpha)
+    counts = transfer.parameter_table({True: top, False: base})
+    del top
+    tracker.log_table(counts, "parameters/counts.csv")
+    print(counts.to_string(index=False))
+
+    model = transfer.build(
+        base,
+        params.base,
+        sample_shape=shape,
+        pixel_max=dataset.pixel_max or 255.0,
+        size=size,
+        n_classes=len(prepared.class_names),
+        dropout=params.dropout,
+    )
+    config = params.fit_config()
+    if params.fine_tune_layers:  # first the new head alone, then the top of the base too
+        head = fit.fit(model, build.head_for(prepared), prepared.data, config)
+        tracker.log_metrics({"head_epochs": head.epochs_run})
+        transfer.unfreeze_top(base, params.fine_tune_layers)
+        config = replace(config, learning_rate=config.learning_rate / 10)
+    trainable, frozen = transfer.count(model)
+    tracker.log_metrics({"trainable_parameters": trainable, "non_trainable_parameters": frozen})
+    trained = workflow.train_and_log(tracker, model, prepared, config)
+    vision.log_class_accuracy(tracker, prepared, trained.predictions)

@@ -1,0 +1,110 @@
+"""Compare step: variants of one lesson side by side (lessons 42, 60 and later comparisons).
+
+A comparison is a list of rows `{"variant": name, metric: value, ...}`, one per child run;
+these functions turn it into the table, the bar chart and the overlaid curves the parent
+run logs, and the train/validation gap that shows overfitting.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from steps.errors import UserError
+from steps.plots import pyplot
+
+
+def parse_list(name: str, text: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """`-P models=dnn,lstm` -> ("dnn", "lstm"), refusing unknown or repeated entries."""
+    items = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [item for item in items if item not in allowed]
+    if not items or unknown:
+        what = f"{', '.join(map(repr, unknown))} unknown" if unknown else "nothing listed"
+        raise UserError(f"bad value {text!r} for {name}: {what}; choose from {', '.join(allowed)}")
+    if len(set(items)) != len(items):
+        raise UserError(f"bad value {text!r} for {name}: each entry once")
+    return items
+
+
+def table(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """One row per variant, `variant` first, columns in first-seen order."""
+    if not rows or any("variant" not in row for row in rows):
+        raise ValueError("each comparison row needs a 'variant'")
+    frame = pd.DataFrame(rows)
+    return frame[["variant", *[c for c in frame.columns if c != "variant"]]]
+
+
+def per_variant_metrics(frame: pd.DataFrame, columns: list[str]) -> dict[str, float]:
+    """`{column}_{variant}` for the parent run, so the MLflow UI shows them as columns."""
+    return {
+        f"{column}_{row['variant']}": float(row[column])
+        for _, row in frame.iterrows()
+        for column in columns
+        if column in frame.columns and pd.notna(row[column])
+    }
+
+
+def bar_chart(frame: pd.DataFrame, columns: list[str], title: str = ""):
+    """One panel per numeric column, one bar per variant, each bar labelled with its value."""
+    plt = pyplot()
+    columns = [c for c in columns if c in frame.columns]
+    fig, axes = plt.subplots(1, len(columns), figsize=(4 * len(columns), 3.5), squeeze=False)
+    for ax, column in zip(axes[0], columns, strict=True):
+        values = frame[column].astype(float).to_numpy()
+        bars = ax.bar(frame["variant"].astype(str), values, color=f"C{columns.index(column)}")
+        ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], fontsize=8)
+        ax.set(title=column)
+        ax.tick_params(axis="x", labelrotation=30)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def curves_figure(histories: dict[str, dict[str, list[float]]], names: tuple[str, ...]):
+    """Every variant's curves for each quantity in one panel: solid train, dashed validation."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 3.8), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        for i, (variant, history) in enumerate(histories.items()):
+            for key, style, where in ((name, "-", "train"), (f"val_{name}", "--", "validation")):
+                if key in history:
+                    epochs = np.arange(1, len(history[key]) + 1)
+                    label = f"{variant} {where}"
+                    ax.plot(epochs, history[key], style, color=f"C{i}", label=label)
+        ax.set(title=name, xlabel="epoch")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def gaps(history: dict[str, list[float]], epoch: int = -1) -> dict[str, float]:
+    """Validation minus training at one epoch (the last by default): above 0 means overfit.
+
+    `loss_gap` = val_loss - loss; for a score such as accuracy, `accuracy_gap` =
+    accuracy - val_accuracy, so both grow as the model memorises its training rows.
+    """
+    found: dict[str, float] = {}
+    for name, values in history.items():
+        validation = history.get(f"val_{name}")
+        if name.startswith("val_") or name == "learning_rate" or not validation:
+            continue
+        train, val = values[epoch], validation[epoch]
+        lower_is_better = name == "loss" or name in ("mae", "mse")
+        found[f"{name}_gap"] = float(val - train if lower_is_better else train - val)
+    return found
+
+
+def trained_row(variant: str, trained, **extra: object) -> dict[str, object]:
+    """A comparison row for one trained variant (a `workflow.Trained`): its test metrics,
+    size and speed, plus whatever the lesson varies (`extra`)."""
+    result = trained.fit
+    return {
+        "variant": variant,
+        **extra,
+        **trained.metrics,
+        "parameters": int(trained.model.count_params()),
+        "epochs_run": result.epochs_run,
+        "fit_seconds": round(result.seconds, 3),
+        "seconds_per_epoch": round(result.seconds / result.epochs_run, 4),
+    }

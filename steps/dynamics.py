@@ -1,0 +1,108 @@
+"""Dynamics step: activation functions and their derivatives (lessons 67, 71-72).
+
+The derivatives come from TensorFlow's automatic differentiation (`tf.GradientTape`) applied
+to Keras's own activation functions, not from formulas written here: what the plot shows
+is what backpropagation uses. Softmax-like functions map a vector to a vector; they are
+shown on the two logits (x, 0), whose first output is a function of x alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from steps.errors import UserError
+from steps.plots import pyplot
+
+# keras.activations applied element by element (sigmoid, tanh, relu first: lesson 71's four)
+ELEMENTWISE: tuple[str, ...] = (
+    "sigmoid",
+    "tanh",
+    "relu",
+    "elu",
+    "selu",
+    "gelu",
+    "softplus",
+    "softsign",
+    "swish",
+    "mish",
+    "leaky_relu",
+    "relu6",
+    "celu",
+    "exponential",
+    "linear",
+    "log_sigmoid",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_tanh",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "squareplus",
+    "tanh_shrink",
+    "hard_shrink",
+    "soft_shrink",
+)
+VECTOR: tuple[str, ...] = ("softmax", "log_softmax")  # shown on logits (x, 0)
+ACTIVATIONS: tuple[str, ...] = (*ELEMENTWISE[:3], "softmax", *ELEMENTWISE[3:], *VECTOR[1:])
+# In keras.activations but not plotted: aliases, and those needing more than one input.
+NOT_PLOTTED = {
+    "silu": "alias of swish",
+    "hard_swish": "alias of hard_silu",
+    "glu": "splits its input in two halves",
+    "threshold": "needs a threshold and a default value",
+    # Keras 3.15 (TF backend): sparsemax([0.25, 0]) = [0.5, 0.25], which does not sum to 1
+    "sparsemax": "wrong on the TensorFlow backend in Keras 3.15 (outputs do not sum to 1)",
+}
+
+
+def values_and_gradients(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """f(x) and df/dx for Keras's activation `name`, by automatic differentiation."""
+    import keras
+
+    if name not in ACTIVATIONS:
+        raise UserError(f"unknown activation {name!r}; choose from {', '.join(ACTIVATIONS)}")
+    if keras.backend.backend() != "tensorflow":
+        raise UserError(
+            "activation gradients use tf.GradientTape: run with KERAS_BACKEND=tensorflow"
+        )
+    import tensorflow as tf
+
+    function = keras.activations.get(name)
+    inputs = tf.constant(np.asarray(x, dtype=np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        if name in VECTOR:
+            logits = tf.stack([inputs, tf.zeros_like(inputs)], axis=1)
+            outputs = function(logits)[:, 0]
+        else:
+            outputs = function(inputs)
+    # Each output depends on its own input only, so the gradient of their sum is df/dx.
+    gradient = tape.gradient(outputs, inputs)
+    gradient = tf.zeros_like(inputs) if gradient is None else gradient
+    return outputs.numpy(), gradient.numpy()
+
+
+def activation_table(names: tuple[str, ...], x: np.ndarray) -> pd.DataFrame:
+    """Columns x, then f and df/dx per activation (`relu`, `relu_grad`, ...)."""
+    columns: dict[str, np.ndarray] = {"x": np.asarray(x, dtype=np.float32)}
+    for name in names:
+        columns[name], columns[f"{name}_grad"] = values_and_gradients(name, x)
+    return pd.DataFrame(columns)
+
+
+def activation_figure(table: pd.DataFrame, names: tuple[str, ...], columns: int = 6):
+    """One panel per activation: the function (solid) and its derivative (dashed)."""
+    plt = pyplot()
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 2.6 * rows), squeeze=False)
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        ax.plot(table["x"], table[name], label="f(x)")
+        ax.plot(table["x"], table[f"{name}_grad"], "--", label="df/dx")
+        ax.axhline(0, color="grey", linewidth=0.5)
+        ax.axvline(0, color="grey", linewidth=0.5)
+        ax.set_title(name + (" of (x, 0)" if name in VECTOR else ""), fontsize=10)
+    for ax in axes.ravel()[len(names) :]:
+        ax.axis("off")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,404 @@
+"""Search step: Optuna studies over the build and fit options (lessons 66-67).
+
+The search space of each model family is the `SPACES` table below, the one place to read or
+change it; `-P space=units=16:128,dropout=0:0.5,optimizer=adam|sgd` narrows it per run
+(`parse_space`). A trial is one child run: `run_trial` trains one suggested configuration
+with EarlyStopping and a pruning callback that reports each epoch, and raises
+`optuna.TrialPruned` only after the child run has its metrics and `state=PRUNED` tag (the
+Keras callbacks of optuna-integration raise inside `fit()`, which skips that logging).
+Each trial starts from `keras.backend.clear_session()` and `gc.collect()`, and logs the
+process's resident memory so growth across trials shows in the parent's `trial_rss_mb`.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from steps.errors import UserError
+
+FAMILIES = {"dnn": "dnn", "cnn": "cnn", "rnn": "lstm"}  # -P family= -> steps.build family
+PRUNERS = ("median", "hyperband", "none")
+DIRECTIONS = ("maximize", "minimize")
+
+
+@dataclass(frozen=True)
+class IntRange:
+    low: int
+    high: int
+    log: bool = False
+
+    def text(self) -> str:
+        return f"{self.low}:{self.high}" + (" (log)" if self.log else "")
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    low: float
+    high: float
+    log: bool = False
+
+    def text(self) -> str:
+        return f"{self.low:g}:{self.high:g}" + (" (log)" if self.log else "")
+
+
+@dataclass(frozen=True)
+class Choice:
+    options: tuple
+
+    def text(self) -> str:
+        return "|".join(map(str, self.options))
+
+
+Dimension = IntRange | FloatRange | Choice
+Space = dict[str, Dimension]
+
+# The search space per family: parameter name (as `-P name=`) -> range or choices.
+COMMON_FIT: Space = {
+    "learning_rate": FloatRange(1e-4, 3e-2, log=True),
+    "optimizer": Choice(("adam", "rmsprop", "nadam", "sgd")),
+    "batch_size": Choice((16, 32, 64, 128)),
+}
+SPACES: dict[str, Space] = {
+    "dnn": {
+        "units": IntRange(16, 256, log=True),
+        "layers": IntRange(1, 4),
+        "dropout": FloatRange(0.0, 0.5),
+        "activation": Choice(("relu", "tanh", "elu", "selu")),
+        **COMMON_FIT,
+    },
+    "cnn": {
+        "filters": Choice(("16,32", "32,64", "32,64,64")),
+        "units": IntRange(16, 128, log=True),
+        "layers": IntRange(0, 2),  # Dense layers after the conv blocks
+        "dropout": FloatRange(0.0, 0.5),
+        "activation": Choice(("relu", "elu")),
+        **COMMON_FIT,
+    },
+    "rnn": {  # LSTM layers keep their own tanh/sigmoid: no activation to search
+        "units": IntRange(16, 128, log=True),
+        "layers": IntRange(1, 2),
+        "dropout": FloatRange(0.0, 0.5),
+        **COMMON_FIT,
+    },
+}
+
+
+def parse_space(family: str, text: str) -> Space:
+    """The family's space with `name=low:high`, `name=a|b|c` or `name=value` overrides."""
+    space = dict(SPACES[family])
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not value:
+            raise UserError(f"bad space entry {item!r}: use name=low:high, name=a|b or name=value")
+        if name not in space:
+            raise UserError(
+                f"{name!r} is not searched for family {family}; choose from {', '.join(space)}"
+            )
+        space[name] = override(name, space[name], value)
+    return space
+
+
+def override(name: str, default: Dimension, value: str) -> Dimension:
+    kind = int if isinstance(default, IntRange) else float
+    if isinstance(default, Choice):
+        kind = type(default.options[0])
+    try:
+        if ":" in value and not isinstance(default, Choice):
+            low, high = (kind(part) for part in value.split(":", 1))
+            if low > high or (default.log and low <= 0):
+                raise ValueError
+            return type(default)(low, high, default.log)
+        # one value fixes the parameter; a|b|c lists the choices
+        return Choice(tuple(kind(part) for part in value.split("|")))
+    except ValueError:
+        raise UserError(
+            f"bad space value {value!r} for {name}: use low:high (low <= high) or a|b|c"
+        ) from None
+
+
+def describe(space: Space) -> str:
+    return ", ".join(f"{name}={dim.text()}" for name, dim in space.items())
+
+
+def suggest(trial, space: Space) -> dict[str, object]:
+    """One configuration drawn by the study's sampler."""
+    chosen: dict[str, object] = {}
+    for name, dim in space.items():
+        if isinstance(dim, IntRange):
+            chosen[name] = trial.suggest_int(name, dim.low, dim.high, log=dim.log)
+        elif isinstance(dim, FloatRange):
+            chosen[name] = trial.suggest_float(name, dim.low, dim.high, log=dim.log)
+        else:
+            chosen[name] = trial.suggest_categorical(name, list(dim.options))
+    return chosen
+
+
+# ---------------------------------------------------------------- study
+
+
+def default_direction(metric: str) -> str:
+    return "maximize" if metric.endswith(("accuracy", "auc", "precision", "recall")) else "minimize"
+
+
+def storage_url(text: str) -> str:
+    """sqlite paths made absolute (relative ones are relative to the current folder)."""
+    prefix = "sqlite:///"
+    if text.startswith(prefix) and not text.startswith(prefix + "/"):
+        return prefix + str(Path(text.removeprefix(prefix)).resolve())
+    return text
+
+
+def redacted(url: str) -> str:
+    """A storage URL fit for a tag or a log line: no password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy knows: Optuna will say so
+        return url
+
+
+def make_pruner(kind: str):
+    import optuna
+
+    if kind == "median":  # prune below the median of earlier trials at the same epoch
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    if kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
+    return optuna.pruners.NopPruner()
+
+
+def open_study(
+    storage: str, name: str, direction: str, *, resume: bool, pruner: str, sampler_seed: int
+):
+    """Create the study, or continue it when `resume`; an existing one is never reused silently."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        existing = optuna.study.get_all_study_names(storage)
+    except Exception as exc:
+        raise UserError(f"cannot open Optuna storage {redacted(storage)}: {exc}") from None
+    if name in existing and not resume:
+        done = len(optuna.load_study(study_name=name, storage=storage).trials)
+        raise UserError(
+            f"study {name!r} already exists in {redacted(storage)} with {done} trials; "
+            "pass -P resume=true to continue it, or another -P study_name="
+        )
+    study = optuna.create_study(
+        storage=storage,
+        study_name=name,
+        direction=direction,
+        load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=sampler_seed),
+        pruner=make_pruner(pruner),
+    )
+    if study.direction.name.lower() != direction:
+        raise UserError(
+            f"study {name!r} was created to {study.direction.name.lower()}, not {direction}; "
+            "use the same -P direction= or another -P study_name="
+        )
+    return study
+
+
+# ---------------------------------------------------------------- metrics and memory
+
+
+def reported_metrics(model, head, data, config) -> list[str]:
+    """The per-epoch names fit() will log for this model, found without training."""
+    from steps import fit
+
+    fit.compile_model(model, head, config)
+    x, y = data.x_train, data.y_train
+    names = list(model.test_on_batch(x[:1], y[:1], return_dict=True))
+    has_val = fit.rows(data.x_val) > 0 or config.validation_split > 0
+    return names + ([f"val_{name}" for name in names] if has_val else [])
+
+
+def check_metric(metric: str, reported: list[str]) -> None:
+    if metric not in reported:
+        raise UserError(
+            f"unknown metric {metric!r}: this model reports {', '.join(reported)}; "
+            "pick one with -P metric="
+        )
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (VmRSS), or its peak where /proc is missing."""
+    status = Path(f"/proc/{os.getpid()}/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def fresh_session() -> None:
+    """What each trial starts from: Keras's global state and Python's garbage gone."""
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def pruning_callback(trial, monitor: str):
+    """Reports `monitor` each epoch; on a prune decision stops training and remembers it."""
+    import keras
+
+    class ReportAndStop(keras.callbacks.Callback):
+        pruned_at: int | None = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = (logs or {}).get(monitor)
+            if value is None or not math.isfinite(value):
+                return
+            trial.report(float(value), epoch)
+            if trial.should_prune():
+                self.pruned_at = epoch
+                self.model.stop_training = True
+
+    return ReportAndStop()
+
+
+def best_of(history: list[float], direction: str) -> float:
+    values = [v for v in history if math.isfinite(v)]
+    if not values:
+        return math.nan
+    return max(values) if direction == "maximize" else min(values)
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    value: float
+    state: str  # COMPLETE, PRUNED or FAIL
+    epochs_run: int
+    seconds: float
+    rss_mb: float
+
+
+def run_trial(
+    trial,
+    tracker,
+    chosen: dict[str, object],
+    train: Callable[[list], dict[str, list[float]]],
+    *,
+    metric: str,
+    direction: str,
+) -> float:
+    """One child run: train with the pruning callback, log, then tell Optuna how it went.
+
+    `train(callbacks)` builds and fits the suggested model and returns its history.
+    """
+    import optuna
+
+    fresh_session()
+    started = time.perf_counter()
+    pruner = pruning_callback(trial, metric)
+    with tracker.child_run(f"trial-{trial.number}", chosen) as child:
+        child.set_tags(trial=trial.number, study=trial.study.study_name)
+        history = train([pruner, *child.keras_callbacks()])
+        value = best_of(history.get(metric, []), direction)
+        state = "PRUNED" if pruner.pruned_at is not None else "COMPLETE"
+        state = "FAIL" if state == "COMPLETE" and not math.isfinite(value) else state
+        outcome = TrialOutcome(
+            value,
+            state,
+            len(history.get("loss", [])),
+            time.perf_counter() - started,
+            rss_mb(),
+        )
+        child.set_tags(state=state)
+        finite = {"value": value} if math.isfinite(value) else {}
+        child.log_metrics(
+            finite
+            | {
+                "epochs_run": outcome.epochs_run,
+                "trial_seconds": outcome.seconds,
+                "rss_mb": outcome.rss_mb,
+            }
+        )
+    tracker.log_metrics({"trial_rss_mb": outcome.rss_mb}, step=trial.number)
+    trial.set_user_attr("mlflow_run_id", child.run_id)
+    trial.set_user_attr("rss_mb", outcome.rss_mb)
+    fresh_session()
+    if state == "PRUNED":  # only now: the child run above is complete and FINISHED
+        raise optuna.TrialPruned(f"pruned at epoch {pruner.pruned_at}")
+    return value  # NaN marks the trial FAIL in Optuna too
+
+
+# ---------------------------------------------------------------- study summary
+
+
+def state_counts(study) -> dict[str, int]:
+    counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
+    for trial in study.trials:
+        if trial.state.name in counts:
+            counts[trial.state.name] += 1
+    return counts
+
+
+def optuna_plot(name: str, study, **kwargs):
+    """An optuna.visualization.matplotlib plot as a figure, without its "experimental" warning."""
+    import warnings
+
+    import optuna
+    from optuna.visualization import matplotlib as plots
+
+    from steps.plots import pyplot
+
+    pyplot()  # the Agg backend
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return getattr(plots, name)(study, **kwargs).figure
+
+
+def history_figure(study):
+    figure = optuna_plot("plot_optimization_history", study)
+    figure.set_size_inches(7, 4)
+    figure.tight_layout()
+    return figure
+
+
+def importance_figure(study):
+    """fANOVA importances; None while fewer than two completed trials vary a parameter."""
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    names = {name for t in complete for name in t.params}
+    varied = sorted(n for n in names if len({repr(t.params.get(n)) for t in complete}) > 1)
+    if len(complete) < 2 or not varied:
+        return None
+    figure = optuna_plot("plot_param_importances", study, params=varied)
+    figure.set_size_inches(7, 4)
+    figure.tight_layout()
+    return figure
+
+
+def summarize(study, tracker):
+    """Best trial, counts, plots and the trials table on the parent run; the best trial."""
+    counts = state_counts(study)
+    tracker.log_metrics({f"trials_{state.lower()}": n for state, n in counts.items()})
+    if counts["COMPLETE"] == 0:
+        raise UserError(
+            f"no trial of study {study.study_name!r} completed ({counts['PRUNED']} pruned, "
+            f"{counts['FAIL']} failed); try more trials, -P pruner=none or a smaller learning rate"
+        )
+    best = study.best_trial
+    tracker.log_params({f"best_{name}": value for name, value in best.params.items()})
+    tracker.log_metrics({"best_value": best.value, "best_trial": best.number})
+    tracker.set_tags(best_run_id=best.user_attrs.get("mlflow_run_id", ""))
+    tracker.log_table(study.trials_dataframe(), "search/trials.csv")
+    tracker.log_figure(history_figure(study), "plots/optimization_history.png")
+    importance = importance_figure(study)
+    if importance is not None:
+        tracker.log_figure(importance, "plots/param_importances.png")
+    print(
+        f"best of {len(study.trials)} trials ({counts['PRUNED']} pruned): "
+        f"trial {best.number}, value {best.value:.4f}, {best.params}"
+    )
+    return best

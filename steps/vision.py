@@ -1,0 +1,136 @@
+"""Image steps shared by the image pipelines (lessons 36-41, 63-64, 75-78).
+
+`load_images` reads a registered image set or a `dir:PATH` folder of class sub-folders
+(through the npy cache, skipped files counted and listed); `fit_images` is the standard
+lesson plus optional augmentation (Keras's random layers in front of any model) and
+`log_class_accuracy`, how well each class is recognised.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from steps import build, cache, evaluate, fit, plots, sources, workflow
+from steps.datasets import Dataset
+from steps.errors import UserError
+from steps.prepare import Prepared, prepare
+from steps.tracking import Tracker
+
+# Up to this many classes, each class's test accuracy is also a run metric.
+CLASS_METRICS_MAX = 10
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """`64` or `64,48` (height, width) as used by `-P image_size=`."""
+    try:
+        parts = [int(part) for part in text.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or min(parts) < 1:
+        raise UserError(f"bad value {text!r} for image_size: give a size like 64 or 64,48")
+    return parts[0], parts[1]
+
+
+def load_images(
+    tracker: Tracker, uri: str, *, size: tuple[int, int] = sources.DEFAULT_IMAGE_SIZE
+) -> Dataset:
+    """`dir:PATH` read at `size` (skipped files logged), anything else as `load_dataset`."""
+    if not uri.startswith("dir:"):
+        dataset = workflow.load_dataset(tracker, uri)
+    else:
+        folder = sources.scan_image_folder(Path(uri.removeprefix("dir:")))
+        tracker.log_metrics({"skipped_files": len(folder.skipped)})
+        if folder.skipped:
+            print(f"skipped {len(folder.skipped)} files in {folder.root}: see skipped_files.csv")
+            table = pd.DataFrame(folder.skipped, columns=["file", "reason"])
+            tracker.log_table(table, "data/skipped_files.csv")
+        dataset, status = cache.load_cached(sources.image_folder_source(folder, size))
+        tracker.set_tags(dataset=uri, cache=status)
+        tracker.log_params({"n_samples": len(dataset.x_train), "n_classes": dataset.n_classes})
+    if not dataset.is_image or dataset.task != "classification":
+        raise UserError(
+            f"{uri} is not a set of labelled images; use an image data set "
+            "(mnist, fashion_mnist, cifar10, cifar100, digits) or dir:PATH"
+        )
+    return dataset
+
+
+def augmentation(seed: int, rotation: float = 0.1, zoom: float = 0.1):
+    """Lesson 63's random flips, rotations and zooms; Keras applies them in training only."""
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=seed),
+            keras.layers.RandomRotation(rotation, seed=seed),
+            keras.layers.RandomZoom(zoom, seed=seed),
+        ],
+        name="augmentation",
+    )
+
+
+def with_augmentation(model, seed: int):
+    """Raw image -> random augmentation -> `model`; the result still takes raw images."""
+    import keras
+
+    if len(model.input_shape) != 4:
+        raise UserError(
+            f"augmentation needs images with channels (height, width, channels); "
+            f"these samples have shape {model.input_shape[1:]}"
+        )
+    inputs = keras.Input(model.input_shape[1:], name="sample")
+    return keras.Model(inputs, model(augmentation(seed)(inputs)), name=f"{model.name}_augmented")
+
+
+def fit_images(
+    tracker: Tracker, dataset: Dataset, recipe: workflow.Recipe, *, augment: bool = False
+) -> workflow.Trained:
+    """`workflow.fit_dataset` for images: optional augmentation, then each class's accuracy."""
+    fit.seed_everything(recipe.fit.seed)
+    prepared = prepare(dataset, recipe.family, recipe.prepare)
+    model = build.build(recipe.family, prepared, recipe.model, name=recipe.family)
+    if augment:
+        model = with_augmentation(model, recipe.fit.seed)
+    trained = workflow.train_and_log(tracker, model, prepared, recipe.fit)
+    log_class_accuracy(tracker, prepared, trained.predictions)
+    return trained
+
+
+def per_class_accuracy(
+    truth: np.ndarray, guess: np.ndarray, class_names: tuple[str, ...]
+) -> pd.DataFrame:
+    """One row per class: its test samples, how many were right, and the share."""
+    truth, guess = np.asarray(truth).ravel(), np.asarray(guess).ravel()
+    support = np.bincount(truth, minlength=len(class_names))
+    correct = np.bincount(truth[truth == guess], minlength=len(class_names))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy = np.where(support > 0, correct / np.maximum(support, 1), np.nan)
+    return pd.DataFrame(
+        {"class": list(class_names), "support": support, "correct": correct, "accuracy": accuracy}
+    )
+
+
+def metric_name(class_name: str) -> str:
+    return "test_accuracy_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", class_name).strip("_")
+
+
+def log_class_accuracy(tracker: Tracker, prepared: Prepared, predictions: np.ndarray) -> None:
+    """evaluation/per_class_accuracy.csv, a bar chart, and metrics when classes are few."""
+    table = per_class_accuracy(
+        evaluate.class_indices(prepared.data.y_test),
+        evaluate.class_indices(predictions),
+        prepared.class_names,
+    )
+    tracker.log_table(table, "evaluation/per_class_accuracy.csv")
+    tracker.log_figure(plots.per_class_accuracy_figure(table), "plots/per_class_accuracy.png")
+    if len(table) <= CLASS_METRICS_MAX:
+        scored = table.dropna(subset=["accuracy"])
+        tracker.log_metrics(
+            {metric_name(row["class"]): row["accuracy"] for _, row in scored.iterrows()}
+        )

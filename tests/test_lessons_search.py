@@ -1,0 +1,180 @@
+"""Lessons 66-67 through the real CLI: `tune` with Optuna, tracked in MLflow."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import optuna
+import pandas as pd
+import pytest
+from test_pipelines_errors import assert_clean_failure
+
+from conftest import TINY, artifact_paths, assert_trained_run, mlflow_run
+
+# Small trials: iris, 2 epochs, a narrow space; no pruning unless a test asks for it.
+SEARCH = TINY | {
+    "dataset": "iris",
+    "space": "units=4:16,layers=1:2,batch_size=16",
+    "pruner": "none",
+}
+
+
+def runs_of(client, experiment: str):
+    """(parents, children) of an experiment, children keyed by their parent's run id."""
+    found = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([found.experiment_id], max_results=1000)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children: dict[str, list] = {}
+    for run in runs:
+        if "mlflow.parentRunId" in run.data.tags:
+            children.setdefault(run.data.tags["mlflow.parentRunId"], []).append(run)
+    return parents, children
+
+
+def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, tracking, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    result = mlflow_run("tune", SEARCH | {"n_trials": 3, "storage": storage}, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    parents, children = runs_of(tracking, "tune")
+    assert len(parents) == 1
+    parent = parents[0]
+    trials = children[parent.info.run_id]
+    assert len(trials) == 3
+    study = optuna.load_study(study_name="tune-dnn-iris", storage=storage)
+    assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {r.info.run_id for r in trials}
+    for trial in trials:
+        assert trial.info.status == "FINISHED"
+        assert trial.data.tags["state"] == "COMPLETE"
+        assert {
+            "units",
+            "layers",
+            "dropout",
+            "learning_rate",
+            "optimizer",
+        } <= trial.data.params.keys()
+        epochs = int(trial.data.metrics["epochs_run"])
+        history = tracking.get_metric_history(trial.info.run_id, "val_accuracy")
+        assert [m.step for m in history] == list(range(epochs))
+        assert trial.data.metrics["value"] == max(m.value for m in history)
+
+    best = max(trials, key=lambda r: r.data.metrics["value"])
+    assert parent.data.metrics["best_value"] == best.data.metrics["value"]
+    assert parent.data.tags["best_run_id"] == best.info.run_id
+    for name in ("units", "layers", "optimizer", "batch_size"):
+        assert parent.data.params[f"best_{name}"] == best.data.params[name]
+    assert parent.data.metrics["trials_complete"] == 3
+    assert parent.data.tags["study"] == "tune-dnn-iris"
+    artifacts = artifact_paths(tracking, parent.info.run_id)
+    for path in ("plots/optimization_history.png", "plots/param_importances.png"):
+        assert path in artifacts
+    table = pd.read_csv(tracking.download_artifacts(parent.info.run_id, "search/trials.csv"))
+    assert sorted(table["number"]) == [0, 1, 2]
+    assert set(table["state"]) == {"COMPLETE"}
+    # the best configuration, retrained, is the run's model: the full lesson contract
+    assert_trained_run(tracking, parent, "classification", tmp_path)
+
+    # -P resume=true continues the same study up to n_trials in all: two more trials
+    resumed = SEARCH | {"n_trials": 5, "storage": storage, "resume": "true", "retrain": "false"}
+    result = mlflow_run("tune", resumed, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    parents, children = runs_of(tracking, "tune")
+    second = next(p for p in parents if p.info.run_id != parent.info.run_id)
+    assert second.info.status == "FINISHED"
+    assert len(children[second.info.run_id]) == 2
+    assert "model_uri" not in second.data.tags  # retrain=false
+    study = optuna.load_study(study_name="tune-dnn-iris", storage=storage)
+    assert [t.number for t in study.trials] == [0, 1, 2, 3, 4]
+    assert (
+        len(pd.read_csv(tracking.download_artifacts(second.info.run_id, "search/trials.csv"))) == 5
+    )
+
+
+def test_wrong_metric_fails_before_the_first_trial_naming_the_real_ones(
+    lesson_env, tracking, tmp_path
+):
+    storage = tmp_path / "optuna.db"
+    params = SEARCH | {"metric": "val_acc", "storage": f"sqlite:///{storage}"}
+    result = mlflow_run("tune", params, lesson_env, tmp_path)
+    assert_clean_failure(
+        result,
+        tracking,
+        "tune",
+        "unknown metric 'val_acc': this model reports accuracy, loss, val_accuracy, val_loss; "
+        "pick one with -P metric=",
+    )
+    assert not storage.exists()  # no study was created, no trial ran
+
+
+POSTGRES = os.environ.get("KERAS_LESSONS_TEST_POSTGRES", "")
+
+
+@pytest.fixture
+def postgres_databases():
+    """Two fresh databases (Optuna's, MLflow's: both keep an alembic_version table)."""
+    if not POSTGRES:
+        pytest.skip(
+            "KERAS_LESSONS_TEST_POSTGRES is unset: no PostgreSQL server to test against "
+            "(.ci/run installs and starts one where Debian's postgresql package installs)"
+        )
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    names = [f"lessons_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("optuna", "mlflow")]
+    connection = psycopg.connect(POSTGRES, autocommit=True)
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"CREATE DATABASE {name}")
+    base = make_url(POSTGRES)
+    yield [base.set(database=name).render_as_string(hide_password=False) for name in names]
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    connection.close()
+
+
+@pytest.mark.postgres
+def test_two_workers_share_one_postgres_study_each_trial_recorded_once(
+    postgres_databases, lesson_env, tmp_path
+):
+    """PostgreSQL as the Optuna storage and as MLflow's backend store, two workers at once."""
+    import mlflow
+
+    optuna_url, mlflow_url = postgres_databases
+    # Create both schemas and the experiment once, as `make tune-workers` does, so the
+    # workers do not race to create them.
+    client = mlflow.MlflowClient(tracking_uri=mlflow_url)
+    client.create_experiment("tune", artifact_location=str(tmp_path / "artifacts"))
+    optuna.storages.RDBStorage(optuna_url)
+    env = lesson_env | {"MLFLOW_TRACKING_URI": mlflow_url}
+    params = SEARCH | {
+        "n_trials": 4,
+        "storage": optuna_url,
+        "study_name": "scale-out",
+        "resume": "true",
+        "retrain": "false",
+    }
+    with ThreadPoolExecutor(2) as pool:
+        results = list(
+            pool.map(
+                lambda worker: mlflow_run("tune", params | {"worker": worker}, env, tmp_path),
+                (1, 2),
+            )
+        )
+    for result in results:
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    study = optuna.load_study(study_name="scale-out", storage=optuna_url)
+    assert len(study.trials) >= 4  # MaxTrialsCallback stops each worker at 4 started in all
+    assert all(t.state.is_finished() for t in study.trials)
+    parents, children = runs_of(client, "tune")
+    assert len(parents) == 2
+    assert {p.data.params["worker"] for p in parents} == {"1", "2"}
+    trial_runs = [run for runs in children.values() for run in runs]
+    numbers = sorted(int(run.data.tags["trial"]) for run in trial_runs)
+    assert numbers == [t.number for t in study.trials]  # each trial once in MLflow
+    assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {
+        run.info.run_id for run in trial_runs
+    }

@@ -1,0 +1,250 @@
+"""Lessons 38, 42-46, 58-61 end to end through the real `mlflow run` CLI: `tabular`,
+`overfitting`, `csv`, `compare_models`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_pipelines_errors import assert_clean_failure
+
+import upstream_files
+from conftest import TINY, artifact_paths, assert_trained_run, mlflow_run, only_run
+
+
+def parent_run(client, experiment: str):
+    """The one top-level run of a comparison (its children are in the same experiment)."""
+    found = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([found.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1, f"{len(parents)} top-level runs in {experiment!r}"
+    return parents[0]
+
+
+def children(client, parent) -> list:
+    """The parent's child runs, oldest first."""
+    found = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        order_by=["start_time ASC"],
+    )
+    return list(found)
+
+
+def read_table(client, run, path: str, tmp_path) -> pd.DataFrame:
+    return pd.read_csv(client.download_artifacts(run.info.run_id, path, str(tmp_path)))
+
+
+# ------------------------------------------------------------------ tabular (43-46, 61)
+
+
+def test_tabular_learns_boston_housing_with_conv1d(lesson_env, tracking, tmp_path, upstream):
+    """Keras's boston_housing archive, through its download function, into a Conv1D."""
+    import mlflow
+
+    archive = upstream_files.write_boston_housing_npz(upstream)
+    params = TINY | {"dataset": "boston_housing", "model": "conv1d"}
+    result = mlflow_run("tabular", params, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = only_run(tracking, "tabular")
+    assert run.data.tags["lesson"] == "43-46, 61"
+    assert run.data.params["model"] == "conv1d"
+    assert_trained_run(tracking, run, "regression", tmp_path)
+    assert "plots/predicted_vs_true.png" in artifact_paths(tracking, run.info.run_id, "plots")
+    # The logged model takes the 13 raw features and scores the run's own test rows (Keras's
+    # split: the last 20% after a seed-113 shuffle) as logged.
+    with np.load(archive) as data:
+        x, y = data["x"], data["y"]
+    order = np.arange(len(x))
+    np.random.RandomState(113).shuffle(order)
+    x_test, y_test = x[order][48:].astype(np.float32), y[order][48:]
+    predicted = np.asarray(mlflow.pyfunc.load_model(run.data.tags["model_uri"]).predict(x_test))
+    assert predicted.shape == (12, 1)
+    rmse = float(np.sqrt(np.mean((predicted.ravel() - y_test) ** 2)))
+    assert rmse == pytest.approx(run.data.metrics["test_rmse"], rel=1e-4)
+
+
+def test_tabular_refuses_images(lesson_env, tracking, tmp_path):
+    result = mlflow_run("tabular", TINY | {"dataset": "digits"}, lesson_env, tmp_path)
+    assert_clean_failure(
+        result, tracking, "tabular", "digits is a set of images; use image_classify for images"
+    )
+
+
+BARS = {"iris": 0.93, "breast_cancer": 0.96, "wine": 0.97, "diabetes": 0.45}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", list(BARS))
+def test_tabular_defaults_reach_the_score_bars(dataset, lesson_env, tracking, tmp_path):
+    """With default parameters (a DNN), on the held-out 20%: accuracy, or R2 for diabetes."""
+    result = mlflow_run("tabular", {"dataset": dataset, "verbose": 0}, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = only_run(tracking, "tabular").data.metrics
+    score = metrics["test_r2" if dataset == "diabetes" else "test_accuracy"]
+    assert score >= BARS[dataset]
+
+
+# ------------------------------------------------------------------ overfitting (42)
+
+
+def test_overfitting_compares_plain_and_regularized_children(lesson_env, tracking, tmp_path):
+    params = TINY | {"epochs": 3, "train_rows": 100, "dropout": 0.5, "l2": 0.01}
+    result = mlflow_run("overfitting", params, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    parent = parent_run(tracking, "overfitting")
+    assert parent.data.params["train_rows_used"] == "100"
+
+    plain, regularized = children(tracking, parent)
+    assert [plain.data.tags["variant"], regularized.data.tags["variant"]] == [
+        "plain",
+        "regularized",
+    ]
+    assert (plain.data.params["dropout"], plain.data.params["l2"]) == ("0.0", "0.0")
+    assert (regularized.data.params["dropout"], regularized.data.params["l2"]) == ("0.5", "0.01")
+    for child in (plain, regularized):
+        assert_trained_run(tracking, child, "classification", tmp_path / child.info.run_id)
+        assert child.data.tags["dataset"] == "breast_cancer" and child.data.tags["lesson"] == "42"
+
+    # Each gap on the parent is the child's last-epoch val_loss - loss / accuracy - val_accuracy.
+    for child in (plain, regularized):
+        name, history = child.data.tags["variant"], {}
+        for key in ("loss", "val_loss", "accuracy", "val_accuracy"):
+            history[key] = tracking.get_metric_history(child.info.run_id, key)[-1].value
+        assert parent.data.metrics[f"loss_gap_{name}"] == pytest.approx(
+            history["val_loss"] - history["loss"], abs=1e-6
+        )
+        assert parent.data.metrics[f"accuracy_gap_{name}"] == pytest.approx(
+            history["accuracy"] - history["val_accuracy"], abs=1e-6
+        )
+    table = read_table(tracking, parent, "comparison/overfitting.csv", tmp_path)
+    assert table["variant"].tolist() == ["plain", "regularized"]
+    assert table["parameters"].nunique() == 1  # the same model, only regularized
+    plots = artifact_paths(tracking, parent.info.run_id, "plots")
+    assert {"plots/overfitting.png", "plots/gaps.png"} <= set(plots)
+
+
+def test_overfitting_needs_something_to_regularize_with(lesson_env, tracking, tmp_path):
+    params = TINY | {"dropout": 0, "l2": 0}
+    result = mlflow_run("overfitting", params, lesson_env, tmp_path)
+    assert_clean_failure(result, tracking, "overfitting", "set dropout, l2 or l1 above 0")
+
+
+# ------------------------------------------------------------------ csv (58-59)
+
+
+def test_csv_by_default_writes_wine_out_and_learns_it_back(lesson_env, tracking, tmp_path):
+    import mlflow
+
+    result = mlflow_run("csv", TINY, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = only_run(tracking, "csv")
+    assert run.data.tags["dataset"] == "wine"
+    assert_trained_run(tracking, run, "classification", tmp_path)
+
+    written = read_table(tracking, run, "data/wine.csv", tmp_path / "data")
+    assert written.shape == (178, 14) and written.columns[-1] == "target"
+    columns = read_table(tracking, run, "profile/columns.csv", tmp_path / "profile")
+    assert columns["column"].tolist() == written.columns.tolist()
+    assert columns["missing"].sum() == 0
+    report = tracking.download_artifacts(run.info.run_id, "profile/profile.txt", str(tmp_path))
+    assert Path(report).read_text().startswith("shape: 178 rows x 14 columns")
+
+    # The predictions file: the test rows exactly as written, plus true and predicted.
+    out = read_table(tracking, run, "predictions/test_predictions.csv", tmp_path / "out")
+    assert list(out.columns) == [*written.columns, "true", "predicted"]
+    assert len(out) == 36  # 20% of 178
+    assert (out["true"] == out["target"]).all()
+    merged = out.merge(written, on=list(written.columns), how="left", indicator=True)
+    assert (merged["_merge"] == "both").all()
+    # ...and "predicted" is what the logged model says for those rows.
+    model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
+    features = out[written.columns[:-1]].to_numpy(np.float32)
+    classes = np.array(sorted(written["target"].unique()))
+    guessed = classes[np.asarray(model.predict(features)).argmax(axis=1)]
+    assert guessed.tolist() == out["predicted"].tolist()
+    accuracy = float((out["true"] == out["predicted"]).mean())
+    assert accuracy == pytest.approx(run.data.metrics["test_accuracy"], abs=1e-6)
+
+
+def test_csv_path_with_a_category_column_predicts_a_number(lesson_env, tracking, tmp_path):
+    rng = np.random.default_rng(0)
+    size = rng.uniform(20, 200, 120).round(1)
+    city = rng.choice(["north", "south", "east"], 120)
+    price = 3 * size + np.where(city == "north", 100.0, 0.0) + rng.normal(0, 5, 120)
+    path = tmp_path / "houses.csv"
+    pd.DataFrame({"size": size, "city": city, "price": price.round(2)}).to_csv(path, index=False)
+
+    params = TINY | {"path": str(path), "target": "price"}
+    result = mlflow_run("csv", params, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = only_run(tracking, "csv")
+    assert run.data.tags["dataset"] == f"csv:{path}"
+    assert_trained_run(tracking, run, "regression", tmp_path)
+    assert not any(p.startswith("data/") for p in artifact_paths(tracking, run.info.run_id))
+    out = read_table(tracking, run, "predictions/test_predictions.csv", tmp_path)
+    assert list(out.columns) == ["size", "city", "price", "true", "predicted"]
+    assert len(out) == 24 and set(out["city"]) <= {"north", "south", "east"}
+    np.testing.assert_allclose(out["true"], out["price"], rtol=1e-6)
+    rmse = float(np.sqrt(np.mean((out["predicted"] - out["true"]) ** 2)))
+    assert rmse == pytest.approx(run.data.metrics["test_rmse"], rel=1e-4)
+
+
+def test_csv_refuses_an_id_column_by_name(lesson_env, tracking, tmp_path):
+    path = tmp_path / "people.csv"
+    rows = [f"person{i},{i % 7},{i % 2}" for i in range(60)]
+    path.write_text("name,age,label\n" + "\n".join(rows) + "\n")
+    params = TINY | {"path": str(path), "target": "label"}
+    result = mlflow_run("csv", params, lesson_env, tmp_path)
+    assert_clean_failure(
+        result,
+        tracking,
+        "csv",
+        f"column 'name' of {path} is text with 60 distinct values in 60 rows "
+        "(an id or free text, not a category): drop that column from the CSV",
+    )
+
+
+# ------------------------------------------------------------------ compare_models (38, 60)
+
+
+def test_compare_models_trains_each_family_as_a_child(lesson_env, tracking, tmp_path):
+    params = TINY | {"dataset": "breast_cancer", "models": "lstm,conv1d"}
+    result = mlflow_run("compare_models", params, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    parent = parent_run(tracking, "compare_models")
+    runs = children(tracking, parent)
+    assert [r.data.tags["variant"] for r in runs] == ["lstm", "conv1d"]
+    assert [r.data.params["model"] for r in runs] == ["lstm", "conv1d"]
+    for child in runs:
+        assert_trained_run(tracking, child, "classification", tmp_path / child.info.run_id)
+
+    table = read_table(tracking, parent, "comparison/models.csv", tmp_path)
+    assert table["variant"].tolist() == ["lstm", "conv1d"]
+    for child, (_, row) in zip(runs, table.iterrows(), strict=True):
+        metrics = child.data.metrics
+        assert row["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
+        assert row["parameters"] == metrics["parameters"]
+        assert row["fit_seconds"] == pytest.approx(metrics["fit_seconds"], abs=1e-3)
+        assert row["seconds_per_epoch"] == pytest.approx(
+            metrics["fit_seconds"] / metrics["epochs_run"], abs=1e-3
+        )
+        name = child.data.tags["variant"]
+        assert parent.data.metrics[f"test_accuracy_{name}"] == metrics["test_accuracy"]
+    assert table["parameters"].iloc[0] != table["parameters"].iloc[1]
+    plots = artifact_paths(tracking, parent.info.run_id, "plots")
+    assert {"plots/comparison.png", "plots/curves.png"} <= set(plots)
+
+
+def test_compare_models_refuses_an_unknown_family_before_training(lesson_env, tracking, tmp_path):
+    params = TINY | {"models": "dnn,gru"}
+    result = mlflow_run("compare_models", params, lesson_env, tmp_path)
+    assert_clean_failure(
+        result,
+        tracking,
+        "compare_models",
+        "bad value 'dnn,gru' for models: 'gru' unknown; choose from dnn, cnn, lstm, conv1d",
+    )
+    assert "Epoch" not in result.stdout

@@ -1,0 +1,50 @@
+"""Activation functions and their derivatives, from Keras's own code by autodiff."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from steps import dynamics
+
+# -4.65, -4.45, ... 4.75: at least 0.05 from every kink (0, +-0.5, +-1, +-3 of relu,
+# hard_*, *_shrink, sparse_*), so central differences with a 0.01 step stay on one side.
+X = (np.arange(-4.7, 4.8, 0.2) + 0.05).astype(np.float32)
+
+
+def test_every_keras_activation_is_plotted_or_said_why_not():
+    helpers = {"get", "serialize", "deserialize"}
+    available = {n for n in dir(keras.activations) if not n.startswith("_")} - helpers
+    assert available == set(dynamics.ACTIVATIONS) | set(dynamics.NOT_PLOTTED)
+    assert dynamics.ACTIVATIONS[:4] == ("sigmoid", "tanh", "relu", "softmax")
+
+
+@pytest.mark.parametrize("name", dynamics.ACTIVATIONS)
+def test_autodiff_gradient_matches_finite_differences(name):
+    values, gradients = dynamics.values_and_gradients(name, X)
+    step = 1e-2
+    above, _ = dynamics.values_and_gradients(name, X + step)
+    below, _ = dynamics.values_and_gradients(name, X - step)
+    central = (above.astype(np.float64) - below) / (2 * step)
+    scale = np.maximum(1.0, np.abs(central))  # exponential reaches e^4.7
+    assert np.all(np.abs(gradients - central) / scale < 2e-3), name
+    assert values.shape == gradients.shape == X.shape
+
+
+def test_the_shapes_lesson_71_shows():
+    table = dynamics.activation_table(("sigmoid", "tanh", "relu", "softmax"), X)
+    assert table["sigmoid_grad"].max() <= 0.25 + 1e-6  # sigmoid's gradient is at most 1/4
+    assert table["tanh_grad"].max() <= 1.0 + 1e-6
+    assert set(table["relu_grad"].round(6)) == {0.0, 1.0}
+    # softmax of the logits (x, 0) is sigmoid(x): the same curve and gradient
+    np.testing.assert_allclose(table["softmax"], table["sigmoid"], atol=1e-6)
+    np.testing.assert_allclose(table["softmax_grad"], table["sigmoid_grad"], atol=1e-6)
+
+
+def test_figure_has_one_panel_per_activation():
+    table = dynamics.activation_table(dynamics.ACTIVATIONS, X)
+    figure = dynamics.activation_figure(table, dynamics.ACTIVATIONS)
+    titled = [ax for ax in figure.axes if ax.get_title()]
+    assert len(titled) == len(dynamics.ACTIVATIONS)
+    assert all(len(ax.lines) == 4 for ax in titled)  # f, df/dx and the two axes

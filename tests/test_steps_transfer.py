@@ -1,0 +1,104 @@
+"""steps.transfer on MobileNetV2 at width 0.35 (the smallest base): no download anywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from steps import transfer
+from steps.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def small_base():
+    return transfer.create_base("mobilenet_v2", size=32, alpha=0.35)
+
+
+def test_input_size_is_the_datas_own_but_at_least_32():
+    assert transfer.input_size("vgg16", "none", (8, 8)) == 32
+    assert transfer.input_size("resnet50", "none", (64, 48, 3)) == 64
+    assert transfer.input_size("vgg16", "none", (8, 8), requested=48) == 48
+    # MobileNetV2's ImageNet weights exist for 96..224 only: the nearest is taken
+    assert transfer.input_size("mobilenet_v2", "imagenet", (32, 32, 3)) == 96
+    assert transfer.input_size("mobilenet_v2", "imagenet", (150, 150, 3)) == 160
+    with pytest.raises(UserError, match="input_size: vgg16 needs at least 32"):
+        transfer.input_size("vgg16", "none", (8, 8), requested=16)
+
+
+@pytest.mark.parametrize(
+    ("base", "weights", "alpha", "message"),
+    [
+        ("vgg19", "none", 1.0, "bad value 'vgg19' for base: choose one of vgg16, resnet50"),
+        ("mobilenet_v2", "none", 0.3, "bad value 0.3 for alpha: choose one of 0.35"),
+        ("vgg16", "none", 0.5, "alpha (width multiplier) applies to mobilenet_v2 only"),
+    ],
+)
+def test_bad_choices_are_named(base, weights, alpha, message):
+    with pytest.raises(UserError) as error:
+        transfer.check_choice(base, weights, alpha)
+    assert message in str(error.value)
+
+
+def test_colors_match_each_bases_own_preprocessing():
+    import keras
+
+    rgb = np.array([[[[10.0, 20.0, 30.0], [255.0, 0.0, 128.0]]]], np.float32)
+    caffe = keras.applications.vgg16.preprocess_input(rgb.copy())
+    np.testing.assert_allclose(transfer.colors_layer("vgg16", 3)(rgb), caffe, atol=1e-4)
+    tf_mode = keras.applications.mobilenet_v2.preprocess_input(rgb.copy())
+    np.testing.assert_allclose(transfer.colors_layer("mobilenet_v2", 3)(rgb), tf_mode, atol=1e-5)
+    np.testing.assert_allclose(transfer.colors_layer("efficientnet_b0", 3)(rgb), rgb)
+    grey = np.array([[[[50.0]]]], np.float32)
+    np.testing.assert_allclose(transfer.colors_layer("efficientnet_b0", 1)(grey), [[[[50.0] * 3]]])
+
+
+def test_parameter_counts_with_and_without_top_and_weights(small_base):
+    top = transfer.create_base("mobilenet_v2", include_top=True, alpha=0.35)
+    table = transfer.parameter_table({True: top, False: small_base}).set_index(["top", "weights"])
+    with_top, without = table.loc["with top"], table.loc["without top"]
+    # the ImageNet top is pooling plus Dense(1000) on 1280 features
+    assert with_top["total"].iloc[0] - without["total"].iloc[0] == 1280 * 1000 + 1000
+    for part in (with_top, without):
+        frozen, scratch = part.loc["pretrained, frozen"], part.loc["none, trained"]
+        assert frozen["trainable"] == 0 and frozen["non_trainable"] == frozen["total"]
+        assert scratch["total"] == frozen["total"]
+        assert 0 < scratch["non_trainable"] < scratch["trainable"]  # BatchNorm statistics only
+    assert small_base.trainable  # the table leaves the base as it found it
+
+
+def test_model_takes_raw_grey_images_and_trains_the_head_only(small_base):
+    model = transfer.build(
+        small_base, "mobilenet_v2", sample_shape=(8, 8), pixel_max=16.0, size=32, n_classes=10
+    )
+    probabilities = np.asarray(model.predict(np.full((3, 8, 8), 16.0, np.float32), verbose=0))
+    assert probabilities.shape == (3, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    trainable, _ = transfer.count(model)
+    assert trainable == 1280 * 10 + 10
+
+
+def test_fine_tuning_unfreezes_the_top_layers_but_not_batchnorm(small_base):
+    import keras
+
+    transfer.build(
+        small_base, "mobilenet_v2", sample_shape=(32, 32, 3), pixel_max=255.0, size=32, n_classes=2
+    )
+    with_weights = transfer.unfreeze_top(small_base, 6)
+    trainable = [layer for layer in small_base.layers if layer.trainable and layer.weights]
+    assert len(trainable) == with_weights > 0
+    assert all(layer in small_base.layers[-6:] for layer in trainable)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in trainable)
+    with pytest.raises(UserError, match=r"for fine_tune_layers: .* has 154 layers"):
+        transfer.unfreeze_top(small_base, 1000)
+
+
+def test_weights_from_a_local_file(tmp_path, small_base):
+    path = tmp_path / "base.weights.h5"
+    small_base.save_weights(path)
+    loaded = transfer.create_base("mobilenet_v2", weights=str(path), size=32, alpha=0.35)
+    for mine, theirs in zip(small_base.weights, loaded.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+    with pytest.raises(UserError, match=r"weights file not found: .*missing.h5"):
+        transfer.create_base("mobilenet_v2", weights=str(tmp_path / "missing.h5"), size=32)
+    with pytest.raises(UserError, match=r"cannot load .* into vgg16 without its top"):
+        transfer.create_base("vgg16", weights=str(path), size=32)
