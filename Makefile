@@ -33,7 +33,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 test: lint  ## ruff, then the test suite (slow tests excluded)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow

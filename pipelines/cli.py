@@ -93,13 +93,13 @@ def run(entry: EntryPoint, params: Common) -> None:
         resume.forget(tracker.backup_dir)
 
 
-def stop_on_sigterm() -> None:
-    """SIGTERM (what `kill` and job schedulers send) ends the run like Ctrl-C does."""
+def stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM (what `kill` and job schedulers send) end the run as KILLED, but
+    never half-way through writing the epoch's backup."""
+    from steps.resume import interrupt_now_or_after_saving
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGTERM, interrupt_now_or_after_saving)
+    signal.signal(signal.SIGINT, interrupt_now_or_after_saving)
 
 
 def main(argv: list[str]) -> int:
@@ -114,7 +114,7 @@ def main(argv: list[str]) -> int:
 
         fail_launched_run(str(exc))
         return EXIT_USER_ERROR
-    stop_on_sigterm()
+    stop_on_signals()
     try:
         run(entry, params)
     except UserError as exc:

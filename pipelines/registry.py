@@ -65,15 +65,16 @@ CIFAR_CNN = Common(  # the TensorFlow CNN tutorial's model
     val_fraction=0.1,
 )
 
-TABULAR = Common(  # tuned so every bundled table scores well with the DNN (bench/)
+TABULAR = Common(  # bench/tabular_scores.py: every bar of issue 3 holds on seed 42
     dataset="iris",
     model="dnn",
     units=32,
-    layers=1,
+    layers=2,
     dropout=0.2,
+    l2=0.0001,
     epochs=300,
     batch_size=16,
-    patience=20,
+    patience=30,
 )
 
 # ---- issue 4, images: image aliases, image_folder, transfer

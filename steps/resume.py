@@ -108,31 +108,48 @@ def seed_generators(model) -> list:
 
 
 def resumable_early_stopping(folder: Path, **kwargs):
-    """EarlyStopping whose best value, wait count and best weights survive a restart."""
+    """EarlyStopping whose best value, wait count and best weights survive a restart.
+
+    Its state is saved per epoch, and restored for the epoch the backup resumes after: a
+    kill between this save and the backup's must not leave the two an epoch apart.
+    """
     import keras
 
-    state_file, weights_file = folder / "early_stopping.json", folder / "best_weights.npz"
+    def state_file(epoch: int) -> Path:
+        return folder / f"early_stopping-{epoch}.json"
+
+    def weights_file(epoch: int) -> Path:
+        return folder / f"best_weights-{epoch}.npz"
 
     class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-        def on_train_begin(self, logs=None):
-            super().on_train_begin(logs)
-            if not state_file.exists():
+        restored = False
+
+        def on_epoch_begin(self, epoch, logs=None):
+            # The first epoch of this fit tells where the backup resumes: restore from there.
+            if self.restored or epoch == 0 or not state_file(epoch - 1).exists():
+                self.restored = True
                 return
-            state = json.loads(state_file.read_text())
+            self.restored = True
+            state = json.loads(state_file(epoch - 1).read_text())
             self.wait, self.best, self.best_epoch = state["wait"], state["best"], state["epoch"]
-            if weights_file.exists():
-                with np.load(weights_file) as saved:
+            if weights_file(self.best_epoch).exists():
+                with np.load(weights_file(self.best_epoch)) as saved:
                     self.best_weights = [saved[f"w{i}"] for i in range(len(saved.files))]
 
         def on_epoch_end(self, epoch, logs=None):
+            with uninterrupted():
+                self.remember(epoch, logs)
+
+        def remember(self, epoch, logs):
             best_before = self.best_epoch if self.best_weights is not None else None
             super().on_epoch_end(epoch, logs)
             if self.best_weights is not None and self.best_epoch != best_before:
                 buffer = io.BytesIO()
                 np.savez(buffer, **{f"w{i}": w for i, w in enumerate(self.best_weights)})
-                replace_atomically(weights_file, buffer.getvalue())
+                replace_atomically(weights_file(self.best_epoch), buffer.getvalue())
             state = {"wait": self.wait, "best": self.best, "epoch": self.best_epoch}
-            replace_atomically(state_file, json.dumps(state).encode())
+            replace_atomically(state_file(epoch), json.dumps(state).encode())
+            state_file(epoch - 3).unlink(missing_ok=True)  # a fallback two epochs back is enough
 
     return ResumableEarlyStopping(**kwargs)
 
@@ -141,7 +158,37 @@ def backup_and_restore(folder: Path):
     """Keras's own per-epoch backup of weights, optimizer state and epoch."""
     import keras
 
-    # double_checkpoint: a kill while the weights are written leaves the previous epoch's.
-    return keras.callbacks.BackupAndRestore(
-        str(folder / "keras"), delete_checkpoint=False, double_checkpoint=True
-    )
+    class WholeBackup(keras.callbacks.BackupAndRestore):
+        def on_epoch_end(self, epoch, logs=None):
+            with uninterrupted():  # weights and epoch count are written as one
+                super().on_epoch_end(epoch, logs)
+
+    # double_checkpoint: a SIGKILL while the weights are written leaves the previous epoch's.
+    return WholeBackup(str(folder / "keras"), delete_checkpoint=False, double_checkpoint=True)
+
+
+# Ctrl-C and SIGTERM wait for a backup being written (see pipelines/cli.py's handler).
+_saving = False
+_interrupted = False
+
+
+def interrupt_now_or_after_saving(signum=None, frame=None) -> None:
+    """The signal handler: KeyboardInterrupt now, or as soon as the backup is whole."""
+    global _interrupted
+    if _saving:
+        _interrupted = True
+        return
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    global _saving, _interrupted
+    _saving = True
+    try:
+        yield
+    finally:
+        _saving = False
+    if _interrupted:
+        _interrupted = False
+        raise KeyboardInterrupt

@@ -176,6 +176,7 @@ def test_pruned_trials_are_finished_child_runs_tagged_pruned(parent):
     assert ids == {c.info.run_id for c in children}
 
 
+@pytest.mark.slow  # a measurement of six trials (about a minute); `make test-slow` runs it
 def test_memory_does_not_grow_from_trial_to_trial(parent):
     """Six one-epoch trials of one model size: under 7 MB more resident memory per trial.
 
