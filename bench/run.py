@@ -227,7 +227,8 @@ def logging_cost(work: Path, repeats: int) -> list[dict]:
     variants = {
         "none": lambda: [],
         "mlflow sync": lambda: [SyncLogger()],
-        "mlflow async (default)": lambda: [epoch_logger()],
+        "mlflow async (MLflow's MlflowCallback)": lambda: [mlflow.keras.MlflowCallback()],
+        "steps.tracking.epoch_logger (default)": lambda: [epoch_logger()],
         "tensorboard": lambda: [keras.callbacks.TensorBoard(str(work / "tb0"))],
         "tensorboard + histograms": lambda: [
             keras.callbacks.TensorBoard(str(work / "tb1"), histogram_freq=1)
