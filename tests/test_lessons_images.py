@@ -19,6 +19,14 @@ ALIASES = {
 }
 
 
+def test_the_alias_table_names_every_image_entry_point():
+    assert sorted(ALIASES) == [
+        "cnn_cifar10", "cnn_cifar100", "cnn_fashion_mnist", "cnn_mnist",
+        "dnn_cifar10", "dnn_cifar100", "dnn_fashion_mnist", "dnn_mnist",
+        "lstm_cifar10", "lstm_cifar100", "lstm_fashion_mnist", "lstm_mnist",
+    ]  # fmt: skip
+
+
 def test_each_alias_runs_image_classify_with_its_own_defaults():
     for name, (family, dataset) in ALIASES.items():
         entry = ENTRY_POINTS[name]
