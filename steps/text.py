@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from steps import build, cache, workflow
+from steps import build, workflow
 from steps.build import ModelOptions
 from steps.datasets import Dataset
 from steps.errors import UserError
@@ -158,10 +158,8 @@ def load_sequences(tracker: Tracker, uri: str, *, num_words: int, maxlen: int) -
             x_train=cut(dataset.x_train, num_words, maxlen),
             x_test=None if dataset.x_test is None else cut(dataset.x_test, num_words, maxlen),
         )
-    dataset, status = cache.load_cached(sources.text_archive(uri, num_words, maxlen))
-    tracker.set_tags(dataset=uri, cache=status)
-    tracker.log_params({"n_samples": len(dataset.x_train) + len(dataset.x_test)})
-    return dataset
+    source = sources.text_archive(uri, num_words, maxlen)
+    return workflow.load_dataset(tracker, uri, source=source)
 
 
 def cut(x: np.ndarray, num_words: int, maxlen: int) -> np.ndarray:

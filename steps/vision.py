@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from steps import build, cache, evaluate, fit, plots, sources, workflow
+from steps import build, evaluate, fit, plots, sources, workflow
 from steps.datasets import Dataset
 from steps.errors import UserError
 from steps.prepare import Prepared, prepare
@@ -50,9 +50,9 @@ def load_images(
             print(f"skipped {len(folder.skipped)} files in {folder.root}: see skipped_files.csv")
             table = pd.DataFrame(folder.skipped, columns=["file", "reason"])
             tracker.log_table(table, "data/skipped_files.csv")
-        dataset, status = cache.load_cached(sources.image_folder_source(folder, size))
-        tracker.set_tags(dataset=uri, cache=status)
-        tracker.log_params({"n_samples": len(dataset.x_train), "n_classes": dataset.n_classes})
+        source = sources.image_folder_source(folder, size)
+        dataset = workflow.load_dataset(tracker, uri, source=source)
+        tracker.log_params({"n_classes": dataset.n_classes})
     if not dataset.is_image or dataset.task != "classification":
         raise UserError(
             f"{uri} is not a set of labelled images; use an image data set "

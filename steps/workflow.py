@@ -13,7 +13,7 @@ import numpy as np
 
 from steps import build, cache, datasets, evaluate, fit, plots
 from steps.build import ModelOptions
-from steps.datasets import Dataset
+from steps.datasets import Dataset, Source
 from steps.prepare import Prepared, PrepareOptions, Split, prepare
 from steps.tracking import Tracker
 
@@ -27,9 +27,12 @@ class Trained:
     model_uri: str
 
 
-def load_dataset(tracker: Tracker, uri: str, *, target: str = "") -> Dataset:
-    """Resolve `-P dataset=`, read it through the npy cache, tag the run with both."""
-    dataset, status = cache.load_cached(datasets.resolve(uri, target=target))
+def load_dataset(
+    tracker: Tracker, uri: str, *, target: str = "", source: Source | None = None
+) -> Dataset:
+    """Resolve `-P dataset=` (or take the `source` a lesson built for it, e.g. with its own
+    image size), read it through the npy cache, tag the run with both."""
+    dataset, status = cache.load_cached(source or datasets.resolve(uri, target=target))
     tracker.set_tags(dataset=uri, cache=status)
     n_test = 0 if dataset.x_test is None else len(dataset.x_test)
     tracker.log_params({"n_samples": len(dataset.x_train) + n_test})
