@@ -632,3 +632,30 @@ def test_fitted_model_through_the_figures(iris):
         "accuracy",
         "loss",
     ]
+
+
+def test_cnn_mnist_defaults_build_the_keras_io_convnet(mnist):
+    """The bare script `make bench` compares with: same layers in the same order, one
+    Dropout before the head, the activation inside each Conv2D."""
+    from pipelines.registry import ENTRY_POINTS
+
+    params = ENTRY_POINTS["cnn_mnist"].defaults
+    prepared = prepare.prepare(mnist, "cnn", params.prepare_options())
+    model = build.build("cnn", prepared, params.model_options())
+    kinds = [type(layer).__name__ for layer in model.layers[1:]]
+    assert kinds == [
+        "Rescaling",
+        "Reshape",
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dropout",
+        "Dense",
+    ]
+    assert [layer.get_config()["activation"] for layer in model.layers if "conv" in layer.name] == [
+        "relu",
+        "relu",
+    ]
+    assert model.count_params() == 34_826  # keras-io's mnist_convnet summary
