@@ -25,33 +25,16 @@ from steps.prepare import PrepareOptions
 
 from conftest import REPO, TINY, artifact_paths, mlflow_run, only_run
 
-NO_TENSORFLOW = '''
-import sys
-
-
-class NoTensorFlow:
-    """`import tensorflow` fails as if it were not installed (and leaves no sys.modules key,
-    which Keras would take as "TensorFlow is loaded")."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "tensorflow" or name.startswith("tensorflow."):
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
-
-
-sys.meta_path.insert(0, NoTensorFlow())
-'''
+# Put first on PYTHONPATH, its sitecustomize makes `import tensorflow` fail.
+NO_TENSORFLOW = REPO / "tests" / "no_tensorflow"
 
 jax = pytest.importorskip("jax", reason="the JAX backend is optional: pip install '.[jax]'")
 
 
 @pytest.fixture
-def jax_env(lesson_env, tmp_path) -> dict[str, str]:
+def jax_env(lesson_env) -> dict[str, str]:
     """A pipeline process on JAX with TensorFlow hidden (sitecustomize runs at start-up)."""
-    hide = tmp_path / "no_tensorflow"
-    hide.mkdir()
-    (hide / "sitecustomize.py").write_text(NO_TENSORFLOW)
-    path = os.pathsep.join([str(hide), str(REPO)])
+    path = os.pathsep.join([str(NO_TENSORFLOW), str(REPO)])
     return lesson_env | {"PYTHONPATH": path, "JAX_PLATFORMS": "cpu"}
 
 
@@ -143,13 +126,12 @@ print("RESULT", json.dumps(out))
 @pytest.fixture(scope="module")
 def jax_checks(tmp_path_factory) -> dict:
     """The unit-level JAX checks, in one process: gradients, seeding, precision, XLA."""
-    folder = tmp_path_factory.mktemp("no_tensorflow")
-    (folder / "sitecustomize.py").write_text(NO_TENSORFLOW)
+    folder = tmp_path_factory.mktemp("jax_checks")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KERAS_LESSONS_")}
     env |= {
         "KERAS_BACKEND": "jax",
         "JAX_PLATFORMS": "cpu",
-        "PYTHONPATH": os.pathsep.join([str(folder), str(REPO)]),
+        "PYTHONPATH": os.pathsep.join([str(NO_TENSORFLOW), str(REPO)]),
         "KERAS_LESSONS_CACHE": str(folder / "cache"),
     }
     result = subprocess.run(
@@ -298,6 +280,7 @@ def test_the_cli_logs_the_backend_and_sets_the_policy(tmp_path, monkeypatch):
     from pipelines import cli
 
     seen = {}
+    monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())  # restored after: cli sets it
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("KERAS_LESSONS_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(
