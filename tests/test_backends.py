@@ -298,3 +298,20 @@ def test_the_cli_logs_the_backend_and_sets_the_policy(tmp_path, monkeypatch):
     run = only_run(client, "dnn_basic")
     assert run.data.params["backend"] == keras.backend.backend()
     assert run.data.params["mixed_precision"] == "mixed_bfloat16"
+
+
+# ---------------------------------------------------------------- what needs TensorFlow
+
+
+def test_raw_text_models_stop_in_one_line_off_tensorflow(monkeypatch):
+    from steps import text
+
+    monkeypatch.setattr(backends, "current", lambda: "jax")
+    with pytest.raises(UserError, match=r"TextVectorization.* rerun with -P backend=tensorflow"):
+        text.vectorizer(np.array(["a b", "c"]), num_words=0, length=4)
+
+
+def test_image_folders_say_tensorflow_is_needed_when_it_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setattr(backends, "installed", lambda package: package != "tensorflow")
+    with pytest.raises(UserError, match="needs TensorFlow installed: run `pip install tensorflow`"):
+        sources.scan_image_folder(tmp_path)
