@@ -20,11 +20,14 @@
 #     typing-inspection==0.4.5 annotated-types==0.8.0 GitPython==3.2.1 gitdb==4.0.12 \
 #     smmap==5.0.3 importlib_metadata==9.1.0 opentelemetry-api==1.45.2 \
 #     opentelemetry-sdk==1.45.2 opentelemetry-semantic-conventions==0.66b2 \
-#     opentelemetry-proto==1.45.2
+#     opentelemetry-proto==1.45.2 typing_extensions==4.16.0
 #
 # (35 MB. The image already has numpy, pandas, scikit-learn, matplotlib, tensorboard,
 # protobuf, pyyaml, requests, jax and the rest of what the cnn_cifar10 path imports; the list
-# above is what that path imported here beyond it. Optuna is not on that path.)
+# above is what that path imported here beyond it, plus typing_extensions, which
+# pydantic_core wants at 4.16 or newer. Optuna is not on that path. If the import check
+# below names another module, add its wheel the same way, e.g. protobuf==7.36.2 when
+# opentelemetry-proto finds the image's protobuf older than 5.)
 #
 # Then, through this workplace's device tool, from the checkout it sends:
 #   run(command="bash bench/gpu.sh", carry=[".whl"], timeout_s=600)
@@ -59,8 +62,9 @@ fi
 "$PYTHON" - <<'EOF'
 import importlib, importlib.util, sys
 missing = []
-for name in ("keras", "jax", "mlflow", "sqlalchemy", "alembic", "sklearn", "pandas",
-             "matplotlib", "tensorboard", "optree", "namex"):
+for name in ("jax", "keras", "mlflow", "mlflow.keras", "mlflow.pyfunc",
+             "mlflow.store.tracking.sqlalchemy_store", "alembic", "sklearn", "pandas",
+             "matplotlib", "tensorboard.compat.proto.event_pb2"):
     try:
         importlib.import_module(name)
     except Exception as exc:  # noqa: BLE001 - report every broken import, not only the first
