@@ -1,9 +1,10 @@
 """Lessons 67, 71-72: activation functions and what a gradient means.
 
 67/71 the shapes of sigmoid, tanh, relu, softmax and every other Keras activation, each with
-its derivative, computed by TensorFlow's automatic differentiation (`tf.GradientTape`) on
-Keras's own functions, as backpropagation computes it (`plots/activations.png`, numbers
-in `activations/values.csv`): sigmoid's gradient never exceeds 0.25, relu's is 0 or 1.
+its derivative, computed by the backend's automatic differentiation (`tf.GradientTape`,
+`jax.grad`, `torch.autograd`) on Keras's own functions, as backpropagation computes it
+(`plots/activations.png`, numbers in `activations/values.csv`): sigmoid's gradient never
+exceeds 0.25, relu's is 0 or 1.
 72 the same model trained once per activation in `-P activations=` (child runs); the parent
 logs the comparison table and all the loss curves in one chart.
 

@@ -15,6 +15,7 @@ from typing import get_type_hints
 
 from pipelines.params import Common
 from pipelines.registry import ENTRY_POINTS, EntryPoint
+from steps import backends
 from steps.errors import UserError
 
 EXIT_USER_ERROR = 2
@@ -62,7 +63,8 @@ def parse(argv: list[str]) -> tuple[EntryPoint, Common]:
     given = vars(parser_for(entry).parse_args(argv[1:]))
     params = replace(entry.defaults, **given)
     params.validate()
-    return entry, params
+    # Before anything imports Keras: it reads KERAS_BACKEND once, at import.
+    return entry, replace(params, backend=backends.choose(params.backend))
 
 
 def listing() -> str:
@@ -77,6 +79,8 @@ def run(entry: EntryPoint, params: Common) -> None:
     from steps.tracking import tracked_run
 
     pipeline = importlib.import_module(f"pipelines.{entry.module}")
+    backends.set_precision(params.mixed_precision)  # before any model is built
+    params = replace(params, backend=backends.current())  # what Keras really loaded
     backups = resume.backups_of(entry.name, vars(params))
     resuming = params.resume and params.epoch_backups
     previous = resume.interrupted(backups) if resuming else None

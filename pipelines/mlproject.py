@@ -17,6 +17,22 @@ conda_env: conda.yaml
 """
 
 
+# Taken by every entry point but left out of MLproject: `mlflow run` logs each declared
+# parameter before the command starts, and an MLflow parameter cannot change afterwards. Left
+# out, `-P backend=jax` still reaches the command (MLflow appends undeclared parameters as
+# `--backend jax`), and the run logs the backend Keras really loaded, also when it came from
+# KERAS_BACKEND.
+UNDECLARED = ("backend",)
+NOTE = (
+    "  # -P backend=tensorflow|jax|torch works too (default: KERAS_BACKEND, else tensorflow);\n"
+    "  # not declared, so that the run logs the backend actually used (pipelines/mlproject.py)"
+)
+
+
+def declared(defaults: Common) -> list:
+    return [f for f in fields(defaults) if f.name not in UNDECLARED]
+
+
 def mlflow_type(kind: type) -> str:
     return "float" if kind in (int, float) else "string"
 
@@ -33,7 +49,7 @@ def parameter_block(defaults: Common, baseline: Common | None) -> list[str]:
     """YAML lines for the parameters that differ from the shared block (all if no baseline)."""
     hints = get_type_hints(type(defaults))
     lines = []
-    for field in fields(defaults):
+    for field in declared(defaults):
         value = getattr(defaults, field.name)
         if baseline is not None and getattr(baseline, field.name, None) == value:
             continue
@@ -44,11 +60,11 @@ def parameter_block(defaults: Common, baseline: Common | None) -> list[str]:
 
 def render() -> str:
     shared = Common()
-    out = [HEADER, "x-common: &common"]
+    out = [HEADER, "x-common: &common", NOTE]
     out += [f"  {line}" for line in parameter_block(shared, None)]
     out += ["", "entry_points:"]
     for entry in ENTRY_POINTS.values():
-        names = [f.name for f in fields(entry.defaults)]
+        names = [f.name for f in declared(entry.defaults)]
         command = " ".join(f"--{n} {{{n}}}" for n in names)
         out += [
             f"  {entry.name}:  # lessons {entry.lessons}: {entry.summary}",

@@ -40,6 +40,10 @@ class Common:
     l1: float = 0.0
     l2: float = 0.0
     resume: bool = False  # continue an interrupted run from its last finished epoch
+    # Keras backend: tensorflow, jax or torch ('': the KERAS_BACKEND variable, else tensorflow)
+    backend: str = ""
+    mixed_precision: str = ""  # a Keras dtype policy such as mixed_float16 or mixed_bfloat16
+    jit_compile: str = "auto"  # XLA compilation in model.compile: auto, true or false
 
     # Whether `-P resume=true` means "continue the interrupted training" (the CLI's per-epoch
     # backups); entry points whose `resume` means something else (a study) set it False.
@@ -67,12 +71,15 @@ class Common:
             "scaler": SCALERS,
             "labels": ("onehot", "sparse"),
             "verbose": (0, 1, 2),
+            "backend": ("", *BACKENDS),
+            "mixed_precision": ("", *PRECISIONS),
+            "jit_compile": JIT_COMPILE,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise UserError(
                     f"bad value {getattr(self, name)!r} for {name}: "
-                    f"choose one of {', '.join(map(str, allowed))}"
+                    f"choose one of {', '.join(str(a) for a in allowed if a != '')}"
                 )
         self.filter_sizes()
 
@@ -106,6 +113,11 @@ class Common:
         options = {k: v for k, v in vars(self).items() if k in names}
         return ModelOptions(filters=self.filter_sizes(), **options)
 
+
+BACKENDS = ("tensorflow", "jax", "torch")
+# Keras dtype policies: the mixed ones compute in 16 bits and keep float32 variables.
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "float16", "bfloat16")
+JIT_COMPILE = ("auto", "true", "false")
 
 RULES = {
     "epochs": "use 1 or more",

@@ -20,6 +20,11 @@ BYTES_PER_PARAMETER = 4 * 4
 MEMORY_SHARE = 0.5  # leave room for data, activations and everything else
 
 
+# Output layers compute in float32 under a mixed dtype policy (`-P mixed_precision=`), as
+# Keras's mixed-precision guide advises: softmax and the loss stay numerically safe.
+HEAD_DTYPE = "float32"
+
+
 @dataclass(frozen=True)
 class Head:
     units: int
@@ -154,17 +159,17 @@ def check_fits_in_memory(blocks: list[tuple[str, int]], available: int | None = 
 # ---------------------------------------------------------------- layers
 
 
-def scaling_layer(scaling: Affine, name: str = "scaler"):
+def scaling_layer(scaling: Affine, name: str = "scaler", dtype: str | None = None):
     import keras
     import numpy as np
 
     if np.ndim(scaling.offset) == 0:
         return keras.layers.Rescaling(
-            1 / float(scaling.scale), -float(scaling.offset / scaling.scale)
+            1 / float(scaling.scale), -float(scaling.offset / scaling.scale), dtype=dtype
         )
     axes = tuple(range(1, np.ndim(scaling.offset) + 1))
     return keras.layers.Normalization(
-        axis=axes, mean=scaling.offset, variance=np.square(scaling.scale), name=name
+        axis=axes, mean=scaling.offset, variance=np.square(scaling.scale), name=name, dtype=dtype
     )
 
 
@@ -283,7 +288,9 @@ def build(family: str, prepared: Prepared, opts: ModelOptions, name: str = ""):
     if pre.family_shape != pre.sample_shape:
         x = keras.layers.Reshape(pre.family_shape)(x)
     x = BODIES[family](x, opts)
-    outputs = keras.layers.Dense(head.units, activation=head.activation, name="head")(x)
+    outputs = keras.layers.Dense(
+        head.units, activation=head.activation, name="head", dtype=HEAD_DTYPE
+    )(x)
     if not pre.y_scaling.is_identity:
         outputs = target_units_layer(pre.y_scaling)(outputs)
     return keras.Model(inputs, outputs, name=name or family)
@@ -292,7 +299,9 @@ def build(family: str, prepared: Prepared, opts: ModelOptions, name: str = ""):
 def target_units_layer(y_scaling: Affine):
     """The head learns a standardized target; this layer turns it back into the target's units."""
     return scaling_layer(
-        Affine(-y_scaling.offset / y_scaling.scale, 1 / y_scaling.scale), name="target_units"
+        Affine(-y_scaling.offset / y_scaling.scale, 1 / y_scaling.scale),
+        name="target_units",
+        dtype=HEAD_DTYPE,
     )
 
 
@@ -313,7 +322,9 @@ def build_sequential(prepared: Prepared, opts: ModelOptions, name: str = ""):
     if pre.family_shape != pre.sample_shape:
         layers.append(keras.layers.Reshape(pre.family_shape))
     layers += recurrent_layers(opts)
-    layers.append(keras.layers.Dense(head.units, activation=head.activation, name="head"))
+    layers.append(
+        keras.layers.Dense(head.units, activation=head.activation, name="head", dtype=HEAD_DTYPE)
+    )
     if not pre.y_scaling.is_identity:
         layers.append(target_units_layer(pre.y_scaling))
     return keras.Sequential(layers, name=name or "sequential")
@@ -354,7 +365,9 @@ def build_branches(prepared: Prepared, branches: dict[str, slice], opts: ModelOp
             x = scaling_layer(columns_of(pre.x_scaling, columns), f"{input_name}_scaler")(x)
         merged.append(lstm_body(x, opts))
     x = keras.layers.Concatenate()(merged) if len(merged) > 1 else merged[0]
-    outputs = keras.layers.Dense(head.units, activation=head.activation, name="head")(x)
+    outputs = keras.layers.Dense(
+        head.units, activation=head.activation, name="head", dtype=HEAD_DTYPE
+    )(x)
     if not pre.y_scaling.is_identity:
         outputs = target_units_layer(pre.y_scaling)(outputs)
     return keras.Model(inputs, outputs, name=name or "ensemble")

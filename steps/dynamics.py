@@ -1,9 +1,10 @@
 """Dynamics step: activation functions and their derivatives (lessons 67, 71-72).
 
-The derivatives come from TensorFlow's automatic differentiation (`tf.GradientTape`) applied
-to Keras's own activation functions, not from formulas written here: what the plot shows
-is what backpropagation uses. Softmax-like functions map a vector to a vector; they are
-shown on the two logits (x, 0), whose first output is a function of x alone.
+The derivatives come from the Keras backend's automatic differentiation (`tf.GradientTape`,
+`jax.grad` or `torch.autograd`) applied to Keras's own activation functions, not from
+formulas written here: what the plot shows is what backpropagation uses. Softmax-like
+functions map a vector to a vector; they are shown on the two logits (x, 0), whose first
+output is a function of x alone.
 """
 
 from __future__ import annotations
@@ -61,25 +62,52 @@ def values_and_gradients(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
     if name not in ACTIVATIONS:
         raise UserError(f"unknown activation {name!r}; choose from {', '.join(ACTIVATIONS)}")
-    if keras.backend.backend() != "tensorflow":
-        raise UserError(
-            "activation gradients use tf.GradientTape: run with KERAS_BACKEND=tensorflow"
-        )
+    function = keras.activations.get(name)
+    x = np.asarray(x, dtype=np.float32)
+
+    def f(inputs):  # elementwise; softmax-like ones see the pair (x, 0) and give its first share
+        if name in VECTOR:
+            pairs = keras.ops.stack([inputs, keras.ops.zeros_like(inputs)], axis=1)
+            return function(pairs)[:, 0]
+        return function(inputs)
+
+    # Each output depends on its own input only, so the gradient of their sum is df/dx.
+    outputs, gradient = GRADIENTS[keras.backend.backend()](f, x)
+    return np.asarray(outputs, dtype=np.float32), np.asarray(gradient, dtype=np.float32)
+
+
+def tf_gradient(f, x: np.ndarray):
     import tensorflow as tf
 
-    function = keras.activations.get(name)
-    inputs = tf.constant(np.asarray(x, dtype=np.float32))
+    inputs = tf.constant(x)
     with tf.GradientTape() as tape:
         tape.watch(inputs)
-        if name in VECTOR:
-            logits = tf.stack([inputs, tf.zeros_like(inputs)], axis=1)
-            outputs = function(logits)[:, 0]
-        else:
-            outputs = function(inputs)
-    # Each output depends on its own input only, so the gradient of their sum is df/dx.
+        outputs = f(inputs)
     gradient = tape.gradient(outputs, inputs)
     gradient = tf.zeros_like(inputs) if gradient is None else gradient
     return outputs.numpy(), gradient.numpy()
+
+
+def jax_gradient(f, x: np.ndarray):
+    import jax
+    import jax.numpy as jnp
+
+    inputs = jnp.asarray(x)
+    return f(inputs), jax.grad(lambda v: jnp.sum(f(v)))(inputs)
+
+
+def torch_gradient(f, x: np.ndarray):
+    import torch
+
+    inputs = torch.tensor(x, requires_grad=True)
+    outputs = f(inputs)
+    outputs.sum().backward()
+    gradient = inputs.grad if inputs.grad is not None else torch.zeros_like(inputs)
+    return outputs.detach().cpu().numpy(), gradient.cpu().numpy()
+
+
+# Automatic differentiation per Keras backend: tf.GradientTape, jax.grad, torch.autograd.
+GRADIENTS = {"tensorflow": tf_gradient, "jax": jax_gradient, "torch": torch_gradient}
 
 
 def activation_table(names: tuple[str, ...], x: np.ndarray) -> pd.DataFrame:

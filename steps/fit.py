@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from steps import resume
+from steps import events, resume
 from steps.build import Head
 from steps.prepare import Split
 
@@ -25,6 +25,7 @@ class FitConfig:
     seed: int = 42
     # Lesson 11's other way: Keras cuts this last share of the training rows for validation.
     validation_split: float = 0.0
+    jit_compile: str = "auto"  # XLA: auto (Keras decides per backend), true or false
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,17 @@ def seed_everything(seed: int) -> None:
 def compile_model(model, head: Head, config: FitConfig) -> None:
     import keras
 
+    from steps.backends import jit_compile_option
+
     optimizer = keras.optimizers.get(
         {"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}}
     )
-    model.compile(optimizer=optimizer, loss=head.loss, metrics=list(head.metrics))
+    model.compile(
+        optimizer=optimizer,
+        loss=head.loss,
+        metrics=list(head.metrics),
+        jit_compile=jit_compile_option(config.jit_compile),
+    )
 
 
 def standard_callbacks(
@@ -89,7 +97,7 @@ def standard_callbacks(
             keras.callbacks.ModelCheckpoint(checkpoint, monitor=monitor, save_best_only=True)
         )
     if log_dir is not None:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir)))
+        callbacks.append(events.tensorboard_callback(log_dir))
     return callbacks
 
 

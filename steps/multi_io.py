@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from steps import evaluate
-from steps.build import Head
+from steps.build import HEAD_DTYPE, Head
 from steps.datasets import Dataset
 from steps.errors import UserError
 from steps.prepare import Affine, Split
@@ -70,6 +70,7 @@ def normalization(scaling: Affine, name: str, invert: bool = False):
         variance=np.square(scaling.scale),
         invert=invert,
         name=name,
+        dtype=HEAD_DTYPE if invert else None,  # an output layer: float32 under mixed precision
     )
 
 
@@ -88,8 +89,8 @@ def regression_output(x, name: str, width: int, scaling: Affine):
     import keras
 
     if scaling.is_identity:
-        return keras.layers.Dense(width, name=name)(x)
-    x = keras.layers.Dense(width, name=f"{name}_standardized")(x)
+        return keras.layers.Dense(width, name=name, dtype=HEAD_DTYPE)(x)
+    x = keras.layers.Dense(width, name=f"{name}_standardized", dtype=HEAD_DTYPE)(x)
     return normalization(columns(scaling, slice(None), width), name, invert=True)(x)
 
 

@@ -98,6 +98,11 @@ def vectorizer(texts: np.ndarray, num_words: int, length: int):
     """TextVectorization adapted on the training texts; num_words 0 keeps every word."""
     import keras
 
+    from steps.backends import require_tensorflow
+
+    # Its string ops and ragged tensors exist in TensorFlow only, and the model takes strings.
+    require_tensorflow("a model that takes raw text (TextVectorization)")
+
     layer = keras.layers.TextVectorization(
         max_tokens=num_words or None, output_sequence_length=length, name="vectorize"
     )
@@ -259,6 +264,8 @@ def build_model(
         x = vectorize(inputs)
     x = keras.layers.Embedding(spec.vocabulary, spec.embedding_dim, name="embedding")(x)
     x = body(x, spec, opts)
-    outputs = keras.layers.Dense(head.units, activation=head.activation, name="head")(x)
+    outputs = keras.layers.Dense(
+        head.units, activation=head.activation, name="head", dtype=build.HEAD_DTYPE
+    )(x)
     prefix = "bidirectional_" if spec.bidirectional else ""
     return keras.Model(inputs, outputs, name=name or f"{prefix}{spec.kind}")

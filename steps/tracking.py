@@ -87,6 +87,7 @@ class Tracker:
     @contextlib.contextmanager
     def child_run(self, name: str, params: dict[str, object] | None = None) -> Iterator[Tracker]:
         """A nested run (one variant of a comparison) with its own metrics, traces and model."""
+        import keras
         import mlflow
 
         parent = mlflow.get_run(self.run_id).data.tags
@@ -95,7 +96,7 @@ class Tracker:
             child = Tracker(run.info.run_id, self.experiment_id, Path(tempfile.mkdtemp()), backup)
             inherited = ("lesson", "pipeline", "dataset", "cache")
             child.set_tags(**{k: parent[k] for k in inherited if k in parent}, variant=name)
-            child.log_params(params or {})
+            child.log_params({"backend": keras.backend.backend(), **(params or {})})
             try:
                 yield child
             finally:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from steps.build import HEAD_DTYPE
 from steps.errors import UserError
 from steps.sources import keras_home
 
@@ -200,7 +201,7 @@ def build(
     x = keras.layers.GlobalAveragePooling2D()(x)
     if dropout > 0:
         x = keras.layers.Dropout(dropout)(x)
-    outputs = keras.layers.Dense(n_classes, activation="softmax", name="head")(x)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="head", dtype=HEAD_DTYPE)(x)
     return keras.Model(inputs, outputs, name=f"{base}_transfer")
 
 

@@ -50,6 +50,10 @@ def image_problem(path: Path) -> str:
 
 def scan_image_folder(path: Path) -> ImageFolder:
     """Check every file up front, so a bad one is skipped and counted, never a crash mid-load."""
+    from steps.backends import require_tensorflow_installed
+
+    # TensorFlow's decoder checks each file, Keras's directory loader is built on tf.data.
+    require_tensorflow_installed("reading a dir: image folder")
     root = path.expanduser()
     if not root.is_dir():
         raise UserError(

@@ -1,0 +1,200 @@
+"""cnn_cifar10 through the pipeline vs a bare Keras 3 script of the same model, on JAX.
+
+Run by bench/gpu.sh (which installs the carried wheels first); sizes come from variables so
+the same script rehearses on a CPU in seconds:
+
+    BENCH_TRAIN=50000 BENCH_TEST=10000 BENCH_EPOCHS=8 BENCH_BATCHES="128 1024" BENCH_REPEATS=1
+    BENCH_HIDE_TENSORFLOW=1   # make `import tensorflow` fail, as on a machine without it
+
+Both sides read the same generated CIFAR-10-format data (the pipeline through the upstream
+archive and its npy cache, the bare script from an npz of the same arrays), train on the
+same number of rows (the pipeline's 10% validation cut) with validation every epoch, and are
+timed the same way: the wall time between the end of epoch 1 and the end of the last epoch
+(training plus validation), so compilation and the first epoch are left out. The pipeline's
+epoch ends are the timestamps of its synchronously logged per-epoch MLflow metrics; the bare
+script notes `time.time()` in a callback. images/s = training images x epochs / that time.
+Pairs run interleaved (pipeline, bare, pipeline, bare...) per batch size; medians reported.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+import platform
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+NO_TENSORFLOW = REPO / "tests" / "no_tensorflow"
+VAL_FRACTION = 0.1  # cnn_cifar10's default (pipelines/registry.py CIFAR_CNN)
+SEED = 42
+
+
+def setting(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def write_data(work: Path, n_train: int, n_test: int) -> Path:
+    """The CIFAR-10 archive under its upstream name (the pipeline's mirror), and the same
+    arrays as an npz for the bare script."""
+    import upstream_files
+
+    origin = work / "origin"
+    archive = origin / "cifar-10-python.tar.gz"
+    npz = work / "cifar10.npz"
+    if not npz.exists():
+        upstream_files.write_cifar10_tar(origin, n_per_batch=n_train // 5, n_test=n_test)
+        x, y = [], []
+        with tarfile.open(archive) as tar:
+            for i in range(1, 6):
+                batch = tar.extractfile(f"cifar-10-batches-py/data_batch_{i}")
+                rows = pickle.load(batch, encoding="bytes")
+                x.append(rows[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+                y.append(np.asarray(rows[b"labels"], dtype=np.uint8))
+        np.savez(npz, x_train=np.concatenate(x), y_train=np.concatenate(y))
+    return npz
+
+
+def environment(work: Path, hide_tensorflow: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "KERAS_LESSONS"))}
+    path = [str(REPO), env.get("PYTHONPATH", "")]
+    if hide_tensorflow:
+        path.insert(0, str(NO_TENSORFLOW))
+    env.update(
+        KERAS_BACKEND="jax",
+        MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}",
+        KERAS_HOME=str(work / "keras_home"),
+        KERAS_LESSONS_CACHE=str(work / "cache"),
+        KERAS_LESSONS_DATA_ORIGIN=str(work / "origin"),
+        PYTHONPATH=os.pathsep.join(p for p in path if p),
+        PYTHONUNBUFFERED="1",
+        TF_CPP_MIN_LOG_LEVEL="3",
+    )
+    return env
+
+
+def call(command: list[str], env: dict[str, str], work: Path) -> str:
+    done = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command[:4])} failed:\n{done.stderr[-4000:]}")
+    if "No module named 'tensorflow'" in done.stderr:
+        sys.exit(f"{' '.join(command[:4])} tried to import tensorflow:\n{done.stderr[-4000:]}")
+    return done.stdout
+
+
+def steady_rate(ends: list[float], n_train: int) -> float:
+    """Images/s from epoch-end times, the first epoch (compilation, warm-up) left out."""
+    if len(ends) < 2:
+        raise SystemExit("need at least 2 epochs (BENCH_EPOCHS) to leave the first one out")
+    return n_train * (len(ends) - 1) / (ends[-1] - ends[0])
+
+
+def pipeline_once(env, work: Path, batch: int, epochs: int, n_train: int) -> dict:
+    import mlflow
+
+    command = [sys.executable, "-m", "pipelines", "cnn_cifar10", "--backend", "jax"]
+    command += ["--batch_size", str(batch), "--epochs", str(epochs), "--patience", "0"]
+    command += ["--verbose", "0", "--seed", str(SEED)]
+    started = time.time()
+    call(command, env, work)
+    client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
+    experiment = client.get_experiment_by_name("cnn_cifar10")
+    run = client.search_runs(
+        [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1
+    )[0]
+    assert run.info.start_time / 1000 >= started - 5, "found an older run"
+    assert run.data.params["backend"] == "jax", run.data.params["backend"]
+    history = sorted(client.get_metric_history(run.info.run_id, "loss"), key=lambda m: m.step)
+    ends = [m.timestamp / 1000 for m in history]
+    return {
+        "images_per_s": steady_rate(ends, n_train),
+        "test_accuracy": run.data.metrics["test_accuracy"],
+        "run_id": run.info.run_id,
+    }
+
+
+def bare_once(env, work: Path, npz: Path, batch: int, epochs: int) -> dict:
+    script = REPO / "bench" / "bare_cifar10.py"
+    arguments = [str(npz), str(epochs), str(batch), str(SEED), str(VAL_FRACTION)]
+    out = call([sys.executable, str(script), *arguments], env, work)
+    result = json.loads(next(line[7:] for line in out.splitlines() if line.startswith("RESULT ")))
+    assert result["backend"] == "jax", result["backend"]
+    return {"images_per_s": steady_rate(result["epoch_ends"], result["n_train"])}
+
+
+def devices(env) -> str:
+    code = "import jax; print(jax.default_backend(), jax.devices())"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    return (done.stdout or done.stderr).strip().splitlines()[-1]
+
+
+def main() -> None:
+    work = Path(setting("BENCH_WORK", "/tmp/keras-lessons-gpu"))
+    work.mkdir(parents=True, exist_ok=True)
+    n_train, n_test = int(setting("BENCH_TRAIN", "50000")), int(setting("BENCH_TEST", "10000"))
+    epochs, repeats = int(setting("BENCH_EPOCHS", "8")), int(setting("BENCH_REPEATS", "1"))
+    batches = [int(b) for b in setting("BENCH_BATCHES", "128 1024").split()]
+    hide = setting("BENCH_HIDE_TENSORFLOW", "0") == "1"
+    env = environment(work, hide)
+    started = time.time()
+    npz = write_data(work, n_train, n_test)
+    rows = n_train - math.ceil(VAL_FRACTION * n_train)  # sklearn's train_test_split
+    device = devices(env)
+    print(f"jax: {device}; {n_train} images, {rows} trained on, {epochs} epochs", flush=True)
+    # Warm the npy cache, so no timed run pays for reading the archive.
+    call([sys.executable, "-m", "pipelines", "prepare_data", "--dataset", "cifar10"], env, work)
+
+    results = []
+    for batch in batches:
+        pipeline, bare = [], []
+        for _ in range(repeats):
+            pipeline.append(pipeline_once(env, work, batch, epochs, rows))
+            bare.append(bare_once(env, work, npz, batch, epochs))
+        p = statistics.median(r["images_per_s"] for r in pipeline)
+        b = statistics.median(r["images_per_s"] for r in bare)
+        results.append(
+            {
+                "batch_size": batch,
+                "pipeline_images_per_s": round(p),
+                "bare_images_per_s": round(b),
+                "ratio": round(p / b, 3),
+                "pipeline_test_accuracy": pipeline[-1]["test_accuracy"],
+                "runs": [r["run_id"] for r in pipeline],
+            }
+        )
+        print(f"batch {batch}: pipeline {p:,.0f} img/s, bare {b:,.0f} img/s, ratio {p / b:.3f}")
+
+    print("\n| batch | pipeline img/s | bare Keras img/s | ratio (goal >= 0.9) |")
+    print("|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['batch_size']} | {r['pipeline_images_per_s']:,} | "
+            f"{r['bare_images_per_s']:,} | {r['ratio']:.3f} |"
+        )
+    report = {
+        "device": device,
+        "python": platform.python_version(),
+        "tensorflow_hidden": hide,
+        "n_train": n_train,
+        "trained_rows": rows,
+        "epochs": epochs,
+        "repeats": repeats,
+        "seconds": round(time.time() - started, 1),
+        "results": results,
+    }
+    out = Path(os.environ.get("OUT") or work)
+    (out / "gpu_bench.json").write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {out / 'gpu_bench.json'} ({report['seconds']} s)")
+
+
+if __name__ == "__main__":
+    main()
