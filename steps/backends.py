@@ -78,15 +78,14 @@ def require_tensorflow_installed(what: str) -> None:
 
 
 def set_precision(policy: str) -> None:
-    """A Keras dtype policy for every layer built from now on ('': leave Keras's default).
+    """A Keras dtype policy for every layer built from now on ('': Keras's floatx, so a run
+    after a mixed-precision run in the same process is back to full precision).
 
     Output layers ask for float32 themselves (`steps.build.HEAD_DTYPE`), so softmax and the
     loss stay in full precision under mixed_float16 / mixed_bfloat16."""
-    if not policy:
-        return
     import keras
 
-    keras.mixed_precision.set_global_policy(policy)
+    keras.mixed_precision.set_global_policy(policy or keras.config.floatx())
 
 
 def jit_compile_option(value: str) -> bool | str:

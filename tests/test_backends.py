@@ -257,9 +257,10 @@ def test_mixed_precision_builds_16_bit_layers_and_a_float32_head(digits_cnn, pol
     assert model.outputs[0].dtype == "float32"
 
 
-def test_default_precision_leaves_float32(digits_cnn):
+def test_default_precision_is_float32_even_after_a_mixed_run(digits_cnn):
     import keras
 
+    backends.set_precision("mixed_float16")  # an earlier run in the same process
     backends.set_precision("")
     model = build.build("cnn", digits_cnn, ModelOptions(units=8, layers=1, filters=(4,)))
     assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
