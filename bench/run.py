@@ -178,11 +178,13 @@ def cache(work: Path, repeats: int) -> list[dict]:
     for _ in range(repeats):
         started = time.perf_counter()
         dataset = source.load()
-        _ = dataset.x_train.sum(dtype="uint64")  # touch every byte, as training does
+        # Read every byte (mmap pages included) with the cheapest full pass: a uint64 sum would
+        # add ~46 ms of arithmetic to both sides and measure numpy, not loading.
+        _ = dataset.x_train.max()
         archive_times.append(time.perf_counter() - started)
         started = time.perf_counter()
         dataset, status = npy_cache.load_cached(source)
-        _ = dataset.x_train.sum(dtype="uint64")
+        _ = dataset.x_train.max()
         npy_times.append(time.perf_counter() - started)
         assert status == "hit"
     return [
@@ -192,7 +194,7 @@ def cache(work: Path, repeats: int) -> list[dict]:
             median(npy_times),
             median(archive_times),
             "10x faster",
-            "npy cache (checksummed, mmap)",
+            "npy cache (mmap; CRC-32 when the stat stamp changed)",
             "Keras-format archive (unpickle)",
             invert=True,
         )

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import pickle
 import re
+import shutil
 import socket
 import tarfile
 from pathlib import Path
@@ -631,3 +633,24 @@ def test_keras_data_set_through_the_cache(offline, tmp_path):
     assert status == "hit"
     assert second.x_train.shape == (20, 32, 32, 3) and second.class_names[0] == "airplane"
     np.testing.assert_array_equal(second.x_train, first.x_train)
+
+
+def test_a_copied_back_entry_is_checked_by_checksum_even_with_its_old_times(tmp_path, images_npz):
+    """Unchanged stat stamps skip the CRC; a copy has new inodes, so a byte flipped in it is
+    found even when the copy keeps the original modification times (cp -p, rsync -t)."""
+    ds, _ = cache.load_cached(datasets.resolve(f"npz:{images_npz}"))
+    expected = copies(ds)
+    del ds
+    [entry] = cache_entries(tmp_path)
+    backup = tmp_path / "backup"
+    shutil.copytree(entry, backup)  # copy2: modification times kept
+    path = backup / "x_train.npy"
+    times = path.stat()
+    flip_last_byte(backup)
+    os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
+    shutil.rmtree(entry)
+    backup.rename(entry)
+    with pytest.warns(UserWarning, match=r"x_train\.npy fails its checksum"):
+        rebuilt, status = cache.load_cached(datasets.resolve(f"npz:{images_npz}"))
+    assert status == "miss"
+    assert_same(rebuilt, expected)
