@@ -484,7 +484,7 @@ class Tune(Common):
     timeout: int = 0  # seconds this run searches at most (0: no limit)
     metric: str = ""  # per-epoch metric to optimize ('': val_accuracy or val_loss)
     direction: str = ""  # maximize or minimize ('': maximize for *accuracy, else minimize)
-    pruner: str = "median"  # median, hyperband or none
+    pruner: str = "hyperband"  # hyperband, median or none (bench/tune_pruning.py compares them)
     storage: str = "sqlite:///optuna.db"  # Optuna storage URL; relative sqlite paths from cwd
     study_name: str = ""  # '': tune-<family>-<dataset>
     resume: bool = False  # continue an existing study (or create it) up to n_trials in all
