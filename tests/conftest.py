@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import traceback
@@ -40,11 +42,36 @@ def upstream(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def empty_tracking_store(tmp_path_factory) -> Path:
+    """A sqlite tracking store with MLflow's tables made: making them (alembic migrations)
+    costs 2-4 s per test on 2 CPUs, copying the file a few milliseconds."""
+    import mlflow
+
+    path = tmp_path_factory.mktemp("tracking_template") / "mlflow.db"
+    mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+def fresh_tracking_store(template: Path, folder: Path) -> Path:
+    """`folder/mlflow.db`, as MLflow would have made it there: its Default experiment keeps
+    artifacts in `folder/mlruns/0` (MLflow resolves ./mlruns where the store is created)."""
+    path = folder / "mlflow.db"
+    shutil.copyfile(template, path)
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute(
+            "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+            (str(folder / "mlruns" / "0"),),
+        )
+    return path
+
+
 @pytest.fixture
-def lesson_env(tmp_path, upstream) -> dict[str, str]:
+def lesson_env(tmp_path, upstream, empty_tracking_store) -> dict[str, str]:
     """Environment for a pipeline process: its own tracking store, caches and mirror."""
     keras_home = tmp_path / "keras_home"
     keras_home.mkdir()
+    fresh_tracking_store(empty_tracking_store, tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "KERAS_LESSONS_"))}
     env.update(
         MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
