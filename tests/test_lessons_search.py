@@ -1,4 +1,4 @@
-"""Lessons 66-67 through the real CLI: `tune` with Optuna, tracked in MLflow."""
+"""Lessons 66-67 end to end: `tune` with Optuna, tracked in MLflow."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from test_pipelines_errors import assert_clean_failure
 
-from conftest import TINY, artifact_paths, assert_trained_run, mlflow_run
+from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run
 
 # Small trials: iris, 2 epochs, a narrow space; no pruning unless a test asks for it.
 SEARCH = TINY | {
@@ -78,7 +78,7 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
 
     # -P resume=true continues the same study up to n_trials in all: two more trials
     resumed = SEARCH | {"n_trials": 5, "storage": storage, "resume": "true", "retrain": "false"}
-    result = mlflow_run("tune", resumed, lesson_env, tmp_path)
+    result = in_process("tune", resumed, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     parents, children = runs_of(tracking, "tune")
     second = next(p for p in parents if p.info.run_id != parent.info.run_id)
@@ -97,7 +97,7 @@ def test_wrong_metric_fails_before_the_first_trial_naming_the_real_ones(
 ):
     storage = tmp_path / "optuna.db"
     params = SEARCH | {"metric": "val_acc", "storage": f"sqlite:///{storage}"}
-    result = mlflow_run("tune", params, lesson_env, tmp_path)
+    result = in_process("tune", params, lesson_env, tmp_path)
     assert_clean_failure(
         result,
         tracking,
