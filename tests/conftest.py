@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
+import traceback
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -35,11 +42,36 @@ def upstream(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def empty_tracking_store(tmp_path_factory) -> Path:
+    """A sqlite tracking store with MLflow's tables made: making them (alembic migrations)
+    costs 2-4 s per test on 2 CPUs, copying the file a few milliseconds."""
+    import mlflow
+
+    path = tmp_path_factory.mktemp("tracking_template") / "mlflow.db"
+    mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+def fresh_tracking_store(template: Path, folder: Path) -> Path:
+    """`folder/mlflow.db`, as MLflow would have made it there: its Default experiment keeps
+    artifacts in `folder/mlruns/0` (MLflow resolves ./mlruns where the store is created)."""
+    path = folder / "mlflow.db"
+    shutil.copyfile(template, path)
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute(
+            "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+            (str(folder / "mlruns" / "0"),),
+        )
+    return path
+
+
 @pytest.fixture
-def lesson_env(tmp_path, upstream) -> dict[str, str]:
+def lesson_env(tmp_path, upstream, empty_tracking_store) -> dict[str, str]:
     """Environment for a pipeline process: its own tracking store, caches and mirror."""
     keras_home = tmp_path / "keras_home"
     keras_home.mkdir()
+    fresh_tracking_store(empty_tracking_store, tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "KERAS_LESSONS_"))}
     env.update(
         MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
@@ -65,6 +97,71 @@ def mlflow_run(
     return subprocess.run(
         [*command, *extra], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
     )
+
+
+def in_process(
+    entry_point: str, params: dict, env: dict[str, str], cwd: Path, *extra: str
+) -> subprocess.CompletedProcess:
+    """`python -m pipelines ENTRY --key value ...` inside this process: same arguments and
+    result as `mlflow_run` without its ~8 s of start-up (TensorFlow and MLflow imports).
+
+    Unlike `mlflow run`, nothing creates the run before parsing: a parameter error leaves no
+    run (exit 2 and one `error:` line). Everything the call changes in this process is put
+    back: environment, working directory, signal handlers, MLflow's active run and experiment,
+    Keras's home and global state, urllib's cached opener (it holds the proxies of its time).
+    """
+    import keras
+    import mlflow
+    from mlflow.tracking import fluent
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    from pipelines.cli import main
+    from steps import resume
+
+    argv = [entry_point]
+    for key, value in params.items():
+        argv += [f"--{key}", str(value)]
+    argv += extra
+
+    saved_env = dict(os.environ)
+    saved_cwd = Path.cwd()
+    saved_handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    saved_uri = tracking_utils._tracking_uri
+    saved_keras_home = keras.src.backend.config._KERAS_DIR
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    # A new process reads KERAS_HOME when it imports Keras; keras.applications' weights
+    # (no cache_dir) go there.
+    keras.src.backend.config._KERAS_DIR = env.get("KERAS_HOME", saved_keras_home)
+    urllib.request._opener = None  # built from http(s)_proxy at first use, then kept
+    keras.backend.clear_session()  # fresh layer names and graph, as in a new process
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                returncode = main(argv)
+            except SystemExit as exc:
+                returncode = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                traceback.print_exc()
+                returncode = 1
+            # What MLflow's atexit hook does when a process ends with a run still open.
+            while mlflow.active_run():
+                mlflow.end_run()
+    finally:
+        fluent._active_experiment_id = None
+        tracking_utils._tracking_uri = saved_uri
+        keras.src.backend.config._KERAS_DIR = saved_keras_home
+        urllib.request._opener = None
+        resume._saving = resume._interrupted = False
+        for sig, handler in saved_handlers.items():
+            signal.signal(sig, handler)
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(argv, returncode, stdout.getvalue(), stderr.getvalue())
 
 
 @pytest.fixture

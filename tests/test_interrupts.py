@@ -1,4 +1,5 @@
-"""Nothing lost: real processes, real signals, then `-P resume=true`."""
+"""Nothing lost: real processes, real signals, then `-P resume=true`. The reference runs
+and the failures that need no signal run in process (`in_process`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import sys
 import time
 
 import pytest
+
+from conftest import in_process
 
 # Slow enough per epoch to be caught mid-fit, small enough to stay a few seconds.
 PARAMS = {
@@ -49,8 +52,9 @@ def kill_after_epochs(process, client, experiment: str, epochs: int, sig: int) -
 
 @pytest.fixture
 def uninterrupted(lesson_env, tracking, tmp_path):
+    """The reference numbers: the same run left alone (in process: no signal involved)."""
     env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "uninterrupted"}
-    done = subprocess.run(command(), env=env, cwd=tmp_path, capture_output=True, text=True)
+    done = in_process("dnn_regression", PARAMS, env, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     return runs_of(tracking, "uninterrupted")[0]
 
@@ -98,12 +102,8 @@ def test_killed_run_resumes_in_the_same_run_and_ends_like_an_uninterrupted_one(
 
 
 def test_resume_with_nothing_to_resume_starts_fresh(lesson_env, tracking, tmp_path):
-    done = subprocess.run(
-        command(epochs=1, resume="true"),
-        env=lesson_env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    done = in_process(
+        "dnn_regression", PARAMS | {"epochs": 1, "resume": "true"}, lesson_env, tmp_path
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "no interrupted run with these parameters; starting from epoch 1" in done.stdout
@@ -178,7 +178,7 @@ def test_unwritable_artifact_store_fails_the_run_with_the_path(lesson_env, track
     blocker.write_text("a file where the artifact folder should be")
     tracking.create_experiment("blocked", artifact_location=str(blocker / "artifacts"))
     env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "blocked"}
-    done = subprocess.run(command(epochs=1), env=env, cwd=tmp_path, capture_output=True, text=True)
+    done = in_process("dnn_regression", PARAMS | {"epochs": 1}, env, tmp_path)
     assert done.returncode == 2
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]

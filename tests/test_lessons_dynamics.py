@@ -16,7 +16,7 @@ from steps.build import ModelOptions
 from steps.datasets import Dataset
 from steps.prepare import PrepareOptions, prepare
 
-from conftest import TINY, artifact_paths, assert_trained_run, mlflow_run, only_run
+from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
 
 
 def test_optimizers_train_one_child_per_optimizer_and_rate(lesson_env, tracking, tmp_path):
@@ -44,12 +44,13 @@ def test_optimizers_train_one_child_per_optimizer_and_rate(lesson_env, tracking,
 
 
 def test_unknown_optimizer_stops_before_training(lesson_env, tracking, tmp_path):
-    result = mlflow_run("optimizers", TINY | {"optimizers": "adam,lion"}, lesson_env, tmp_path)
+    result = in_process("optimizers", TINY | {"optimizers": "adam,lion"}, lesson_env, tmp_path)
     assert_clean_failure(
         result,
         tracking,
         "optimizers",
         "bad value 'adam,lion' for optimizers: ",
+        parameter_error=True,
     )
     assert "'lion'" in result.stderr and "choose from adam, sgd, rmsprop" in result.stderr
 
@@ -140,7 +141,7 @@ def test_logged_learning_rate_drops_when_the_plateau_callback_fires(lesson_env, 
         "patience": 0,
         "epochs": 5,
     }
-    result = mlflow_run("image_classify", params, lesson_env, tmp_path)
+    result = in_process("image_classify", params, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run = only_run(tracking, "image_classify")
     rates = [m.value for m in tracking.get_metric_history(run.info.run_id, "learning_rate")]

@@ -14,7 +14,7 @@ from steps.errors import UserError
 from steps.fit import FitConfig
 from steps.prepare import IDENTITY, Affine, PrepareOptions, Split, prepare, target_scaling
 
-from conftest import TINY, artifact_paths, assert_trained_run, mlflow_run, only_run
+from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
 
 QUIET = FitConfig(epochs=1, batch_size=8, verbose=0, patience=0)
 
@@ -190,14 +190,17 @@ def test_patterns_need_the_columns_they_name(sequences):
         ensemble.check_columns(diabetes)
 
 
-# ------------------------------------------------------------------ end to end, `mlflow run`
+# ------------------------------------------------------------------ end to end
 
 
 @pytest.mark.parametrize("mode", ["split", "fraction"])
 def test_validation_modes_log_val_loss_and_row_counts(mode, lesson_env, tracking, tmp_path):
     """diabetes: 442 rows, 89 test; of the 353 left, 25% validate either way."""
     params = TINY | {"val_mode": mode, "val_fraction": 0.25}
-    result = mlflow_run("validation", params, lesson_env, tmp_path)
+    if mode == "split":  # one mode as the user types it, the other in process
+        result = mlflow_run("validation", params, lesson_env, tmp_path)
+    else:
+        result = in_process("validation", params, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run = only_run(tracking, "validation")
     assert_trained_run(tracking, run, "regression", tmp_path)
@@ -212,7 +215,11 @@ def test_io_patterns_shape_the_model(pattern, lesson_env, tracking, tmp_path, se
     """The reloaded model takes the pattern's input columns and predicts its output columns."""
     import mlflow
 
-    result = mlflow_run("io_patterns", TINY | {"pattern": pattern}, lesson_env, tmp_path)
+    params = TINY | {"pattern": pattern}
+    if pattern == "1_to_n":  # one pattern as the user types it, the other in process
+        result = mlflow_run("io_patterns", params, lesson_env, tmp_path)
+    else:
+        result = in_process("io_patterns", params, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run = only_run(tracking, "io_patterns")
     assert_trained_run(tracking, run, "regression", tmp_path)
@@ -272,12 +279,14 @@ def test_ensemble_logs_each_output_and_reloads_with_named_inputs(
 
 
 @pytest.mark.parametrize(
-    ("entry_point", "params", "message"),
+    ("entry_point", "params", "message", "parameter_error"),
     [
-        ("validation", {"val_mode": "keras"}, "bad value 'keras' for val_mode"),
-        ("ensemble", {"dataset": "iris"}, "ensemble needs them for its two inputs"),
+        ("validation", {"val_mode": "keras"}, "bad value 'keras' for val_mode", True),
+        ("ensemble", {"dataset": "iris"}, "ensemble needs them for its two inputs", False),
     ],
 )
-def test_bad_input_fails_cleanly(entry_point, params, message, lesson_env, tracking, tmp_path):
-    result = mlflow_run(entry_point, TINY | params, lesson_env, tmp_path)
-    assert_clean_failure(result, tracking, entry_point, message)
+def test_bad_input_fails_cleanly(
+    entry_point, params, message, parameter_error, lesson_env, tracking, tmp_path
+):
+    result = in_process(entry_point, TINY | params, lesson_env, tmp_path)
+    assert_clean_failure(result, tracking, entry_point, message, parameter_error=parameter_error)

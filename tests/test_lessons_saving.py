@@ -1,4 +1,4 @@
-"""Lessons 28-31, 47-57 through the real CLI: save_load, checkpoint, prepare_data, gpu_check."""
+"""Lessons 28-31, 47-57 end to end: save_load, checkpoint, prepare_data, gpu_check."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from steps import datasets
 from steps.errors import UserError
 from steps.prepare import prepare
 
-from conftest import TINY, artifact_paths, assert_trained_run, mlflow_run, only_run
+from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
 from upstream_files import write_boston_housing_npz
 
 OFFLINE = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
@@ -68,7 +68,7 @@ def test_save_load_reloads_the_same_model_and_names_both_shapes(lesson_env, trac
 def test_save_load_fails_on_own_samples_of_the_wrong_shape(lesson_env, tracking, tmp_path):
     np.savez(tmp_path / "boston_like.npz", x=np.zeros((3, 13)))
     params = TINY | {"dataset": "diabetes", "predict_npz": tmp_path / "boston_like.npz"}
-    result = mlflow_run("save_load", params, lesson_env, tmp_path)
+    result = in_process("save_load", params, lesson_env, tmp_path)
     assert_clean_failure(
         result,
         tracking,
@@ -131,7 +131,7 @@ def test_checkpoint_on_an_image_set_with_early_stopping_keeps_best_as_run_model(
 ):
     """Lesson 53 on MNIST; restore_best_weights makes the run's model the best epoch's."""
     overrides = {"dataset": "mnist", "epochs": 3, "patience": 2}
-    result = mlflow_run("checkpoint", TINY | overrides, lesson_env, tmp_path)
+    result = in_process("checkpoint", TINY | overrides, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run = only_run(tracking, "checkpoint")
     assert run.data.tags["dataset"] == "mnist"
@@ -173,15 +173,8 @@ def test_prepare_data_warms_all_eight_sets_then_reports_hits_and_skips(
     assert run.data.tags["cache"] == "miss"
 
     # Second run, no mirror and no network: mnist cannot be fetched, the others are hits.
-    env = offline(lesson_env)
-    result = mlflow_run(
-        "prepare_data",
-        {"dataset": "mnist,diabetes,iris"},
-        env,
-        tmp_path,
-        "--experiment-name",
-        "again",
-    )
+    env = offline(lesson_env) | {"MLFLOW_EXPERIMENT_NAME": "again"}
+    result = in_process("prepare_data", {"dataset": "mnist,diabetes,iris"}, env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "skipped mnist: cannot download mnist from https://" in result.stdout
     again = only_run(tracking, "again")
@@ -195,7 +188,7 @@ def test_prepare_data_warms_all_eight_sets_then_reports_hits_and_skips(
 
 
 def test_prepare_data_fails_when_nothing_could_be_prepared(lesson_env, tracking, tmp_path):
-    result = mlflow_run("prepare_data", {"dataset": "mnist"}, offline(lesson_env), tmp_path)
+    result = in_process("prepare_data", {"dataset": "mnist"}, offline(lesson_env), tmp_path)
     assert_clean_failure(
         result, tracking, "prepare_data", "none of mnist could be prepared (first reason: cannot"
     )

@@ -1,4 +1,4 @@
-"""rnn (17-22), rnn_ensemble (23-24) and timeseries (25-27, 62) through the real CLI."""
+"""rnn (17-22), rnn_ensemble (23-24) and timeseries (25-27, 62) end to end."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from test_pipelines_errors import assert_clean_failure
 from pipelines.registry import defaults_for
 from steps import sources, windows
 
-from conftest import TINY, artifact_paths, assert_trained_run, mlflow_run, only_run
+from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
 
 
 def reloaded_predictions(run, x) -> np.ndarray:
@@ -41,9 +41,9 @@ def test_rnn_stacks_gru_layers_in_a_sequential_model(lesson_env, tracking, tmp_p
 
 
 def test_rnn_refuses_an_unknown_cell(lesson_env, tracking, tmp_path):
-    result = mlflow_run("rnn", TINY | {"cell": "rnn"}, lesson_env, tmp_path)
+    result = in_process("rnn", TINY | {"cell": "rnn"}, lesson_env, tmp_path)
     message = "bad value 'rnn' for cell: choose one of lstm, simple_rnn, gru"
-    assert_clean_failure(result, tracking, "rnn", message)
+    assert_clean_failure(result, tracking, "rnn", message, parameter_error=True)
 
 
 def test_rnn_ensemble_model_reloads_and_takes_a_dict_of_named_inputs(
@@ -90,7 +90,7 @@ def test_timeseries_with_two_features_into_conv1d(lesson_env, tracking, tmp_path
     from sklearn.metrics import root_mean_squared_error
 
     params = TINY | {"features": 2, "model": "conv1d", "window": 8}
-    result = mlflow_run("timeseries", params, lesson_env, tmp_path)
+    result = in_process("timeseries", params, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run = only_run(tracking, "timeseries")
     assert_trained_run(tracking, run, "regression", tmp_path)
@@ -111,7 +111,7 @@ def test_timeseries_window_longer_than_the_series(lesson_env, tracking, tmp_path
         path, index=False
     )
     params = TINY | {"dataset": f"csv:{path}", "target": "value", "window": 12}
-    result = mlflow_run("timeseries", params, lesson_env, tmp_path)
+    result = in_process("timeseries", params, lesson_env, tmp_path)
     message = (
         "a window of 12 plus 1 value(s) to predict needs at least 13 time steps; "
         "the series has 10: use a smaller window"
@@ -127,5 +127,5 @@ def test_timeseries_window_longer_than_the_series(lesson_env, tracking, tmp_path
     ],
 )
 def test_timeseries_refuses_bad_parameters(params, message, lesson_env, tracking, tmp_path):
-    result = mlflow_run("timeseries", TINY | params, lesson_env, tmp_path)
-    assert_clean_failure(result, tracking, "timeseries", message)
+    result = in_process("timeseries", TINY | params, lesson_env, tmp_path)
+    assert_clean_failure(result, tracking, "timeseries", message, parameter_error=True)

@@ -1,5 +1,5 @@
-"""Lessons 38, 42-46, 58-61 end to end through the real `mlflow run` CLI: `tabular`,
-`overfitting`, `csv`, `compare_models`."""
+"""Lessons 38, 42-46, 58-61 end to end: `tabular`, `overfitting`, `csv`, `compare_models`.
+One test per entry point launches the real `mlflow run`; the others run it in process."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from test_pipelines_errors import assert_clean_failure
 
 import upstream_files
-from conftest import TINY, artifact_paths, assert_trained_run, mlflow_run, only_run
+from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
 
 
 def parent_run(client, experiment: str):
@@ -67,7 +67,7 @@ def test_tabular_learns_boston_housing_with_conv1d(lesson_env, tracking, tmp_pat
 
 
 def test_tabular_refuses_images(lesson_env, tracking, tmp_path):
-    result = mlflow_run("tabular", TINY | {"dataset": "digits"}, lesson_env, tmp_path)
+    result = in_process("tabular", TINY | {"dataset": "digits"}, lesson_env, tmp_path)
     assert_clean_failure(
         result, tracking, "tabular", "digits is a set of images; use image_classify for images"
     )
@@ -128,8 +128,9 @@ def test_overfitting_compares_plain_and_regularized_children(lesson_env, trackin
 
 def test_overfitting_needs_something_to_regularize_with(lesson_env, tracking, tmp_path):
     params = TINY | {"dropout": 0, "l2": 0}
-    result = mlflow_run("overfitting", params, lesson_env, tmp_path)
-    assert_clean_failure(result, tracking, "overfitting", "set dropout, l2 or l1 above 0")
+    result = in_process("overfitting", params, lesson_env, tmp_path)
+    message = "set dropout, l2 or l1 above 0"
+    assert_clean_failure(result, tracking, "overfitting", message, parameter_error=True)
 
 
 # ------------------------------------------------------------------ csv (58-59)
@@ -178,7 +179,7 @@ def test_csv_path_with_a_category_column_predicts_a_number(lesson_env, tracking,
     pd.DataFrame({"size": size, "city": city, "price": price.round(2)}).to_csv(path, index=False)
 
     params = TINY | {"path": str(path), "target": "price"}
-    result = mlflow_run("csv", params, lesson_env, tmp_path)
+    result = in_process("csv", params, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run = only_run(tracking, "csv")
     assert run.data.tags["dataset"] == f"csv:{path}"
@@ -197,7 +198,7 @@ def test_csv_refuses_an_id_column_by_name(lesson_env, tracking, tmp_path):
     rows = [f"person{i},{i % 7},{i % 2}" for i in range(60)]
     path.write_text("name,age,label\n" + "\n".join(rows) + "\n")
     params = TINY | {"path": str(path), "target": "label"}
-    result = mlflow_run("csv", params, lesson_env, tmp_path)
+    result = in_process("csv", params, lesson_env, tmp_path)
     assert_clean_failure(
         result,
         tracking,
@@ -240,11 +241,12 @@ def test_compare_models_trains_each_family_as_a_child(lesson_env, tracking, tmp_
 
 def test_compare_models_refuses_an_unknown_family_before_training(lesson_env, tracking, tmp_path):
     params = TINY | {"models": "dnn,gru"}
-    result = mlflow_run("compare_models", params, lesson_env, tmp_path)
+    result = in_process("compare_models", params, lesson_env, tmp_path)
     assert_clean_failure(
         result,
         tracking,
         "compare_models",
         "bad value 'dnn,gru' for models: 'gru' unknown; choose from dnn, cnn, lstm, conv1d",
+        parameter_error=True,
     )
     assert "Epoch" not in result.stdout

@@ -1,4 +1,5 @@
-"""Lessons 65 and 79-83 through the real `mlflow run` CLI, on tiny upstream-format files."""
+"""Lessons 65 and 79-83 end to end on tiny upstream-format files: each entry point through
+the real `mlflow run` CLI once, other cases in process."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from test_pipelines_errors import assert_clean_failure
 
 import upstream_files
-from conftest import TINY, artifact_paths, assert_trained_run, mlflow_run, only_run
+from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
 
 TEXT = TINY | {"maxlen": 12, "embedding_dim": 8}
 
@@ -90,10 +91,9 @@ def test_nlp_reuters_46_topics_with_a_gru(lesson_env, tracking, tmp_path):
 
 def test_bidirectional_needs_a_recurrent_model(lesson_env, tracking, tmp_path):
     params = TINY | {"model": "dense", "bidirectional": "true"}
-    result = mlflow_run("nlp_imdb", params, lesson_env, tmp_path)
-    assert_clean_failure(
-        result, tracking, "nlp_imdb", "bidirectional=true wraps a recurrent layer: use model=lstm"
-    )
+    result = in_process("nlp_imdb", params, lesson_env, tmp_path)
+    message = "bidirectional=true wraps a recurrent layer: use model=lstm"
+    assert_clean_failure(result, tracking, "nlp_imdb", message, parameter_error=True)
 
 
 @pytest.mark.skipif(

@@ -12,7 +12,7 @@ from test_lessons_images import ALIASES
 
 from pipelines.registry import ENTRY_POINTS
 
-from conftest import TINY, artifact_paths, assert_trained_run, mlflow_run, only_run
+from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
 
 # Entry point -> parameters that make it tiny (and offline: the mirror serves Keras's files).
 CASES = {
@@ -28,7 +28,7 @@ def test_every_entry_point_runs_through_mlflow_run_in_some_test():
     """Each entry point has an end-to-end test: a CASES row here or an `mlflow_run("NAME"`;
     the image aliases share image_classify's, and their defaults are checked one by one."""
     sources = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
-    launched = set(re.findall(r'mlflow_run\(\s*"(\w+)"', sources))
+    launched = set(re.findall(r'\bmlflow_run\(\s*"(\w+)"', sources))
     missing = [n for n in ENTRY_POINTS if n not in CASES.keys() | launched | ALIASES.keys()]
     assert not missing, f"no end-to-end test for {missing}"
 
@@ -55,7 +55,7 @@ def test_reloaded_mnist_model_scores_what_the_run_logged(lesson_env, tracking, t
     """The logged model takes raw pixels: its accuracy on the raw test set is the logged one."""
     import mlflow
 
-    result = mlflow_run("cnn_mnist", TINY, lesson_env, tmp_path)
+    result = in_process("cnn_mnist", TINY, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run = only_run(tracking, "cnn_mnist")
     assert "plots/samples.png" in artifact_paths(tracking, run.info.run_id, "plots")
@@ -74,7 +74,7 @@ def test_dnn_basic_predictions_follow_new_inputs(lesson_env, tracking, tmp_path)
     import mlflow
 
     params = TINY | {"epochs": 60, "units": 16, "predict_inputs": "10,50,90"}
-    result = mlflow_run("dnn_basic", params, lesson_env, tmp_path)
+    result = in_process("dnn_basic", params, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run = only_run(tracking, "dnn_basic")
     table = pd.read_csv(
@@ -90,7 +90,7 @@ def test_dnn_basic_predictions_follow_new_inputs(lesson_env, tracking, tmp_path)
 def test_same_seed_same_metrics_and_second_run_hits_the_cache(lesson_env, tracking, tmp_path):
     params = TINY | {"dataset": "digits", "model": "cnn"}
     for _ in range(2):
-        result = mlflow_run("image_classify", params, lesson_env, tmp_path)
+        result = in_process("image_classify", params, lesson_env, tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
     experiment = tracking.get_experiment_by_name("image_classify")
     first, second = sorted(

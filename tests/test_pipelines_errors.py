@@ -1,24 +1,41 @@
-"""Expected failures through the real CLI: one line on stderr, exit code, a FAILED run."""
+"""Expected failures: one line on stderr, exit code 2, a FAILED run with the reason.
+
+Most cases run the CLI in this process (`in_process`); the ones whose point is the process
+(`mlflow run` failing the run it made before parsing, a download with no network) launch
+the real `mlflow run`."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from conftest import TINY, mlflow_run, only_run
+from conftest import MLFLOW, TINY, in_process, mlflow_run, only_run
 
 
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error: ")]
 
 
-def assert_clean_failure(result, tracking, experiment: str, message: str) -> None:
-    """Non-zero exit, exactly one `error:` line with the message, no traceback, run FAILED."""
+def assert_clean_failure(
+    result, tracking, experiment: str, message: str, *, parameter_error: bool = False
+) -> None:
+    """Non-zero exit, exactly one `error:` line with the message, no traceback, run FAILED.
+
+    `parameter_error`: refused while parsing. `mlflow run` made the run before that and it
+    ends FAILED; run in process nothing made one, so there must be none (and exit code 2).
+    """
     assert result.returncode != 0
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     lines = error_lines(result.stderr)
     assert len(lines) == 1, result.stderr[-3000:]
     assert message in lines[0]
+    launched = result.args[0] == str(MLFLOW)
+    if not launched:
+        assert result.returncode == 2
+        if parameter_error:
+            found = tracking.get_experiment_by_name(experiment)
+            assert found is None or not tracking.search_runs([found.experiment_id])
+            return
     run = only_run(tracking, experiment)
     assert run.info.status == "FAILED"
     assert run.data.tags["error"] == lines[0].removeprefix("error: ")
@@ -32,9 +49,6 @@ def assert_clean_failure(result, tracking, experiment: str, message: str) -> Non
             {"dataset": "nope"},
             "unknown data set 'nope'; choose one of boston_housing, breast_cancer, cifar10",
         ),
-        ("dnn_regression", {"epochs": 0}, "bad value 0 for epochs: use 1 or more"),
-        ("dnn_regression", {"scaler": "robust"}, "bad value 'robust' for scaler: choose one of"),
-        ("dnn_regression", {"epochs": "ten"}, "argument --epochs: invalid int value: 'ten'"),
         ("dnn_regression", {"dataset": "npz:/no/such.npz"}, "npz file not found: /no/such.npz"),
         ("dnn_regression", {"dataset": "iris"}, "iris is a classification data set"),
         ("image_classify", {"dataset": "diabetes"}, "diabetes is not a set of labelled images"),
@@ -43,14 +57,40 @@ def assert_clean_failure(result, tracking, experiment: str, message: str) -> Non
     ],
 )
 def test_bad_input_fails_cleanly(entry_point, params, message, lesson_env, tracking, tmp_path):
-    result = mlflow_run(entry_point, TINY | params, lesson_env, tmp_path)
+    result = in_process(entry_point, TINY | params, lesson_env, tmp_path)
     assert_clean_failure(result, tracking, entry_point, message)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"epochs": 0}, "bad value 0 for epochs: use 1 or more"),
+        ({"scaler": "robust"}, "bad value 'robust' for scaler: choose one of"),
+        ({"epochs": "ten"}, "argument --epochs: invalid int value: 'ten'"),
+    ],
+)
+def test_bad_parameter_is_refused_before_a_run(params, message, lesson_env, tracking, tmp_path):
+    result = in_process("dnn_regression", TINY | params, lesson_env, tmp_path)
+    assert_clean_failure(result, tracking, "dnn_regression", message, parameter_error=True)
+
+
+def test_bad_parameter_fails_the_run_mlflow_run_made(lesson_env, tracking, tmp_path):
+    """`mlflow run` creates the run before the pipeline parses: it must end FAILED with the
+    reason, not stay RUNNING."""
+    result = mlflow_run("dnn_regression", TINY | {"epochs": "ten"}, lesson_env, tmp_path)
+    assert_clean_failure(
+        result,
+        tracking,
+        "dnn_regression",
+        "argument --epochs: invalid int value: 'ten'",
+        parameter_error=True,
+    )
 
 
 def test_malformed_npz_names_the_keys_it_found(lesson_env, tracking, tmp_path):
     path = tmp_path / "wrong.npz"
     np.savez(path, features=np.zeros((4, 2)), labels=np.zeros(4))
-    result = mlflow_run("dnn_regression", TINY | {"dataset": f"npz:{path}"}, lesson_env, tmp_path)
+    result = in_process("dnn_regression", TINY | {"dataset": f"npz:{path}"}, lesson_env, tmp_path)
     assert_clean_failure(
         result, tracking, "dnn_regression", "has keys ['features', 'labels']; expected x_train"
     )
@@ -59,7 +99,7 @@ def test_malformed_npz_names_the_keys_it_found(lesson_env, tracking, tmp_path):
 def test_csv_without_target_says_which_parameter_to_add(lesson_env, tracking, tmp_path):
     path = tmp_path / "table.csv"
     path.write_text("a,b\n1,2\n3,4\n")
-    result = mlflow_run("dnn_regression", TINY | {"dataset": f"csv:{path}"}, lesson_env, tmp_path)
+    result = in_process("dnn_regression", TINY | {"dataset": f"csv:{path}"}, lesson_env, tmp_path)
     assert_clean_failure(result, tracking, "dnn_regression", "add -P target=COLUMN")
 
 
