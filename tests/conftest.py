@@ -137,6 +137,7 @@ def in_process(
     # (no cache_dir) go there.
     keras.src.backend.config._KERAS_DIR = env.get("KERAS_HOME", saved_keras_home)
     urllib.request._opener = None  # built from http(s)_proxy at first use, then kept
+    fluent._active_experiment_id = None  # a step test's mlflow.set_experiment, other store
     keras.backend.clear_session()  # fresh layer names and graph, as in a new process
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
