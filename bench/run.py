@@ -52,14 +52,16 @@ def environment(work: Path) -> dict[str, str]:
     return env
 
 
-def overhead(work: Path, repeats: int, rows: int = 60_000) -> list[dict]:
+def overhead(work: Path, repeats: int, images: int = 60_000) -> list[dict]:
     """Goals: fit phase <= 1.05x, whole process <= 1.25x for a 5-epoch run, on `rows`
     generated MNIST-format training images (60,000: MNIST's own size)."""
     import mlflow
 
     import upstream_files
 
-    data = upstream_files.write_mnist_npz(work, n_train=rows, n_test=rows // 6, name="bench.npz")
+    data = upstream_files.write_mnist_npz(
+        work, n_train=images, n_test=images // 6, name="bench.npz"
+    )
     env, epochs, batch, seed = environment(work), 5, 128, 42
     pipeline = [
         PYTHON,
@@ -114,7 +116,7 @@ def overhead(work: Path, repeats: int, rows: int = 60_000) -> list[dict]:
         samples["bare_first"].append(result["first_epoch_end"] - start)
     rows = []
     for label, a, b, goal in (
-        (f"fit phase (5 epochs, {rows:,} images)", "pipe_fit", "bare_fit", 1.05),
+        (f"fit phase (5 epochs, {images:,} images)", "pipe_fit", "bare_fit", 1.05),
         ("whole process", "pipe_all", "bare_all", 1.25),
         ("start to first epoch end", "pipe_first", "bare_first", None),
         ("test accuracy, same data and seed", "pipe_acc", "bare_acc", None),
@@ -338,7 +340,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         for name in args.sections.split(","):
             started = time.perf_counter()
-            extra = {"rows": args.mnist_rows} if name == "overhead" else {}
+            extra = {"images": args.mnist_rows} if name == "overhead" else {}
             rows += SECTIONS[name](Path(folder), args.repeats, **extra)
             print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
     RESULTS.mkdir(exist_ok=True)
