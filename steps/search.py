@@ -257,10 +257,17 @@ def frozen_heap() -> Iterator[None]:
 def fresh_session() -> None:
     """What each trial starts from: Keras's global state and Python's garbage gone.
 
-    clear_session runs gc.collect itself; a second full collection cost 0.9 s a trial."""
+    clear_session runs gc.collect itself; a second full collection cost 0.9 s a trial. On JAX
+    it leaves the compiled programs of every earlier model (each new layer size compiles
+    anew): jax.clear_caches() drops them, 9.6 MB a trial of growth down to 0.35 MB.
+    """
     import keras
 
     keras.backend.clear_session()
+    if keras.backend.backend() == "jax":
+        import jax
+
+        jax.clear_caches()
 
 
 def pruning_callback(trial, monitor: str):
