@@ -33,7 +33,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 test: lint  ## ruff, then the test suite (slow tests excluded)
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist worksteal  # idle workers take queued tests: 6:26 vs 7:15
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
