@@ -195,3 +195,12 @@ def test_memory_does_not_grow_from_trial_to_trial(parent):
     assert [m.value for m in history] == rss
     per_trial = (rss[5] - rss[1]) / 4
     assert per_trial < 7, f"resident memory per trial (MB): {[round(r) for r in rss]}"
+
+
+def test_frozen_heap_hides_what_lives_now_from_the_collector_and_undoes_it():
+    import gc
+
+    before = gc.get_freeze_count()
+    with search.frozen_heap():
+        assert gc.get_freeze_count() > before
+    assert gc.get_freeze_count() == 0
