@@ -57,7 +57,7 @@ def run(params: DenseOnly, tracker: Tracker) -> None:
             build.scaling_layer(pre.x_scaling),  # the fitted scaling: raw samples go in
             keras.layers.Flatten(),
             *hidden_layers(options),
-            keras.layers.Dense(head.units, activation=head.activation, dtype=build.HEAD_DTYPE),
+            build.head_layer(head, name=None),  # Keras names it, as before
             *scale_out(),
         ],
         name="sequential",
@@ -69,9 +69,7 @@ def run(params: DenseOnly, tracker: Tracker) -> None:
     x = keras.layers.Flatten()(x)
     for layer in hidden_layers(options):
         x = layer(x)
-    outputs = keras.layers.Dense(
-        head.units, activation=head.activation, name="head", dtype=build.HEAD_DTYPE
-    )(x)
+    outputs = build.head_layer(head)(x)
     for layer in scale_out():
         outputs = layer(outputs)
     functional = keras.Model(inputs=inputs, outputs=outputs, name="functional")

@@ -206,6 +206,13 @@ def dnn_body(x, opts: ModelOptions):
     return dense_stack(x, opts, opts.layers)
 
 
+def head_layer(head: Head, name: str | None = "head"):
+    """The output Dense layer: float32 even under a mixed dtype policy (HEAD_DTYPE)."""
+    import keras
+
+    return keras.layers.Dense(head.units, activation=head.activation, name=name, dtype=HEAD_DTYPE)
+
+
 def conv_block(x, filters: int, opts: ModelOptions):
     """Conv2D with its activation fused in, or Conv2D -> BatchNormalization -> activation."""
     import keras
@@ -288,9 +295,7 @@ def build(family: str, prepared: Prepared, opts: ModelOptions, name: str = ""):
     if pre.family_shape != pre.sample_shape:
         x = keras.layers.Reshape(pre.family_shape)(x)
     x = BODIES[family](x, opts)
-    outputs = keras.layers.Dense(
-        head.units, activation=head.activation, name="head", dtype=HEAD_DTYPE
-    )(x)
+    outputs = head_layer(head)(x)
     if not pre.y_scaling.is_identity:
         outputs = target_units_layer(pre.y_scaling)(outputs)
     return keras.Model(inputs, outputs, name=name or family)
@@ -322,9 +327,7 @@ def build_sequential(prepared: Prepared, opts: ModelOptions, name: str = ""):
     if pre.family_shape != pre.sample_shape:
         layers.append(keras.layers.Reshape(pre.family_shape))
     layers += recurrent_layers(opts)
-    layers.append(
-        keras.layers.Dense(head.units, activation=head.activation, name="head", dtype=HEAD_DTYPE)
-    )
+    layers.append(head_layer(head))
     if not pre.y_scaling.is_identity:
         layers.append(target_units_layer(pre.y_scaling))
     return keras.Sequential(layers, name=name or "sequential")
@@ -365,9 +368,7 @@ def build_branches(prepared: Prepared, branches: dict[str, slice], opts: ModelOp
             x = scaling_layer(columns_of(pre.x_scaling, columns), f"{input_name}_scaler")(x)
         merged.append(lstm_body(x, opts))
     x = keras.layers.Concatenate()(merged) if len(merged) > 1 else merged[0]
-    outputs = keras.layers.Dense(
-        head.units, activation=head.activation, name="head", dtype=HEAD_DTYPE
-    )(x)
+    outputs = head_layer(head)(x)
     if not pre.y_scaling.is_identity:
         outputs = target_units_layer(pre.y_scaling)(outputs)
     return keras.Model(inputs, outputs, name=name or "ensemble")

@@ -264,8 +264,6 @@ def build_model(
         x = vectorize(inputs)
     x = keras.layers.Embedding(spec.vocabulary, spec.embedding_dim, name="embedding")(x)
     x = body(x, spec, opts)
-    outputs = keras.layers.Dense(
-        head.units, activation=head.activation, name="head", dtype=build.HEAD_DTYPE
-    )(x)
+    outputs = build.head_layer(head)(x)
     prefix = "bidirectional_" if spec.bidirectional else ""
     return keras.Model(inputs, outputs, name=name or f"{prefix}{spec.kind}")
