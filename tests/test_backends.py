@@ -273,10 +273,14 @@ def test_jit_compile_reaches_model_compile(digits_cnn, value):
     assert config.jit_compile == value
     model = build.build("cnn", digits_cnn, ModelOptions(units=8, layers=1, filters=(4,)))
     fit.compile_model(model, build.head_for(digits_cnn), config)
-    # auto: Keras decides (off on a CPU-only TensorFlow, on for JAX when the model allows)
-    expected = {"true": True, "false": False, "auto": model._resolve_auto_jit_compile()}[value]
-    assert model.jit_compile is expected
-    assert model.get_compile_config()["jit_compile"] is expected
+    from keras.src.trainers.trainer import model_supports_jit
+
+    # auto: Keras decides (off on a CPU-only TensorFlow, on for JAX when the model allows).
+    requested = {"true": True, "false": False, "auto": model._resolve_auto_jit_compile()}[value]
+    assert model.get_compile_config()["jit_compile"] is requested
+    # In effect: Keras drops XLA where it refuses it, as on TensorFlow once op determinism is
+    # on (the pipelines' seed_everything turns it on; an earlier test in this worker may have).
+    assert model.jit_compile is (requested and model_supports_jit(model))
 
 
 def test_the_cli_logs_the_backend_and_sets_the_policy(tmp_path, monkeypatch):
