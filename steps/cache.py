@@ -25,7 +25,7 @@ from typing import Literal
 
 import numpy as np
 
-from steps.datasets import Dataset, Source
+from steps.data import Dataset, Source
 
 # Bump when the stored layout or a loader's output changes: old entries are then ignored.
 FORMAT_VERSION = 1

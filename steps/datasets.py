@@ -1,135 +1,95 @@
-"""Load step: data sets by registered name or URI (`npz:PATH`, `csv:PATH`).
+"""Load step: `-P dataset=` as a registered name or a URI (`npz:PATH`, `csv:PATH`, `dir:PATH`).
 
-A `Source` is cheap to make: its `key` identifies the content (a pinned or computed
-checksum, or generator parameters) so the npy cache can be consulted before the
-expensive `load()` runs.
+`NAMED` lists every data set a lesson can ask for by name, with the kind of samples it
+holds and its task (messages that suggest data sets read them from here); `SCHEMES` maps
+each URI scheme to the reader of the user's own files. To add a data set, write a function
+returning a `Source` in the `steps/sources/` module of its kind and add its row to NAMED.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
+from steps.data import Source, Task
 from steps.errors import UserError
+from steps.sources import (
+    csv_file,
+    image_folder,
+    keras_sets,
+    npz_file,
+    sklearn_sets,
+    text_sets,
+    toys,
+)
 
-Task = Literal["classification", "regression"]
-
-# Offline data sets a user can always fall back to.
-OFFLINE_HINT = "-P dataset=digits (offline), or -P dataset=npz:PATH with your own copy"
+Kind = Literal["images", "table", "series", "text"]
 
 
 @dataclass(frozen=True)
-class Dataset:
-    """Arrays plus what the later steps need to know about them."""
-
-    name: str
+class Named:
+    source: Callable[[], Source]
+    kind: Kind
     task: Task
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray | None = None
-    y_test: np.ndarray | None = None
-    class_names: tuple[str, ...] = ()
-    feature_names: tuple[str, ...] = ()
-    # Images: the largest pixel value (255, or 16 for digits); None for tabular data.
-    pixel_max: float | None = None
-
-    @property
-    def is_image(self) -> bool:
-        return self.pixel_max is not None
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.class_names)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        named = {"x_train": self.x_train, "y_train": self.y_train}
-        if self.x_test is not None and self.y_test is not None:
-            named.update(x_test=self.x_test, y_test=self.y_test)
-        return named
-
-    def meta(self) -> dict:
-        return {
-            "name": self.name,
-            "task": self.task,
-            "class_names": list(self.class_names),
-            "feature_names": list(self.feature_names),
-            "pixel_max": self.pixel_max,
-        }
-
-    @classmethod
-    def from_parts(cls, meta: dict, arrays: dict[str, np.ndarray]) -> Dataset:
-        return cls(
-            name=meta["name"],
-            task=meta["task"],
-            class_names=tuple(meta["class_names"]),
-            feature_names=tuple(meta["feature_names"]),
-            pixel_max=meta["pixel_max"],
-            x_test=arrays.get("x_test"),
-            y_test=arrays.get("y_test"),
-            x_train=arrays["x_train"],
-            y_train=arrays["y_train"],
-        )
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where a data set comes from: a content key for the cache and a loader."""
+NAMED: dict[str, Named] = {
+    "mnist": Named(keras_sets.mnist, "images", "classification"),
+    "fashion_mnist": Named(keras_sets.fashion_mnist, "images", "classification"),
+    "cifar10": Named(keras_sets.cifar10, "images", "classification"),
+    "cifar100": Named(keras_sets.cifar100, "images", "classification"),
+    "digits": Named(partial(sklearn_sets.source, "digits"), "images", "classification"),
+    "boston_housing": Named(keras_sets.boston_housing, "table", "regression"),
+    "diabetes": Named(partial(sklearn_sets.source, "diabetes"), "table", "regression"),
+    "iris": Named(partial(sklearn_sets.source, "iris"), "table", "classification"),
+    "breast_cancer": Named(
+        partial(sklearn_sets.source, "breast_cancer"), "table", "classification"
+    ),
+    "wine": Named(partial(sklearn_sets.source, "wine"), "table", "classification"),
+    "linear": Named(toys.linear, "table", "regression"),
+    "sequences": Named(toys.sequences, "table", "regression"),
+    "series": Named(toys.series, "series", "regression"),
+    "sentences": Named(text_sets.sentences, "text", "classification"),
+    "reuters": Named(partial(text_sets.text_archive, "reuters"), "text", "classification"),
+    "imdb": Named(partial(text_sets.text_archive, "imdb"), "text", "classification"),
+}
 
-    name: str
-    key: str
-    load: Callable[[], Dataset] = field(repr=False)
+# scheme -> reader of `scheme:PATH` (the `target` column matters to csv: only)
+SCHEMES: dict[str, Callable[[Path, str], Source]] = {
+    "npz": npz_file.source,
+    "csv": csv_file.source,
+    "dir": image_folder.source,
+}
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def names(kind: Kind | None = None, task: Task | None = None) -> tuple[str, ...]:
+    """Registered data sets of one kind and/or task, for messages and defaults."""
+    return tuple(
+        name
+        for name, named in NAMED.items()
+        if kind in (None, named.kind) and task in (None, named.task)
+    )
 
 
-def infer_task(y: np.ndarray) -> Task:
-    """Integer or text labels with few distinct values are classes; anything else is a number."""
-    if y.dtype.kind in "OUSb":
-        return "classification"
-    if y.dtype.kind in "iu" or np.all(np.mod(y, 1) == 0):
-        distinct = np.unique(y).size
-        if distinct <= max(2, min(50, y.size // 5)):
-            return "classification"
-    return "regression"
-
-
-def encode_classes(y: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Labels as indices 0..k-1 plus the original value of each index."""
-    values, indices = np.unique(y, return_inverse=True)
-    return indices.astype(np.int64), tuple(str(v) for v in values)
+def uri_forms() -> str:
+    """'npz:PATH, csv:PATH or dir:PATH', from SCHEMES."""
+    forms = [f"{scheme}:PATH" for scheme in SCHEMES]
+    return f"{', '.join(forms[:-1])} or {forms[-1]}"
 
 
 def resolve(uri: str, *, target: str = "") -> Source:
     """Turn `-P dataset=` into a Source, or say what is accepted."""
-    from steps import sources
-
     if ":" in uri:
         scheme, _, path = uri.partition(":")
-        readers = {"npz": sources.npz_file, "csv": sources.csv_file, "dir": sources.image_folder}
-        if scheme not in readers:
-            raise UserError(
-                f"unknown data set URI scheme {scheme!r} in {uri!r}; use npz:PATH or csv:PATH"
-            )
-        if scheme == "csv":
-            return sources.csv_file(Path(path), target=target)
-        if scheme == "dir":  # one sub-folder of images per class, read at the default size
-            return sources.image_folder(Path(path))
-        return sources.npz_file(Path(path))
-    registry = sources.registry()
-    if uri not in registry:
+        if scheme not in SCHEMES:
+            raise UserError(f"unknown data set URI scheme {scheme!r} in {uri!r}; use {uri_forms()}")
+        return SCHEMES[scheme](Path(path), target)
+    if uri not in NAMED:
         raise UserError(
-            f"unknown data set {uri!r}; choose one of {', '.join(sorted(registry))}, "
-            "or give npz:PATH or csv:PATH"
+            f"unknown data set {uri!r}; choose one of {', '.join(sorted(NAMED))}, "
+            f"or give {uri_forms()}"
         )
-    return registry[uri]()
+    return NAMED[uri].source()

@@ -13,7 +13,7 @@ import numpy as np
 
 from steps import evaluate
 from steps.build import HEAD_DTYPE, Head
-from steps.datasets import Dataset
+from steps.data import Dataset
 from steps.errors import UserError
 from steps.prepare import Affine, Split
 

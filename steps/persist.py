@@ -184,14 +184,11 @@ def dataset_names(spec: str) -> list[str]:
     names = [part.strip() for part in spec.split(",") if part.strip()]
     if not names:
         raise UserError("no data set given: use -P dataset=all or a list like mnist,iris")
-    from steps import sources
-
-    known = sources.registry()
-    unknown = [n for n in names if n != "all" and ":" not in n and n not in known]
+    unknown = [n for n in names if n != "all" and ":" not in n and n not in datasets.NAMED]
     if unknown:  # a typo is the user's to fix, not a download to skip
         raise UserError(
             f"unknown data set {unknown[0]!r}; choose all, or a comma list of "
-            f"{', '.join(sorted(known))}, npz:PATH or csv:PATH"
+            f"{', '.join(sorted(datasets.NAMED))}, {datasets.uri_forms()}"
         )
     expanded: list[str] = []
     for name in names:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from steps.datasets import Dataset
+from steps.data import Dataset
 
 
 def pyplot():

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from steps.datasets import Dataset
+from steps.data import Dataset
 from steps.errors import UserError
 from steps.evaluate import class_indices
 from steps.prepare import PrepareOptions, split

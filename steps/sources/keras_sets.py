@@ -10,10 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from steps.datasets import (
-    Dataset,
-    Source,
-)
+from steps.data import Dataset, Source
 from steps.sources.remote import KERAS_ORIGIN, TORONTO_ORIGIN, Remote, keras_source
 
 CIFAR10_CLASSES = [
@@ -150,7 +147,7 @@ def parse_cifar100(paths: list[Path]) -> Dataset:
     )
 
 
-def keras_split(
+def split_like_keras(
     x: np.ndarray, y: np.ndarray, seed: int = 113, test_split: float = 0.2
 ) -> dict[str, np.ndarray]:
     """boston_housing's split, as Keras's loader does it: shuffle with seed 113, last 20% test."""
@@ -162,7 +159,7 @@ def keras_split(
 
 def parse_boston(paths: list[Path]) -> Dataset:
     with np.load(paths[0], allow_pickle=False) as archive:
-        arrays = keras_split(archive["x"], archive["y"])
+        arrays = split_like_keras(archive["x"], archive["y"])
     return Dataset(
         name="boston_housing", task="regression", feature_names=BOSTON_FEATURES, **arrays
     )

@@ -7,12 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from steps.datasets import (
-    OFFLINE_HINT,
-    Dataset,
-    Source,
-    file_sha256,
-)
+from steps.data import OFFLINE_HINT, Dataset, Source, file_sha256
 from steps.errors import UserError
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"

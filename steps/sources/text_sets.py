@@ -10,12 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from steps.datasets import (
-    Dataset,
-    Source,
-)
+from steps.data import Dataset, Source
 from steps.errors import UserError
-from steps.sources.keras_sets import ArraysOnlyUnpickler, keras_split
+from steps.sources.keras_sets import ArraysOnlyUnpickler, split_like_keras
 from steps.sources.remote import KERAS_ORIGIN, Remote, fetch, keras_source
 
 # ----------------------------------------------------------------- text (lessons 79-83)
@@ -154,7 +151,7 @@ def encode_sequences(texts: np.ndarray, num_words: int, maxlen: int) -> np.ndarr
 def parse_reuters(num_words: int, maxlen: int, paths: list[Path]) -> Dataset:
     """Keras's split: shuffle with seed 113, the last 20% are the test set."""
     texts, labels = archive_arrays(paths[0], "reuters", ("x", "y"))
-    arrays = keras_split(encode_sequences(texts, num_words, maxlen), labels, seed=TEXT_SEED)
+    arrays = split_like_keras(encode_sequences(texts, num_words, maxlen), labels, seed=TEXT_SEED)
     return Dataset(name="reuters", task="classification", class_names=REUTERS_TOPICS, **arrays)
 
 

@@ -11,14 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from steps.datasets import (
-    Dataset,
-    Source,
-    file_sha256,
-)
+from steps.data import Dataset, Source, file_sha256
 from steps.errors import UserError
-
-# ----------------------------------------------------------------- image folders (dir:PATH)
 
 # What Keras's directory loader reads; it passes over other files silently, we count them.
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -131,8 +125,9 @@ def image_folder_source(folder: ImageFolder, size: tuple[int, int] = DEFAULT_IMA
     return Source(name=folder.root.name, key=key, load=load)
 
 
-def image_folder(path: Path, size: tuple[int, int] = DEFAULT_IMAGE_SIZE) -> Source:
-    """`-P dataset=dir:PATH` for any pipeline; files that cannot be read are skipped."""
+def source(path: Path, target: str = "", size: tuple[int, int] = DEFAULT_IMAGE_SIZE) -> Source:
+    """`-P dataset=dir:PATH` for any pipeline (the sub-folders are the classes, so `target`
+    means nothing here); files that cannot be read are skipped."""
     folder = scan_image_folder(path)
     if folder.skipped:
         print(f"skipped {len(folder.skipped)} unreadable or non-image files in {folder.root}")
