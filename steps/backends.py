@@ -14,6 +14,9 @@ import sys
 from steps.errors import UserError
 
 BACKENDS = ("tensorflow", "jax", "torch")
+# Keras dtype policies: the mixed ones compute in 16 bits and keep float32 variables.
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "float16", "bfloat16")
+JIT_COMPILE = ("auto", "true", "false")  # XLA in model.compile: Keras decides, on, off
 # The packages a backend imports, and how to install them.
 PACKAGES = {"tensorflow": ("tensorflow",), "jax": ("jax", "jaxlib"), "torch": ("torch",)}
 INSTALL = {

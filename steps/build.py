@@ -1,18 +1,20 @@
 """Build step: model builders that take their input shape from the data.
 
-Every builder wraps its layers between the data's own preprocessing (fitted scaling and
-the family's reshape, see `steps.prepare`) and the task's head. Before any weight is
-allocated, `check_fits_in_memory` refuses a model too large for this machine (lesson 03).
+Every builder wraps a model family's body (`steps.families`) between the data's own
+preprocessing (the fitted scaling of `steps.prepare`, then the family's reshape) and the
+task's head. Before any weight is allocated, `check_fits_in_memory` refuses a model too
+large for this machine (lesson 03).
 """
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from steps import families
 from steps.errors import UserError
+from steps.families import Block, Family, Shape
+from steps.layers import ModelOptions, recurrent_layers
 from steps.prepare import Affine, Prepared, Preprocessing
 
 # Weights, their gradients and Adam's two moments: four float32 copies of each parameter.
@@ -33,23 +35,6 @@ class Head:
     metrics: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class ModelOptions:
-    """Build parameters shared by every family (lesson 73's options among them)."""
-
-    units: int = 64
-    layers: int = 2  # hidden Dense layers (dnn), recurrent/conv layers (lstm, conv1d)
-    filters: tuple[int, ...] = (32, 64)  # one Conv2D block each (cnn)
-    pool_last: bool = True  # MaxPooling2D after the last conv block too
-    dropout: float = 0.0
-    batch_norm: bool = False
-    activation: str = "relu"
-    initializer: str = "glorot_uniform"
-    l1: float = 0.0
-    l2: float = 0.0
-    cell: str = "lstm"  # the recurrent layer of the lstm family: lstm, simple_rnn or gru
-
-
 BINARY = Head(1, "sigmoid", "binary_crossentropy", ("accuracy",))
 
 
@@ -65,76 +50,10 @@ def head_for(prepared: Prepared) -> Head:
 # ---------------------------------------------------------------- size estimate (no allocation)
 
 
-def conv_out(size: int, kernel: int = 3) -> int:
-    return size - kernel + 1 if size >= kernel else size  # 'valid' when it fits, else 'same'
-
-
-def estimate_layers(
-    family: str, shape: tuple[int, ...], head: Head, opts: ModelOptions
-) -> list[tuple[str, int]]:
+def estimate(family: Family, shape: Shape, head: Head, opts: ModelOptions) -> list[Block]:
     """(description, parameter count) of each trainable block, from shapes alone."""
-    norm = 4 if opts.batch_norm else 0  # gamma, beta, moving mean, moving variance
-    blocks: list[tuple[str, int]] = []
-    if family == "cnn":
-        height, width, channels = shape
-        for i, filters in enumerate(opts.filters):
-            blocks.append(
-                (
-                    f"Conv2D {filters}x3x3 on {channels} channels",
-                    9 * channels * filters + filters + norm * filters,
-                )
-            )
-            if min(height, width) >= 3:  # 'valid', as cnn_body; else 'same' keeps the size
-                height, width = conv_out(height), conv_out(width)
-            channels = filters
-            if (i < len(opts.filters) - 1 or opts.pool_last) and min(height, width) >= 2:
-                height, width = height // 2, width // 2
-        width_in = height * width * channels
-    elif family in ("lstm", "conv1d"):
-        steps, width_in = shape
-        for _ in range(opts.layers):
-            if family == "lstm":
-                layer, count = cell_name(opts), recurrent_count(opts.cell, width_in, opts.units)
-            else:
-                count, layer = 3 * width_in * opts.units + opts.units, "CONV1D"
-                steps = conv_out(steps)
-            blocks.append(
-                (f"{layer} {opts.units} on {width_in} features", count + norm * opts.units)
-            )
-            width_in = opts.units
-        if family == "conv1d":
-            width_in *= steps
-    else:
-        width_in = math.prod(shape)
-    dense_layers = opts.layers if family in ("dnn", "cnn") else 0
-    for _ in range(dense_layers):
-        blocks.append(
-            (
-                f"Dense {opts.units} on {width_in} inputs",
-                width_in * opts.units + opts.units + norm * opts.units,
-            )
-        )
-        width_in = opts.units
-    blocks.append((f"Dense {head.units} output", width_in * head.units + head.units))
-    return blocks
-
-
-# Keras 3's recurrent cells: gates per cell, and GRU's reset_after=True keeps two biases a gate.
-RECURRENT_CELLS = {"lstm": ("LSTM", 4, 1), "simple_rnn": ("SimpleRNN", 1, 1), "gru": ("GRU", 3, 2)}
-
-
-def cell_name(opts: ModelOptions) -> str:
-    if opts.cell not in RECURRENT_CELLS:
-        raise UserError(
-            f"unknown recurrent cell {opts.cell!r}; choose one of {', '.join(RECURRENT_CELLS)}"
-        )
-    return RECURRENT_CELLS[opts.cell][0]
-
-
-def recurrent_count(cell: str, width_in: int, units: int) -> int:
-    """Kernel, recurrent kernel and bias(es) of each gate."""
-    _, gates, biases = RECURRENT_CELLS[cell]
-    return gates * (units * (width_in + units) + biases * units)
+    blocks, width = family.estimate(shape, opts)
+    return [*blocks, (f"Dense {head.units} output", width * head.units + head.units)]
 
 
 def available_memory() -> int:
@@ -173,39 +92,6 @@ def scaling_layer(scaling: Affine, name: str = "scaler", dtype: str | None = Non
     )
 
 
-def regularized(opts: ModelOptions) -> dict:
-    import keras
-
-    penalty = None
-    if opts.l1 > 0 or opts.l2 > 0:
-        penalty = keras.regularizers.L1L2(l1=opts.l1, l2=opts.l2)
-    return {"kernel_initializer": opts.initializer, "kernel_regularizer": penalty}
-
-
-def after(x, opts: ModelOptions):
-    """The per-layer extras of lesson 73 and 42: BatchNormalization, activation, Dropout."""
-    import keras
-
-    if opts.batch_norm:
-        x = keras.layers.BatchNormalization()(x)
-    x = keras.layers.Activation(opts.activation)(x)
-    if opts.dropout > 0:
-        x = keras.layers.Dropout(opts.dropout)(x)
-    return x
-
-
-def dense_stack(x, opts: ModelOptions, count: int):
-    import keras
-
-    for _ in range(count):
-        x = after(keras.layers.Dense(opts.units, **regularized(opts))(x), opts)
-    return x
-
-
-def dnn_body(x, opts: ModelOptions):
-    return dense_stack(x, opts, opts.layers)
-
-
 def head_layer(head: Head, name: str | None = "head"):
     """The output Dense layer: float32 even under a mixed dtype policy (HEAD_DTYPE)."""
     import keras
@@ -213,89 +99,29 @@ def head_layer(head: Head, name: str | None = "head"):
     return keras.layers.Dense(head.units, activation=head.activation, name=name, dtype=HEAD_DTYPE)
 
 
-def conv_block(x, filters: int, opts: ModelOptions):
-    """Conv2D with its activation fused in, or Conv2D -> BatchNormalization -> activation."""
+def family_body(x, family: Family, opts: ModelOptions):
+    """The family's reshape (when the sample is not what it reads), then its body."""
     import keras
 
-    padding = "valid" if min(x.shape[1], x.shape[2]) >= 3 else "same"
-    if not opts.batch_norm:
-        return keras.layers.Conv2D(
-            filters, 3, padding=padding, activation=opts.activation, **regularized(opts)
-        )(x)
-    x = keras.layers.Conv2D(filters, 3, padding=padding, **regularized(opts))(x)
-    return keras.layers.Activation(opts.activation)(keras.layers.BatchNormalization()(x))
-
-
-def cnn_body(x, opts: ModelOptions):
-    """keras-io's mnist_convnet layout: Dropout before the head and after each Dense layer,
-    not on the feature maps (dropping their pixels cost 1.6x the fit time in `make bench`)."""
-    import keras
-
-    for i, filters in enumerate(opts.filters):
-        x = conv_block(x, filters, opts)
-        if (i < len(opts.filters) - 1 or opts.pool_last) and min(x.shape[1], x.shape[2]) >= 2:
-            x = keras.layers.MaxPooling2D(2)(x)
-    x = keras.layers.Flatten()(x)
-    if opts.dropout > 0 and opts.layers == 0:  # else each Dense layer's own Dropout follows it
-        x = keras.layers.Dropout(opts.dropout)(x)
-    return dense_stack(x, opts, opts.layers)
-
-
-def recurrent_layers(opts: ModelOptions) -> list:
-    """Lessons 17-22: `opts.layers` LSTM, SimpleRNN or GRU layers; every one but the last
-    returns its whole sequence (return_sequences keeps the time axis), so they stack."""
-    import keras
-
-    layer = getattr(keras.layers, cell_name(opts))
-    layers = []
-    for i in range(opts.layers):
-        last = i == opts.layers - 1
-        layers.append(layer(opts.units, return_sequences=not last, **regularized(opts)))
-        if opts.batch_norm:
-            layers.append(keras.layers.BatchNormalization())
-        if opts.dropout > 0:
-            layers.append(keras.layers.Dropout(opts.dropout))
-    return layers
-
-
-def lstm_body(x, opts: ModelOptions):
-    for layer in recurrent_layers(opts):
-        x = layer(x)
-    return x
-
-
-def conv1d_body(x, opts: ModelOptions):
-    import keras
-
-    for _ in range(opts.layers):
-        padding = "valid" if x.shape[1] >= 3 else "same"
-        x = after(keras.layers.Conv1D(opts.units, 3, padding=padding, **regularized(opts))(x), opts)
-    return keras.layers.Flatten()(x)
-
-
-BODIES: dict[str, Callable] = {
-    "dnn": dnn_body,
-    "cnn": cnn_body,
-    "lstm": lstm_body,
-    "conv1d": conv1d_body,
-}
+    shape = family.input_shape(tuple(x.shape[1:]))
+    if shape != tuple(x.shape[1:]):
+        x = keras.layers.Reshape(shape)(x)
+    return family.body(x, opts)
 
 
 def build(family: str, prepared: Prepared, opts: ModelOptions, name: str = ""):
     """Raw sample -> scaling -> family reshape -> body -> head -> target units."""
     import keras
 
+    chosen = families.get(family)
+    families.check_layers(family, opts.layers)
     pre: Preprocessing = prepared.preprocessing
     head = head_for(prepared)
-    if family in ("lstm", "conv1d") and opts.layers < 1:
-        raise UserError(f"model={family} needs at least one {family} layer: -P layers=1 or more")
-    check_fits_in_memory(estimate_layers(family, pre.family_shape, head, opts))
+    shape = chosen.input_shape(pre.sample_shape)
+    check_fits_in_memory(estimate(chosen, shape, head, opts))
     inputs = keras.Input(pre.sample_shape, name="sample")
     x = inputs if pre.x_scaling.is_identity else scaling_layer(pre.x_scaling)(inputs)
-    if pre.family_shape != pre.sample_shape:
-        x = keras.layers.Reshape(pre.family_shape)(x)
-    x = BODIES[family](x, opts)
-    outputs = head_layer(head)(x)
+    outputs = head_layer(head)(family_body(x, chosen, opts))
     if not pre.y_scaling.is_identity:
         outputs = target_units_layer(pre.y_scaling)(outputs)
     return keras.Model(inputs, outputs, name=name or family)
@@ -313,20 +139,31 @@ def target_units_layer(y_scaling: Affine):
 # ---------------------------------------------------------------- recurrent: Sequential, ensembles
 
 
-def build_sequential(prepared: Prepared, opts: ModelOptions, name: str = ""):
-    """Lesson 20's other API: `build("lstm", ...)`'s layers, in the same order, as a
+def recurrent_family(family: str) -> Family:
+    chosen = families.get(family)
+    if not chosen.cell:
+        recurrent = ", ".join(families.recurrent_names())
+        raise UserError(f"model={family} is not recurrent; choose one of {recurrent}")
+    return chosen
+
+
+def build_sequential(family: str, prepared: Prepared, opts: ModelOptions, name: str = ""):
+    """Lesson 20's other API: `build(family, ...)`'s layers, in the same order, as a
     keras.Sequential (so the same parameters, and the same predictions from the same weights)."""
     import keras
 
+    chosen = recurrent_family(family)
+    families.check_layers(family, opts.layers)
     pre = prepared.preprocessing
     head = head_for(prepared)
-    check_fits_in_memory(estimate_layers("lstm", pre.family_shape, head, opts))
+    shape = chosen.input_shape(pre.sample_shape)
+    check_fits_in_memory(estimate(chosen, shape, head, opts))
     layers = [keras.Input(pre.sample_shape, name="sample")]
     if not pre.x_scaling.is_identity:
         layers.append(scaling_layer(pre.x_scaling))
-    if pre.family_shape != pre.sample_shape:
-        layers.append(keras.layers.Reshape(pre.family_shape))
-    layers += recurrent_layers(opts)
+    if shape != pre.sample_shape:
+        layers.append(keras.layers.Reshape(shape))
+    layers += recurrent_layers(chosen.cell, opts)
     layers.append(head_layer(head))
     if not pre.y_scaling.is_identity:
         layers.append(target_units_layer(pre.y_scaling))
@@ -342,23 +179,24 @@ def columns_of(scaling: Affine, columns: slice) -> Affine:
     return Affine(scaling.offset[..., columns], scaling.scale[..., columns])
 
 
-def build_branches(prepared: Prepared, branches: dict[str, slice], opts: ModelOptions, name=""):
+def build_branches(
+    family: str, prepared: Prepared, branches: dict[str, slice], opts: ModelOptions, name=""
+):
     """Lessons 23-24: one named input per group of feature columns of (time step, feature)
     samples, each through its own recurrent stack, merged with Concatenate into one head."""
     import keras
 
+    chosen = recurrent_family(family)
+    families.check_layers(family, opts.layers)
     pre = prepared.preprocessing
     head = head_for(prepared)
     steps, width = pre.sample_shape
-    if opts.layers < 1:
-        raise UserError("an ensemble needs at least one recurrent layer per input: use layers=1")
     shapes = {name: (steps, len(range(width)[columns])) for name, columns in branches.items()}
-    blocks = [
-        (f"{name}: {block}", count)
-        for name, shape in shapes.items()
-        for block, count in estimate_layers("lstm", shape, head, opts)[:-1]
-    ]
-    merged_width = opts.units * len(branches)
+    blocks, merged_width = [], 0
+    for input_name, shape in shapes.items():
+        branch, out = chosen.estimate(shape, opts)
+        blocks += [(f"{input_name}: {block}", count) for block, count in branch]
+        merged_width += out
     blocks.append((f"Dense {head.units} output", merged_width * head.units + head.units))
     check_fits_in_memory(blocks)
     inputs, merged = {}, []
@@ -366,7 +204,7 @@ def build_branches(prepared: Prepared, branches: dict[str, slice], opts: ModelOp
         x = inputs[input_name] = keras.Input(shapes[input_name], name=input_name)
         if not pre.x_scaling.is_identity:
             x = scaling_layer(columns_of(pre.x_scaling, columns), f"{input_name}_scaler")(x)
-        merged.append(lstm_body(x, opts))
+        merged.append(chosen.body(x, opts))
     x = keras.layers.Concatenate()(merged) if len(merged) > 1 else merged[0]
     outputs = head_layer(head)(x)
     if not pre.y_scaling.is_identity:

@@ -10,20 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from steps.errors import UserError
 from steps.plots import pyplot
-
-
-def parse_list(name: str, text: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    """`-P models=dnn,lstm` -> ("dnn", "lstm"), refusing unknown or repeated entries."""
-    items = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [item for item in items if item not in allowed]
-    if not items or unknown:
-        what = f"{', '.join(map(repr, unknown))} unknown" if unknown else "nothing listed"
-        raise UserError(f"bad value {text!r} for {name}: {what}; choose from {', '.join(allowed)}")
-    if len(set(items)) != len(items):
-        raise UserError(f"bad value {text!r} for {name}: each entry once")
-    return items
 
 
 def table(rows: list[dict[str, object]]) -> pd.DataFrame:

@@ -13,38 +13,9 @@ import numpy as np
 import pandas as pd
 
 from steps.errors import UserError
+from steps.layers import ACTIVATIONS, VECTOR
 from steps.plots import pyplot
 
-# keras.activations applied element by element (sigmoid, tanh, relu first: lesson 71's four)
-ELEMENTWISE: tuple[str, ...] = (
-    "sigmoid",
-    "tanh",
-    "relu",
-    "elu",
-    "selu",
-    "gelu",
-    "softplus",
-    "softsign",
-    "swish",
-    "mish",
-    "leaky_relu",
-    "relu6",
-    "celu",
-    "exponential",
-    "linear",
-    "log_sigmoid",
-    "hard_sigmoid",
-    "hard_silu",
-    "hard_tanh",
-    "sparse_plus",
-    "sparse_sigmoid",
-    "squareplus",
-    "tanh_shrink",
-    "hard_shrink",
-    "soft_shrink",
-)
-VECTOR: tuple[str, ...] = ("softmax", "log_softmax")  # shown on logits (x, 0)
-ACTIVATIONS: tuple[str, ...] = (*ELEMENTWISE[:3], "softmax", *ELEMENTWISE[3:], *VECTOR[1:])
 # In keras.activations but not plotted: aliases, and those needing more than one input.
 NOT_PLOTTED = {
     "silu": "alias of swish",

@@ -1,25 +1,21 @@
-"""Prepare step: split, fit the scaler on train only (lesson 34), pick each model family's
-input shape, encode the labels.
+"""Prepare step: split, fit the scaler on train only (lesson 34), encode the labels.
 
-The fitted scaling and the family's shape are kept as numbers in `Preprocessing`; the build
-step turns them into the model's first layers, so the trained (and logged) model takes raw
-samples and needs no separate scaler file to be reused.
+The fitted scaling is kept as numbers in `Preprocessing`; the build step turns it into the
+model's first layer, so the trained (and logged) model takes raw samples and needs no
+separate scaler file to be reused.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from steps.datasets import Dataset
+from steps.data import Dataset
 from steps.errors import UserError
 
-Family = Literal["dnn", "cnn", "lstm", "conv1d"]
-FAMILIES: tuple[str, ...] = ("dnn", "cnn", "lstm", "conv1d")
 SCALERS: tuple[str, ...] = ("auto", "minmax", "standard", "none")
+LABELS: tuple[str, ...] = ("onehot", "sparse")
 
 
 @dataclass(frozen=True)
@@ -58,18 +54,21 @@ class Preprocessing:
     """What the model does to a raw sample before its first trained layer."""
 
     sample_shape: tuple[int, ...]
-    family_shape: tuple[int, ...]
     x_scaling: Affine
     y_scaling: Affine  # regression targets are learnt standardized, predicted in real units
 
 
 @dataclass(frozen=True)
 class PrepareOptions:
-    scaler: str = "auto"
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2
-    one_hot: bool = True
-    seed: int = 0
+    scaler: str  # one of SCALERS
+    val_fraction: float
+    test_fraction: float
+    labels: str  # classes as one-hot rows or as integers (sparse): one of LABELS
+    seed: int
+
+    @property
+    def one_hot(self) -> bool:
+        return self.labels == "onehot"
 
 
 @dataclass(frozen=True)
@@ -139,22 +138,6 @@ def fit_scaling(kind: str, x_train: np.ndarray, pixel_max: float | None) -> Affi
     return Affine((-fitted.min_ / fitted.scale_).reshape(shape), (1 / fitted.scale_).reshape(shape))
 
 
-def family_shape(family: str, sample_shape: tuple[int, ...], is_image: bool) -> tuple[int, ...]:
-    """The input each family takes: flat rows, images with channels, or (steps, features)."""
-    if family not in FAMILIES:
-        raise UserError(f"unknown model family {family!r}; choose one of {', '.join(FAMILIES)}")
-    size = math.prod(sample_shape)
-    if family == "dnn":
-        return (size,)
-    if family == "cnn":
-        if is_image:
-            return sample_shape if len(sample_shape) == 3 else (*sample_shape[:2], 1)
-        return (size, 1, 1)
-    if is_image:  # rows become time steps, each row's pixels the features
-        return (sample_shape[0], size // sample_shape[0])
-    return (size, 1)
-
-
 def floats(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
@@ -175,7 +158,7 @@ def target_scaling(y_train: np.ndarray) -> Affine:
     return Affine(np.float32(y.mean()), np.float32(y.std() or 1.0))
 
 
-def prepare(dataset: Dataset, family: str, options: PrepareOptions) -> Prepared:
+def prepare(dataset: Dataset, options: PrepareOptions) -> Prepared:
     """Split, fit the scaling on train, encode labels; raw float32 samples for the model."""
     one_hot = options.one_hot
     parts = split(
@@ -209,7 +192,6 @@ def prepare(dataset: Dataset, family: str, options: PrepareOptions) -> Prepared:
         ),
         preprocessing=Preprocessing(
             sample_shape=sample_shape,
-            family_shape=family_shape(family, sample_shape, dataset.is_image),
             x_scaling=fit_scaling(options.scaler, parts.x_train, dataset.pixel_max),
             y_scaling=y_scaling,
         ),

@@ -1,8 +1,8 @@
 """Search step: Optuna studies over the build and fit options (lessons 66-67).
 
-The search space of each model family is the `SPACES` table below, the one place to read or
-change it; `-P space=units=16:128,dropout=0:0.5,optimizer=adam|sgd` narrows it per run
-(`parse_space`). A trial is one child run: `run_trial` trains one suggested configuration
+The search space of each model family is on its record in `steps.families`;
+`-P space=units=16:128,dropout=0:0.5,optimizer=adam|sgd` narrows it per run (`parse_space`).
+A trial is one child run: `run_trial` trains one suggested configuration
 with EarlyStopping and a pruning callback that reports each epoch, and raises
 `optuna.TrialPruned` only after the child run has its metrics and `state=PRUNED` tag (the
 Keras callbacks of optuna-integration raise inside `fit()`, which skips that logging).
@@ -22,123 +22,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from steps import families
 from steps.errors import UserError
+from steps.space import Space, narrowed
 
-FAMILIES = {"dnn": "dnn", "cnn": "cnn", "rnn": "lstm"}  # -P family= -> steps.build family
 PRUNERS = ("hyperband", "median", "none")
 DIRECTIONS = ("maximize", "minimize")
 
 
-@dataclass(frozen=True)
-class IntRange:
-    low: int
-    high: int
-    log: bool = False
-
-    def text(self) -> str:
-        return f"{self.low}:{self.high}" + (" (log)" if self.log else "")
-
-
-@dataclass(frozen=True)
-class FloatRange:
-    low: float
-    high: float
-    log: bool = False
-
-    def text(self) -> str:
-        return f"{self.low:g}:{self.high:g}" + (" (log)" if self.log else "")
-
-
-@dataclass(frozen=True)
-class Choice:
-    options: tuple
-
-    def text(self) -> str:
-        return "|".join(map(str, self.options))
-
-
-Dimension = IntRange | FloatRange | Choice
-Space = dict[str, Dimension]
-
-# The search space per family: parameter name (as `-P name=`) -> range or choices.
-COMMON_FIT: Space = {
-    "learning_rate": FloatRange(1e-4, 3e-2, log=True),
-    "optimizer": Choice(("adam", "rmsprop", "nadam", "sgd")),
-    "batch_size": Choice((16, 32, 64, 128)),
-}
-SPACES: dict[str, Space] = {
-    "dnn": {
-        "units": IntRange(16, 256, log=True),
-        "layers": IntRange(1, 4),
-        "dropout": FloatRange(0.0, 0.5),
-        "activation": Choice(("relu", "tanh", "elu", "selu")),
-        **COMMON_FIT,
-    },
-    "cnn": {
-        "filters": Choice(("16,32", "32,64", "32,64,64")),
-        "units": IntRange(16, 128, log=True),
-        "layers": IntRange(0, 2),  # Dense layers after the conv blocks
-        "dropout": FloatRange(0.0, 0.5),
-        "activation": Choice(("relu", "elu")),
-        **COMMON_FIT,
-    },
-    "rnn": {  # LSTM layers keep their own tanh/sigmoid: no activation to search
-        "units": IntRange(16, 128, log=True),
-        "layers": IntRange(1, 2),
-        "dropout": FloatRange(0.0, 0.5),
-        **COMMON_FIT,
-    },
-}
-
-
 def parse_space(family: str, text: str) -> Space:
-    """The family's space with `name=low:high`, `name=a|b|c` or `name=value` overrides."""
-    space = dict(SPACES[family])
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, value = item.partition("=")
-        if not sep or not value:
-            raise UserError(f"bad space entry {item!r}: use name=low:high, name=a|b or name=value")
-        if name not in space:
-            raise UserError(
-                f"{name!r} is not searched for family {family}; choose from {', '.join(space)}"
-            )
-        space[name] = override(name, space[name], value)
-    return space
-
-
-def override(name: str, default: Dimension, value: str) -> Dimension:
-    kind = int if isinstance(default, IntRange) else float
-    if isinstance(default, Choice):
-        kind = type(default.options[0])
-    try:
-        if ":" in value and not isinstance(default, Choice):
-            low, high = (kind(part) for part in value.split(":", 1))
-            if low > high or (default.log and low <= 0):
-                raise ValueError
-            return type(default)(low, high, default.log)
-        # one value fixes the parameter; a|b|c lists the choices
-        return Choice(tuple(kind(part) for part in value.split("|")))
-    except ValueError:
-        raise UserError(
-            f"bad space value {value!r} for {name}: use low:high (low <= high) or a|b|c"
-        ) from None
-
-
-def describe(space: Space) -> str:
-    return ", ".join(f"{name}={dim.text()}" for name, dim in space.items())
-
-
-def suggest(trial, space: Space) -> dict[str, object]:
-    """One configuration drawn by the study's sampler."""
-    chosen: dict[str, object] = {}
-    for name, dim in space.items():
-        if isinstance(dim, IntRange):
-            chosen[name] = trial.suggest_int(name, dim.low, dim.high, log=dim.log)
-        elif isinstance(dim, FloatRange):
-            chosen[name] = trial.suggest_float(name, dim.low, dim.high, log=dim.log)
-        else:
-            chosen[name] = trial.suggest_categorical(name, list(dim.options))
-    return chosen
+    """The family's search space (its record in `steps.families`) narrowed by `-P space=`."""
+    return narrowed(families.get(family).space, text, family)
 
 
 # ---------------------------------------------------------------- study
@@ -219,7 +113,7 @@ def reported_metrics(model, head, data, config) -> list[str]:
     fit.compile_model(model, head, config)
     x, y = data.x_train, data.y_train
     names = list(model.test_on_batch(x[:1], y[:1], return_dict=True))
-    has_val = fit.rows(data.x_val) > 0 or config.validation_split > 0
+    has_val = fit.rows(data.x_val) > 0
     return names + ([f"val_{name}" for name in names] if has_val else [])
 
 

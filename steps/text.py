@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from steps import build, workflow
-from steps.build import ModelOptions
-from steps.datasets import Dataset
+from steps import build, families, workflow
+from steps.data import Dataset
 from steps.errors import UserError
+from steps.layers import ModelOptions, recurrent_layers
 from steps.prepare import (
     IDENTITY,
     Prepared,
@@ -29,21 +29,20 @@ from steps.prepare import (
     encode_labels,
     split,
 )
+from steps.sources.text_sets import OOV_CHAR, TEXT_ARCHIVES, text_archive
 from steps.tracking import Tracker
 
-TEXT_MODELS: tuple[str, ...] = ("dense", "lstm", "conv1d", "gru")
-RECURRENT: tuple[str, ...] = ("lstm", "gru")
+if TYPE_CHECKING:  # pandas is imported where tables are made: `--help` stays fast
+    import pandas as pd
 
 
 @dataclass(frozen=True)
-class TextModel:
-    """Embedding(vocabulary, embedding_dim) on `length` words, then the `kind` body."""
+class TextOptions:
+    """Every text padded or cut to `maxlen` words, each word an `embedding_dim` vector."""
 
-    kind: str
-    vocabulary: int
-    length: int
-    embedding_dim: int = 8
-    bidirectional: bool = False
+    maxlen: int
+    embedding_dim: int
+    bidirectional: bool  # each recurrent layer reads the text both ways (lesson 83)
 
 
 def is_text(dataset: Dataset) -> bool:
@@ -87,7 +86,7 @@ def prepare_text(dataset: Dataset, options: PrepareOptions) -> Prepared:
             words(parts.x_test),
             labels(parts.y_test),
         ),
-        preprocessing=Preprocessing(shape, shape, IDENTITY, IDENTITY),
+        preprocessing=Preprocessing(shape, IDENTITY, IDENTITY),
     )
 
 
@@ -112,6 +111,8 @@ def vectorizer(texts: np.ndarray, num_words: int, length: int):
 
 def vocabulary_table(layer, texts: np.ndarray) -> pd.DataFrame:
     """index, word and how often it occurs in `texts`: frequent words first (lesson 79)."""
+    import pandas as pd
+
     vocabulary = [str(word) for word in layer.get_vocabulary()]
     ragged = layer.get_config() | {"output_sequence_length": None, "ragged": True}
     counter = type(layer).from_config(ragged)
@@ -128,6 +129,8 @@ def vocabulary_table(layer, texts: np.ndarray) -> pd.DataFrame:
 
 def sequences_table(layer, texts: np.ndarray) -> pd.DataFrame:
     """Each text beside its padded integer sequence (lesson 79's texts_to_sequences + pad)."""
+    import pandas as pd
+
     rows = np.asarray(layer(as_strings(texts)))
     return pd.DataFrame({"text": list(texts), "sequence": [" ".join(map(str, r)) for r in rows]})
 
@@ -149,9 +152,7 @@ def encoding_sizes(vocabulary: int, length: int, embedding_dim: int) -> dict[str
 def load_sequences(tracker: Tracker, uri: str, *, num_words: int, maxlen: int) -> Dataset:
     """reuters / imdb cut to num_words and padded to maxlen while loading (one npy cache entry
     per cut); any other data set must hold integer sequences and is cut here."""
-    from steps import sources
-
-    if uri not in sources.TEXT_ARCHIVES:
+    if uri not in TEXT_ARCHIVES:
         dataset = workflow.load_dataset(tracker, uri)
         if dataset.x_train.ndim != 2 or dataset.x_train.dtype.kind not in "iu":
             raise UserError(
@@ -163,15 +164,13 @@ def load_sequences(tracker: Tracker, uri: str, *, num_words: int, maxlen: int) -
             x_train=cut(dataset.x_train, num_words, maxlen),
             x_test=None if dataset.x_test is None else cut(dataset.x_test, num_words, maxlen),
         )
-    source = sources.text_archive(uri, num_words, maxlen)
+    source = text_archive(uri, num_words, maxlen)
     return workflow.load_dataset(tracker, uri, source=source)
 
 
 def cut(x: np.ndarray, num_words: int, maxlen: int) -> np.ndarray:
     """Already-numbered sequences: words past num_words become OOV, then pad/cut to maxlen."""
     import keras
-
-    from steps.sources import OOV_CHAR
 
     x = np.asarray(x, dtype=np.int32)
     if num_words:
@@ -189,6 +188,8 @@ def vocabulary_size(dataset: Dataset, num_words: int) -> int:
 
 def index_table(words: dict[int, str], size: int) -> pd.DataFrame:
     """The first `size` indices of a Keras word index (frequent words first)."""
+    import pandas as pd
+
     return pd.DataFrame({"index": range(size), "word": [words.get(i, "") for i in range(size)]})
 
 
@@ -204,6 +205,8 @@ def samples_table(
     words: dict[int, str],
 ) -> pd.DataFrame:
     """A few test texts, decoded back to words, with the true and the predicted class."""
+    import pandas as pd
+
     from steps.evaluate import class_indices
 
     names = np.asarray(class_names)
@@ -219,51 +222,60 @@ def samples_table(
 # ---------------------------------------------------------------- the models
 
 
-def estimate(spec: TextModel, head: build.Head, opts: ModelOptions) -> list[tuple[str, int]]:
+def estimate(
+    family: families.Family,
+    vocabulary: int,
+    text: TextOptions,
+    head: build.Head,
+    opts: ModelOptions,
+) -> list[families.Block]:
     """Parameter counts before allocating (lesson 03): the Embedding table, then the body."""
-    family = {"dense": "dnn", "conv1d": "conv1d"}.get(spec.kind, "lstm")
-    if spec.kind in RECURRENT:
-        opts = replace(opts, cell=spec.kind)
-    blocks = build.estimate_layers(family, (spec.length, spec.embedding_dim), head, opts)
-    if spec.bidirectional:  # two recurrent stacks, and a head on twice the units
+    shape = family.input_shape((text.maxlen, text.embedding_dim))
+    blocks = build.estimate(family, shape, head, opts)
+    if text.bidirectional:  # two recurrent stacks, and a head on twice the units
         blocks = [(f"Bidirectional {name}", 2 * count) for name, count in blocks]
-    embedding = (
-        f"Embedding {spec.vocabulary}x{spec.embedding_dim}",
-        spec.vocabulary * spec.embedding_dim,
-    )
+    embedding = (f"Embedding {vocabulary}x{text.embedding_dim}", vocabulary * text.embedding_dim)
     return [embedding, *blocks]
 
 
-def body(x, spec: TextModel, opts: ModelOptions):
+def body(x, family: families.Family, text: TextOptions, opts: ModelOptions):
+    """The family's body on the embedded words (lessons 79-80), each recurrent layer wrapped
+    in Bidirectional when asked (lesson 83)."""
     import keras
 
-    if spec.kind == "dense":  # lesson 79: Embedding, Flatten, Dense
-        return build.dense_stack(keras.layers.Flatten()(x), opts, opts.layers)
-    if spec.kind == "conv1d":  # lesson 80
-        return build.conv1d_body(x, opts)
-    for layer in build.recurrent_layers(replace(opts, cell=spec.kind)):  # lessons 80, 83
-        if spec.bidirectional and isinstance(layer, keras.layers.RNN):
+    if not text.bidirectional:
+        return build.family_body(x, family, opts)
+    for layer in recurrent_layers(family.cell, opts):
+        if isinstance(layer, keras.layers.RNN):
             layer = keras.layers.Bidirectional(layer)
         x = layer(x)
     return x
 
 
 def build_model(
-    spec: TextModel, prepared: Prepared, opts: ModelOptions, vectorize=None, name: str = ""
+    family: str,
+    vocabulary: int,
+    prepared: Prepared,
+    text: TextOptions,
+    opts: ModelOptions,
+    vectorize=None,
+    name: str = "",
 ):
     """(raw text -> `vectorize` ->) word indices -> Embedding -> body -> head."""
     import keras
 
+    chosen = families.get(family)
+    families.check_layers(family, opts.layers)
+    families.check_bidirectional(family, text.bidirectional)
     head = build.head_for(prepared)
-    build.check_fits_in_memory(estimate(spec, head, opts))
+    build.check_fits_in_memory(estimate(chosen, vocabulary, text, head, opts))
     if vectorize is None:
-        inputs = keras.Input((spec.length,), dtype="int32", name="words")
+        inputs = keras.Input((text.maxlen,), dtype="int32", name="words")
         x = inputs
     else:
         inputs = keras.Input((), dtype="string", name="text")
         x = vectorize(inputs)
-    x = keras.layers.Embedding(spec.vocabulary, spec.embedding_dim, name="embedding")(x)
-    x = body(x, spec, opts)
-    outputs = build.head_layer(head)(x)
-    prefix = "bidirectional_" if spec.bidirectional else ""
-    return keras.Model(inputs, outputs, name=name or f"{prefix}{spec.kind}")
+    x = keras.layers.Embedding(vocabulary, text.embedding_dim, name="embedding")(x)
+    outputs = build.head_layer(head)(body(x, chosen, text, opts))
+    prefix = "bidirectional_" if text.bidirectional else ""
+    return keras.Model(inputs, outputs, name=name or f"{prefix}{family}")

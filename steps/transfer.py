@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from steps.build import HEAD_DTYPE
 from steps.errors import UserError
-from steps.sources import keras_home
+from steps.sources.remote import keras_home
 
 MIN_SIZE = 32  # the smallest input every one of these bases accepts without its top
 TOP_SIZE = 224  # ImageNet's input size, at which the "with top" models are defined
@@ -132,8 +131,10 @@ def count(model) -> tuple[int, int]:
     return trainable, frozen
 
 
-def parameter_table(bases_by_top: dict[bool, object]) -> pd.DataFrame:
+def parameter_table(bases_by_top: dict[bool, object]):
     """Lessons 75-76: counts with and without the top, pretrained-and-frozen or from scratch."""
+    import pandas as pd
+
     rows = []
     for top, model in bases_by_top.items():
         was_trainable = model.trainable

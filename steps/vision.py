@@ -14,49 +14,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from steps import build, evaluate, fit, plots, sources, workflow
-from steps.datasets import Dataset
+from steps import build, datasets, evaluate, fit, plots, workflow
+from steps.data import Dataset
 from steps.errors import UserError
 from steps.prepare import Prepared, prepare
+from steps.sources.image_folder import DEFAULT_IMAGE_SIZE, image_folder_source, scan_image_folder
 from steps.tracking import Tracker
 
 # Up to this many classes, each class's test accuracy is also a run metric.
 CLASS_METRICS_MAX = 10
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """`64` or `64,48` (height, width) as used by `-P image_size=`."""
-    try:
-        parts = [int(part) for part in text.split(",")]
-    except ValueError:
-        parts = []
-    if len(parts) == 1:
-        parts *= 2
-    if len(parts) != 2 or min(parts) < 1:
-        raise UserError(f"bad value {text!r} for image_size: give a size like 64 or 64,48")
-    return parts[0], parts[1]
-
-
 def load_images(
-    tracker: Tracker, uri: str, *, size: tuple[int, int] = sources.DEFAULT_IMAGE_SIZE
+    tracker: Tracker, uri: str, *, size: tuple[int, int] = DEFAULT_IMAGE_SIZE
 ) -> Dataset:
     """`dir:PATH` read at `size` (skipped files logged), anything else as `load_dataset`."""
     if not uri.startswith("dir:"):
         dataset = workflow.load_dataset(tracker, uri)
     else:
-        folder = sources.scan_image_folder(Path(uri.removeprefix("dir:")))
+        folder = scan_image_folder(Path(uri.removeprefix("dir:")))
         tracker.log_metrics({"skipped_files": len(folder.skipped)})
         if folder.skipped:
             print(f"skipped {len(folder.skipped)} files in {folder.root}: see skipped_files.csv")
             table = pd.DataFrame(folder.skipped, columns=["file", "reason"])
             tracker.log_table(table, "data/skipped_files.csv")
-        source = sources.image_folder_source(folder, size)
+        source = image_folder_source(folder, size)
         dataset = workflow.load_dataset(tracker, uri, source=source)
         tracker.log_params({"n_classes": dataset.n_classes})
     if not dataset.is_image or dataset.task != "classification":
         raise UserError(
             f"{uri} is not a set of labelled images; use an image data set "
-            "(mnist, fashion_mnist, cifar10, cifar100, digits) or dir:PATH"
+            f"({', '.join(datasets.names(kind='images'))}) or dir:PATH"
         )
     return dataset
 
@@ -93,7 +81,7 @@ def fit_images(
 ) -> workflow.Trained:
     """`workflow.fit_dataset` for images: optional augmentation, then each class's accuracy."""
     fit.seed_everything(recipe.fit.seed)
-    prepared = prepare(dataset, recipe.family, recipe.prepare)
+    prepared = prepare(dataset, recipe.prepare)
     model = build.build(recipe.family, prepared, recipe.model, name=recipe.family)
     if augment:
         model = with_augmentation(model, recipe.fit.seed)

@@ -4,7 +4,7 @@ Lesson 25's `split_x` cuts one series into overlapping windows, each followed by
 predict; lesson 62 cuts a 2-D (time step x feature) series the same way. The windows become
 ordinary samples: the prepare step splits them with train_test_split and fits the scaler on
 the training windows, and the recurrent and Conv1D families read each one as
-(time steps, features).
+(time steps, features) (`steps.families.time_steps`).
 
 A series data set is a `Dataset` whose rows are time steps in order: `y_train` is the series
 to predict (the target column) and `x_train` holds the other series beside it.
@@ -17,9 +17,9 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from steps.datasets import Dataset
+from steps.data import Dataset
 from steps.errors import UserError
-from steps.prepare import Prepared, PrepareOptions, Split, prepare
+from steps.prepare import Prepared, Split
 
 
 def split_x(
@@ -114,18 +114,6 @@ def preview(windowed: Dataset, count: int = 5) -> pd.DataFrame:
         for step in range(window)
     }
     return pd.DataFrame(columns | {f"{windowed.feature_names[0]}[t+1]": y})
-
-
-def prepare_windows(windowed: Dataset, family: str, options: PrepareOptions) -> Prepared:
-    """The prepare step, with each window read as (time steps, features) by the lstm and
-    conv1d families (a table's rows would be read one value per time step)."""
-    prepared = prepare(windowed, family, options)
-    if family in ("lstm", "conv1d"):
-        shape = prepared.preprocessing.sample_shape
-        prepared = replace(
-            prepared, preprocessing=replace(prepared.preprocessing, family_shape=shape)
-        )
-    return prepared
 
 
 def split_inputs(prepared: Prepared, branches: dict[str, slice]) -> Prepared:
