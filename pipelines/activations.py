@@ -11,17 +11,14 @@ logs the comparison table and all the loss curves in one chart.
     mlflow run . -e activations --env-manager local [-P activations=sigmoid,relu -P dataset=digits]
 """
 
-from dataclasses import replace
-
 import numpy as np
 
-from pipelines.params import Activations
+from pipelines.params import Params
 from steps import compare, dynamics, workflow
 from steps.tracking import Tracker
 
 
-def run(params: Activations, tracker: Tracker) -> None:
-    names = params.names()
+def run(params: Params, tracker: Tracker) -> None:
     # Every Keras activation and its autodiff derivative on [-5, 5].
     table = dynamics.activation_table(dynamics.ACTIVATIONS, np.linspace(-5, 5, 201))
     tracker.log_table(table, "activations/values.csv")
@@ -36,9 +33,9 @@ def run(params: Activations, tracker: Tracker) -> None:
     # The same model trained with each activation in -P activations=.
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     rows, histories = [], {}
-    for name in names:
-        variant_params = replace(params, activation=name)
-        with tracker.child_run(name, vars(variant_params)) as child:
+    for name in params.activations:
+        variant_params = params.but(activation=name)
+        with tracker.child_run(name, {"activation": name}) as child:
             trained = workflow.fit_dataset(child, dataset, variant_params.recipe())
         rows.append(compare.trained_row(name, trained, activation=name))
         histories[name] = trained.fit.history

@@ -18,7 +18,7 @@ from tempfile import TemporaryDirectory
 
 import pandas as pd
 
-from pipelines.params import AutoKeras
+from pipelines.params import Params
 from steps import fit, prepare, workflow
 from steps.errors import UserError
 from steps.tracking import Tracker
@@ -53,7 +53,7 @@ def trials_table(tuner) -> pd.DataFrame:
     )
 
 
-def run(params: AutoKeras, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     import keras
 
     ak = import_autokeras()

@@ -23,18 +23,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.params import Common
+from pipelines.params import Params
 from steps import build, evaluate, fit, persist, workflow
 from steps.errors import UserError
 from steps.prepare import prepare
 from steps.tracking import Tracker
 
 
-def run(params: Common, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     recipe = params.recipe()
     fit.seed_everything(recipe.fit.seed)
-    prepared = prepare(dataset, recipe.family, recipe.prepare)
+    prepared = prepare(dataset, recipe.prepare)
     model = build.build(recipe.family, prepared, recipe.model)
 
     # 48-49 and 52: the best epoch goes to best.keras, the last epoch's weights are kept.

@@ -10,22 +10,14 @@ import importlib
 import signal
 import sys
 from contextlib import nullcontext
-from dataclasses import fields, replace
-from typing import get_type_hints
 
-from pipelines.params import Common
+from pipelines.params import Params, declared, rule
 from pipelines.registry import ENTRY_POINTS, EntryPoint
 from steps import backends
 from steps.errors import UserError
+from steps.tracking import param_text
 
 EXIT_USER_ERROR = 2
-TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
-
-
-def to_bool(text: str) -> bool:
-    if text.lower() in TRUE | FALSE:
-        return text.lower() in TRUE
-    raise ValueError(f"{text!r} is not true or false")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -41,30 +33,33 @@ def parser_for(entry: EntryPoint) -> argparse.ArgumentParser:
         description=f"Lessons {entry.lessons}: {entry.summary}",
         argument_default=argparse.SUPPRESS,
     )
-    hints = get_type_hints(type(entry.defaults))
-    for field in fields(entry.defaults):
-        kind = hints[field.name]
-        default = getattr(entry.defaults, field.name)
+    defaults = entry.params()
+    for name in entry.takes:
+        text = param_text(getattr(defaults, name)) or "''"
+        takes = rule(name, entry.narrow.get(name, ())).removeprefix("use ")
         parser.add_argument(
-            f"--{field.name}",
-            type=to_bool if kind is bool else kind,
-            metavar=kind.__name__.upper(),
-            help=f"default: {str(default).lower() if kind is bool else default!r}",
+            f"--{name}",
+            metavar=metavar(name),
+            help=f"{declared(name).description}{': ' if takes else ''}{takes} (default: {text})",
         )
     return parser
 
 
-def parse(argv: list[str]) -> tuple[EntryPoint, Common]:
+def metavar(name: str) -> str:
+    kind = declared(name).annotation
+    return {int: "INT", float: "NUMBER", bool: "BOOL"}.get(kind, "TEXT")
+
+
+def parse(argv: list[str]) -> tuple[EntryPoint, Params]:
     if not argv or argv[0] not in ENTRY_POINTS:
         known = ", ".join(ENTRY_POINTS)
         got = f"unknown entry point {argv[0]!r}; " if argv else ""
         raise UserError(f"{got}choose one of: {known}")
     entry = ENTRY_POINTS[argv[0]]
     given = vars(parser_for(entry).parse_args(argv[1:]))
-    params = replace(entry.defaults, **given)
-    params.validate()
+    params = entry.params(**given)
     # Before anything imports Keras: it reads KERAS_BACKEND once, at import.
-    return entry, replace(params, backend=backends.choose(params.backend))
+    return entry, params.but(backend=backends.choose(params.backend))
 
 
 def listing() -> str:
@@ -74,21 +69,27 @@ def listing() -> str:
     )
 
 
-def run(entry: EntryPoint, params: Common) -> None:
+def logged(entry: EntryPoint, params: Params) -> dict[str, str]:
+    """The parameters the run records: those the entry point takes, as typed on the command line."""
+    return {name: param_text(getattr(params, name)) for name in entry.takes}
+
+
+def run(entry: EntryPoint, params: Params) -> None:
     from steps import resume
     from steps.tracking import tracked_run
 
-    pipeline = importlib.import_module(f"pipelines.{entry.module}")
+    pipeline = importlib.import_module(f"pipelines.{entry.pipeline}")
     backends.set_precision(params.mixed_precision)  # before any model is built
-    params = replace(params, backend=backends.current())  # what Keras really loaded
-    backups = resume.backups_of(entry.name, vars(params))
-    resuming = params.resume and params.epoch_backups
+    params = params.but(backend=backends.current())  # what Keras really loaded
+    values = logged(entry, params) | {"backend": params.backend}
+    backups = resume.backups_of(entry.name, values)
+    resuming = params.resume and entry.epoch_backups
     previous = resume.interrupted(backups) if resuming else None
     if resuming and previous is None:
         print("resume: no interrupted run with these parameters; starting from epoch 1")
     run_id = previous.name if previous else None
-    with tracked_run(entry.name, entry.lessons, vars(params), resume_run_id=run_id) as tracker:
-        if params.epoch_backups:
+    with tracked_run(entry.name, entry.lessons, values, resume_run_id=run_id) as tracker:
+        if entry.epoch_backups:
             tracker.backup_dir = previous or backups / tracker.run_id
         guard = resume.locked(tracker.backup_dir) if tracker.backup_dir else nullcontext()
         with guard:

@@ -11,17 +11,16 @@ validation curves of all families in one figure, so the claim can be checked on 
 
 from dataclasses import replace
 
-from pipelines.params import CompareModels
+from pipelines.params import Params
 from steps import compare, workflow
 from steps.tracking import Tracker
 
 
-def run(params: CompareModels, tracker: Tracker) -> None:
-    families = params.families()  # an unknown family stops here, before any child starts
+def run(params: Params, tracker: Tracker) -> None:
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     rows, histories = [], {}
-    for family in families:
-        with tracker.child_run(family, vars(replace(params, model=family))) as child:
+    for family in params.models:
+        with tracker.child_run(family, {"model": family}) as child:
             trained = workflow.fit_dataset(child, dataset, replace(params.recipe(), family=family))
         rows.append(compare.trained_row(family, trained))
         histories[family] = trained.fit.history

@@ -13,13 +13,16 @@ would be.
 import tempfile
 from pathlib import Path
 
-from pipelines.params import Csv
-from steps import sources, tables, workflow
+from pipelines.params import Params
+from steps import tables, workflow
+from steps.data import existing_file
+from steps.sources.csv_file import labelled_rows, read_csv_table
 from steps.tracking import Tracker
 
 
-def run(params: Csv, tracker: Tracker) -> None:
-    uri, target = params.source(), params.target
+def run(params: Params, tracker: Tracker) -> None:
+    source = f"csv:{params.path}" if params.path else params.dataset
+    uri, target = source, params.target
     if not uri.startswith("csv:"):  # lesson 59 first: a bundled table written out as CSV
         target = target or "target"
         bundled = tables.dataset_frame(workflow.load_dataset(tracker, uri), target)
@@ -30,19 +33,19 @@ def run(params: Csv, tracker: Tracker) -> None:
         uri = f"csv:{written}"
 
     # Lesson 58: read it with pandas and look at it before learning anything.
-    path = sources.existing_file(Path(uri.removeprefix("csv:")), "csv")
-    raw = sources.read_csv_table(path)
+    path = existing_file(Path(uri.removeprefix("csv:")), "csv")
+    raw = read_csv_table(path)
     columns, report = tables.profile(raw)
     print(report)
     tracker.log_table(columns, "profile/columns.csv")
     tracker.log_text(report, "profile/profile.txt")
 
     dataset = workflow.load_dataset(tracker, uri, target=target)
-    tracker.set_tags(dataset=params.source())
+    tracker.set_tags(dataset=source)
     trained = workflow.fit_dataset(tracker, dataset, params.recipe())
 
     # Lesson 59: the test rows as they were in the file, with the true and predicted target.
-    rows = sources.labelled_rows(raw, path, target)
+    rows = labelled_rows(raw, path, target)
     out = tables.with_predictions(rows, dataset, params.prepare_options(), trained.predictions)
     tracker.log_table(out, "predictions/test_predictions.csv")
     print(out.head().to_string(index=False))

@@ -12,14 +12,14 @@ with no metrics.
 import numpy as np
 import pandas as pd
 
-from pipelines.params import Basic
+from pipelines.params import Params
 from steps import evaluate, workflow
 from steps.errors import UserError
 from steps.tracking import Tracker
 
 
-def run(params: Basic, tracker: Tracker) -> None:
-    inputs = np.array(params.new_inputs(), dtype=np.float32)
+def run(params: Params, tracker: Tracker) -> None:
+    inputs = np.array(params.predict_inputs, dtype=np.float32)
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     features = int(np.prod(dataset.x_train.shape[1:]))
     if len(inputs) % features:

@@ -7,13 +7,13 @@ compare runs with `-P layers=1` and `-P layers=8`.
     mlflow run . -e dnn_regression --env-manager local [-P dataset=diabetes -P layers=2]
 """
 
-from pipelines.params import Common
+from pipelines.params import Params
 from steps import workflow
 from steps.errors import UserError
 from steps.tracking import Tracker
 
 
-def run(params: Common, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     if dataset.task != "regression":
         raise UserError(

@@ -12,9 +12,9 @@ The default data set, `sequences`, is the lesson's toy: series x1, x2, x3 and ta
     mlflow run . -e ensemble --env-manager local [-P dataset=npz:PATH -P layers=2]
 """
 
-from pipelines.params import DenseOnly
-from steps import build, fit, multi_io, plots, workflow
-from steps.datasets import Dataset
+from pipelines.params import Params
+from steps import fit, layers, multi_io, plots, workflow
+from steps.data import Dataset
 from steps.errors import UserError
 from steps.prepare import prepare
 from steps.tracking import Tracker
@@ -33,13 +33,13 @@ def check_columns(dataset: Dataset) -> tuple[int, int]:
     return n_x, n_y
 
 
-def run(params: DenseOnly, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     import keras
 
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     n_x, n_y = check_columns(dataset)
     fit.seed_everything(params.seed)
-    prepared = prepare(dataset, "dnn", params.prepare_options())
+    prepared = prepare(dataset, params.prepare_options())
     pre, options = prepared.preprocessing, params.model_options()
     input_groups = multi_io.halves(n_x, "input_a", "input_b")
     output_groups = multi_io.halves(n_y, "out1", "out2")
@@ -50,18 +50,18 @@ def run(params: DenseOnly, tracker: Tracker) -> None:
     for name, group in input_groups.items():
         scaling = multi_io.columns(pre.x_scaling, group, n_x)
         inputs[name], x = multi_io.scaled_input(name, data.x_train[name].shape[1], scaling)
-        branches.append(build.dense_stack(x, options, params.layers))
+        branches.append(layers.dense_stack(x, options, params.layers))
     # ...merged into one shared layer...
-    merged = build.dense_stack(keras.layers.Concatenate(name="merge")(branches), options, 1)
+    merged = layers.dense_stack(keras.layers.Concatenate(name="merge")(branches), options, 1)
     # ...that splits again into one head per output, each with its own loss.
     outputs = {}
     for name, group in output_groups.items():
         scaling = multi_io.columns(pre.y_scaling, group, n_y)
-        x = build.dense_stack(merged, options, 1)
+        x = layers.dense_stack(merged, options, 1)
         outputs[name] = multi_io.regression_output(x, name, data.y_train[name].shape[1], scaling)
     model = keras.Model(inputs, outputs, name="ensemble")
     result = workflow.fit_and_log(
-        tracker, model, multi_io.regression_head(output_groups), data, params.fit_config()
+        tracker, model, multi_io.regression_head(output_groups), data, params.fit_options()
     )
     metrics = multi_io.test_metrics(model, data)
     tracker.log_metrics(metrics)

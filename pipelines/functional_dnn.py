@@ -10,25 +10,10 @@ functional one is trained and logged. Classification and regression data sets bo
     mlflow run . -e functional_dnn --env-manager local [-P dataset=breast_cancer -P layers=3]
 """
 
-from pipelines.params import DenseOnly
-from steps import build, fit, multi_io, workflow
+from pipelines.params import Params
+from steps import build, families, fit, layers, multi_io, workflow
 from steps.prepare import prepare
 from steps.tracking import Tracker
-
-
-def hidden_layers(options: build.ModelOptions) -> list:
-    """Fresh hidden layers, as the standard dnn builder stacks them (lesson 73's extras too)."""
-    import keras
-
-    layers: list = []
-    for _ in range(options.layers):
-        layers.append(keras.layers.Dense(options.units, **build.regularized(options)))
-        if options.batch_norm:
-            layers.append(keras.layers.BatchNormalization())
-        layers.append(keras.layers.Activation(options.activation))
-        if options.dropout > 0:
-            layers.append(keras.layers.Dropout(options.dropout))
-    return layers
 
 
 def summary(model) -> str:
@@ -37,15 +22,17 @@ def summary(model) -> str:
     return "\n".join(lines)
 
 
-def run(params: DenseOnly, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     import keras
 
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     multi_io.require_one_target(dataset)
     fit.seed_everything(params.seed)
-    prepared = prepare(dataset, "dnn", params.prepare_options())
+    prepared = prepare(dataset, params.prepare_options())
     pre, head, options = prepared.preprocessing, build.head_for(prepared), params.model_options()
-    build.check_fits_in_memory(build.estimate_layers("dnn", pre.family_shape, head, options))
+    dnn = families.get("dnn")
+    shape = dnn.input_shape(pre.sample_shape)
+    build.check_fits_in_memory(build.estimate(dnn, shape, head, options))
 
     def scale_out() -> list:  # regression: standardized predictions back to target units
         return [] if pre.y_scaling.is_identity else [build.target_units_layer(pre.y_scaling)]
@@ -56,7 +43,7 @@ def run(params: DenseOnly, tracker: Tracker) -> None:
             keras.Input(shape=pre.sample_shape),
             build.scaling_layer(pre.x_scaling),  # the fitted scaling: raw samples go in
             keras.layers.Flatten(),
-            *hidden_layers(options),
+            *layers.dense_layers(options, options.layers),
             build.head_layer(head, name=None),  # Keras names it, as before
             *scale_out(),
         ],
@@ -67,7 +54,7 @@ def run(params: DenseOnly, tracker: Tracker) -> None:
     inputs = keras.Input(shape=pre.sample_shape, name="features")
     x = build.scaling_layer(pre.x_scaling)(inputs)
     x = keras.layers.Flatten()(x)
-    for layer in hidden_layers(options):
+    for layer in layers.dense_layers(options, options.layers):
         x = layer(x)
     outputs = build.head_layer(head)(x)
     for layer in scale_out():
@@ -77,4 +64,4 @@ def run(params: DenseOnly, tracker: Tracker) -> None:
     for model in (sequential, functional):
         tracker.log_params({f"{model.name}_parameters": model.count_params()})
         tracker.log_text(summary(model), f"models/{model.name}_summary.txt")
-    workflow.train_and_log(tracker, functional, prepared, params.fit_config())
+    workflow.train_and_log(tracker, functional, prepared, params.fit_options())

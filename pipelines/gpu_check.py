@@ -11,12 +11,12 @@ Lists the Keras backend and the devices it sees (TensorFlow: `tf.config`, JAX:
 import json
 import re
 
-from pipelines.params import GpuCheck
+from pipelines.params import Params
 from steps import devices
 from steps.tracking import Tracker
 
 
-def run(params: GpuCheck, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     import keras
 
     backend = keras.backend.backend()

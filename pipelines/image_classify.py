@@ -15,12 +15,12 @@ chart, and a `test_accuracy_<class>` metric each when there are at most 10 class
     mlflow run . -e image_classify --env-manager local -P dataset=digits -P model=conv1d
 """
 
-from pipelines.params import Common
+from pipelines.params import Params
 from steps import plots, vision
 from steps.tracking import Tracker
 
 
-def run(params: Common, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     dataset = vision.load_images(tracker, params.dataset)
     tracker.log_figure(plots.sample_grid(dataset), "plots/samples.png")
     vision.fit_images(tracker, dataset, params.recipe())  # + each class's test accuracy

@@ -16,19 +16,22 @@ RandomZoom layers in front of it, which act in training only.
 Give an absolute path: `mlflow run` runs the pipeline in the project folder.
 """
 
-from pipelines.params import ImageFolder
+from dataclasses import replace
+
+from pipelines.params import Params
 from steps import plots, vision
 from steps.errors import UserError
 from steps.tracking import Tracker
 
 
-def run(params: ImageFolder, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     if not params.dataset.startswith("dir:"):
         raise UserError(
             "image_folder reads a folder of class sub-folders: give -P dataset=dir:/abs/path "
             "(image_classify takes the named data sets)"
         )
-    dataset = vision.load_images(tracker, params.dataset, size=params.size())
+    dataset = vision.load_images(tracker, params.dataset, size=params.image_size)
     tracker.log_figure(plots.sample_grid(dataset), "plots/samples.png")
     # -P augment=true: random flips, rotations and zooms before the CNN, in training only
-    vision.fit_images(tracker, dataset, params.recipe(), augment=params.augment)
+    recipe = replace(params.recipe(), family="cnn")  # this lesson's model is a CNN
+    vision.fit_images(tracker, dataset, recipe, augment=params.augment)

@@ -13,9 +13,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from pipelines.params import IoPatterns
-from steps import build, evaluate, fit, multi_io, workflow
-from steps.datasets import Dataset
+from pipelines.params import Params
+from steps import build, evaluate, families, fit, layers, multi_io, workflow
+from steps.data import Dataset
 from steps.errors import UserError
 from steps.prepare import prepare
 from steps.tracking import Tracker
@@ -53,28 +53,28 @@ def select(dataset: Dataset, pattern: str) -> Dataset:
     )
 
 
-def run(params: IoPatterns, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     import keras
 
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     dataset = select(dataset, params.pattern)
     fit.seed_everything(params.seed)
-    prepared = prepare(dataset, "dnn", params.prepare_options())
+    prepared = prepare(dataset, params.prepare_options())
     n_in, n_out = prepared.data.x_train.shape[1], prepared.data.y_train.shape[1]
     tracker.log_params({"n_inputs": n_in, "n_outputs": n_out})
     print(f"{params.pattern}: {n_in} input column(s) -> {n_out} output column(s)")
     options = params.model_options()
     head = build.Head(n_out, "linear", "mse", ("mae",))
-    build.check_fits_in_memory(build.estimate_layers("dnn", (n_in,), head, options))
+    build.check_fits_in_memory(build.estimate(families.get("dnn"), (n_in,), head, options))
 
     # The whole lesson: the Input is n_in columns wide, the last Dense n_out.
     pre = prepared.preprocessing
     inputs, x = multi_io.scaled_input("x", n_in, pre.x_scaling)
-    x = build.dense_stack(x, options, params.layers)
+    x = layers.dense_stack(x, options, params.layers)
     outputs = multi_io.regression_output(x, "y", n_out, pre.y_scaling)
     model = keras.Model(inputs, outputs, name=params.pattern)
 
-    trained = workflow.train_and_log(tracker, model, prepared, params.fit_config())
+    trained = workflow.train_and_log(tracker, model, prepared, params.fit_options())
     if n_out > 1:  # each target on its own: test_y1_rmse, test_y2_rmse...
         for i in range(n_out):
             truth, guess = prepared.data.y_test[:, i], trained.predictions[:, i]

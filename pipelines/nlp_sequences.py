@@ -15,14 +15,15 @@ numpy arrays and lists only (never `np.load(allow_pickle=True)`), official copy 
     mlflow run . -e nlp_imdb --env-manager local -P bidirectional=true
 """
 
-from pipelines.params import Text
-from steps import fit, sources, text, workflow
+from pipelines.params import Params
+from steps import fit, text, workflow
+from steps.sources.text_sets import WORD_INDEXES, word_index
 from steps.tracking import Tracker
 
 SAMPLES = 20
 
 
-def run(params: Text, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     dataset = text.load_sequences(
         tracker, params.dataset, num_words=params.num_words, maxlen=params.maxlen
     )
@@ -30,13 +31,15 @@ def run(params: Text, tracker: Tracker) -> None:
     prepared = text.prepare_text(dataset, params.prepare_options())
     size = text.vocabulary_size(dataset, params.num_words)
     words: dict[int, str] = {}
-    if params.dataset in sources.WORD_INDEXES:
-        words = sources.word_index(params.dataset)
+    if params.dataset in WORD_INDEXES:
+        words = word_index(params.dataset)
         tracker.log_table(text.index_table(words, size), "vocabulary/vocabulary.csv")
     tracker.log_params({"vocabulary_size": size})
     tracker.log_metrics(text.encoding_sizes(size, params.maxlen, params.embedding_dim))
-    model = text.build_model(params.text_model(size), prepared, params.model_options())
-    trained = workflow.train_and_log(tracker, model, prepared, params.fit_config())
+    model = text.build_model(
+        params.model, size, prepared, params.text_options(), params.model_options()
+    )
+    trained = workflow.train_and_log(tracker, model, prepared, params.fit_options())
     data = prepared.data
     samples = text.samples_table(
         data.x_test[:SAMPLES],

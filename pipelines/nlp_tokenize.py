@@ -14,13 +14,13 @@ count) and each sentence's sequence are logged under `vocabulary/`.
     mlflow run . -e nlp_tokenize --env-manager local [-P model=lstm -P maxlen=5]
 """
 
-from pipelines.params import Text
+from pipelines.params import Params
 from steps import fit, text, workflow
 from steps.errors import UserError
 from steps.tracking import Tracker
 
 
-def run(params: Text, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     if not text.is_text(dataset):
         raise UserError(
@@ -36,6 +36,12 @@ def run(params: Text, tracker: Tracker) -> None:
     tracker.log_params({"vocabulary_size": len(vocabulary)})
     tracker.log_metrics(text.encoding_sizes(len(vocabulary), params.maxlen, params.embedding_dim))
     print(vocabulary.head(10).to_string(index=False))
-    spec = params.text_model(len(vocabulary))
-    model = text.build_model(spec, prepared, params.model_options(), vectorize)
-    workflow.train_and_log(tracker, model, prepared, params.fit_config())
+    model = text.build_model(
+        params.model,
+        len(vocabulary),
+        prepared,
+        params.text_options(),
+        params.model_options(),
+        vectorize,
+    )
+    workflow.train_and_log(tracker, model, prepared, params.fit_options())

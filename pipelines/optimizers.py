@@ -9,21 +9,19 @@ one are plain to see.
     mlflow run . -e optimizers --env-manager local -P optimizers=adam,sgd -P learning_rates=0.01,1
 """
 
-from dataclasses import replace
-
-from pipelines.params import Optimizers
+from pipelines.params import Params
 from steps import compare, workflow
 from steps.tracking import Tracker
 
 
-def run(params: Optimizers, tracker: Tracker) -> None:
-    grid = params.grid()
+def run(params: Params, tracker: Tracker) -> None:
+    grid = [(name, rate) for name in params.optimizers for rate in params.learning_rates]
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     rows, histories = [], {}
     for optimizer, rate in grid:
         variant = f"{optimizer} lr={rate:g}"
-        variant_params = replace(params, optimizer=optimizer, learning_rate=rate)
-        with tracker.child_run(variant, vars(variant_params)) as child:
+        variant_params = params.but(optimizer=optimizer, learning_rate=rate)
+        with tracker.child_run(variant, {"optimizer": optimizer, "learning_rate": rate}) as child:
             trained = workflow.fit_dataset(child, dataset, variant_params.recipe())
         rows.append(compare.trained_row(variant, trained, optimizer=optimizer, learning_rate=rate))
         histories[variant] = trained.fit.history

@@ -14,7 +14,7 @@ as CSV. The lesson's other remedies are parameters too: less data overfits more
 
 from dataclasses import replace
 
-from pipelines.params import Overfitting
+from pipelines.params import Params
 from steps import build, compare, fit, workflow
 from steps.prepare import Prepared, prepare
 from steps.tracking import Tracker
@@ -30,11 +30,9 @@ def fewer_rows(prepared: Prepared, count: int) -> Prepared:
     )
 
 
-def run(params: Overfitting, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
-    prepared = fewer_rows(
-        prepare(dataset, params.model, params.prepare_options()), params.train_rows
-    )
+    prepared = fewer_rows(prepare(dataset, params.prepare_options()), params.train_rows)
     tracker.log_params({"train_rows_used": len(prepared.data.x_train)})
     regularized = params.model_options()
     variants = {
@@ -45,10 +43,10 @@ def run(params: Overfitting, tracker: Tracker) -> None:
     rows, histories = [], {}
     for name, options in variants.items():
         varied = {"dropout": options.dropout, "l1": options.l1, "l2": options.l2}
-        with tracker.child_run(name, vars(replace(params, **varied))) as child:
+        with tracker.child_run(name, varied) as child:
             fit.seed_everything(params.seed)
             model = build.build(params.model, prepared, options, name=name)
-            trained = workflow.train_and_log(child, model, prepared, params.fit_config())
+            trained = workflow.train_and_log(child, model, prepared, params.fit_options())
             gaps = compare.gaps(trained.fit.history)
             child.log_metrics(gaps)
         rows.append(compare.trained_row(name, trained, **varied, **gaps))

@@ -1,558 +1,493 @@
-"""Typed parameters shared by the pipelines; MLproject is generated from these."""
+"""Every parameter of every entry point, declared once: `Params`.
 
+Each field is one parameter: its name, type, default, range or choices, and one help
+sentence. The entry-point table (`pipelines.registry`) says which parameters each entry
+point takes and overrides their defaults or narrows their choices. From these two come the
+command line and its `--help` (`pipelines.cli`), MLproject (`pipelines.mlproject`), the one
+validation loop and its messages (`validate`), the run's logged parameters (spelt by
+`steps.tracking.param_text`), and the step options (`Params.options`), whose fields must
+each be a parameter here.
+
+pydantic checks types and ranges; only the messages are written here, from the declared
+range or choices. Nothing here imports TensorFlow or MLflow, so `--help` and parameter errors
+stay fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import ClassVar
+from typing import Annotated, Any, TypeVar
 
-from steps.build import ModelOptions
+import annotated_types as at
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import core_schema
+
+from steps import datasets, families
+from steps.backends import BACKENDS, JIT_COMPILE, PRECISIONS
 from steps.errors import UserError
-from steps.fit import OPTIMIZERS, FitConfig
-from steps.prepare import FAMILIES, SCALERS, PrepareOptions
+from steps.fit import OPTIMIZERS, FitOptions
+from steps.layers import ACTIVATIONS, INITIALIZERS, ModelOptions
+from steps.prepare import LABELS, SCALERS, PrepareOptions
+from steps.search import DIRECTIONS, PRUNERS
+from steps.text import TextOptions
+from steps.tracking import param_text
+from steps.transfer import BASES, MIN_SIZE
 from steps.workflow import Recipe
 
-
-@dataclass(frozen=True)
-class Common:
-    """Every dataset-taking entry point accepts these (DESIGN.md's common parameters)."""
-
-    dataset: str = "digits"
-    target: str = ""  # the column to predict for csv:PATH
-    model: str = "dnn"
-    epochs: int = 10
-    batch_size: int = 32
-    learning_rate: float = 0.001
-    optimizer: str = "adam"
-    seed: int = 42
-    patience: int = 5
-    reduce_lr_patience: int = 0
-    verbose: int = 2
-    scaler: str = "auto"
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2
-    labels: str = "onehot"
-    units: int = 64
-    layers: int = 2
-    filters: str = "32,64"
-    pool_last: bool = True
-    dropout: float = 0.0
-    batch_norm: bool = False
-    activation: str = "relu"
-    initializer: str = "glorot_uniform"
-    l1: float = 0.0
-    l2: float = 0.0
-    resume: bool = False  # continue an interrupted run from its last finished epoch
-    # Keras backend: tensorflow, jax or torch ('': the KERAS_BACKEND variable, else tensorflow)
-    backend: str = ""
-    mixed_precision: str = ""  # a Keras dtype policy such as mixed_float16 or mixed_bfloat16
-    jit_compile: str = "auto"  # XLA compilation in model.compile: auto, true or false
-
-    # Whether `-P resume=true` means "continue the interrupted training" (the CLI's per-epoch
-    # backups); entry points whose `resume` means something else (a study) set it False.
-    epoch_backups: ClassVar[bool] = True
-
-    def validate(self) -> None:
-        checks = {
-            "epochs": self.epochs >= 1,
-            "batch_size": self.batch_size >= 1,
-            "learning_rate": self.learning_rate > 0,
-            "patience": self.patience >= 0,
-            "reduce_lr_patience": self.reduce_lr_patience >= 0,
-            "units": self.units >= 1,
-            "layers": self.layers >= 0,
-            "l1": self.l1 >= 0,
-            "l2": self.l2 >= 0,
-            "dropout": 0 <= self.dropout < 1,
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise UserError(f"bad value {getattr(self, name)} for {name}: {RULES[name]}")
-        choices = {
-            "optimizer": OPTIMIZERS,
-            "model": FAMILIES,
-            "scaler": SCALERS,
-            "labels": ("onehot", "sparse"),
-            "verbose": (0, 1, 2),
-            "backend": ("", *BACKENDS),
-            "mixed_precision": ("", *PRECISIONS),
-            "jit_compile": JIT_COMPILE,
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise UserError(
-                    f"bad value {getattr(self, name)!r} for {name}: "
-                    f"choose one of {', '.join(str(a) for a in allowed if a != '')}"
-                )
-        self.filter_sizes()
-
-    def filter_sizes(self) -> tuple[int, ...]:
-        try:
-            sizes = tuple(int(part) for part in self.filters.split(","))
-        except ValueError:
-            sizes = ()
-        if not sizes or min(sizes) < 1:
-            raise UserError(f"bad value {self.filters!r} for filters: give counts like 32,64")
-        return sizes
-
-    def fit_config(self) -> FitConfig:
-        names = {f.name for f in fields(FitConfig)}
-        return FitConfig(**{k: v for k, v in vars(self).items() if k in names})
-
-    def recipe(self) -> Recipe:
-        return Recipe(self.model, self.prepare_options(), self.model_options(), self.fit_config())
-
-    def prepare_options(self) -> PrepareOptions:
-        return PrepareOptions(
-            scaler=self.scaler,
-            val_fraction=self.val_fraction,
-            test_fraction=self.test_fraction,
-            one_hot=self.labels == "onehot",
-            seed=self.seed,
-        )
-
-    def model_options(self) -> ModelOptions:
-        names = {f.name for f in fields(ModelOptions)} - {"filters"}
-        options = {k: v for k, v in vars(self).items() if k in names}
-        return ModelOptions(filters=self.filter_sizes(), **options)
-
-
-BACKENDS = ("tensorflow", "jax", "torch")
-# Keras dtype policies: the mixed ones compute in 16 bits and keep float32 variables.
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "float16", "bfloat16")
-JIT_COMPILE = ("auto", "true", "false")
-
-RULES = {
-    "epochs": "use 1 or more",
-    "batch_size": "use 1 or more",
-    "learning_rate": "use a number above 0, e.g. 0.001",
-    "patience": "use 0 (off) or more",
-    "reduce_lr_patience": "use 0 (off) or more",
-    "units": "use 1 or more",
-    "layers": "use 0 or more",
-    "l1": "use 0 (off) or a small positive number",
-    "l2": "use 0 (off) or a small positive number",
-    "dropout": "use a fraction from 0 up to (not including) 1",
-}
+# ---------------------------------------------------------------- how a parameter is declared
 
 
 @dataclass(frozen=True)
-class Basic(Common):
-    """dnn_basic adds the new inputs whose predictions lesson 02 checks."""
+class OneOf:
+    """The allowed values: a tuple, or a function giving them now (model families can be
+    registered at run time)."""
 
-    predict_inputs: str = "101,102,103"
+    values: tuple | Callable[[], tuple]
 
-    def new_inputs(self) -> list[float]:
-        try:
-            return [float(part) for part in self.predict_inputs.split(",")]
-        except ValueError:
-            raise UserError(
-                f"bad value {self.predict_inputs!r} for predict_inputs: give numbers like 101,102"
-            ) from None
+    def allowed(self) -> tuple:
+        return self.values() if callable(self.values) else self.values
 
+    def rule(self) -> str:
+        return f"choose one of {', '.join(str(v) for v in self.allowed() if v != '')}"
 
-# ---- issue 3, model APIs: validation, io_patterns, functional_dnn, ensemble
+    def __get_pydantic_core_schema__(self, source: Any, handler) -> Any:
+        def check(value):
+            if value not in self.allowed():
+                raise ValueError(self.rule())
+            return value
 
-
-@dataclass(frozen=True)
-class Validation(Common):
-    """Lessons 10-11: validation rows cut before fit (split) or by fit itself (fraction)."""
-
-    val_mode: str = "split"
-
-    def validate(self) -> None:
-        super().validate()
-        if self.val_mode not in VAL_MODES:
-            raise UserError(
-                f"bad value {self.val_mode!r} for val_mode: choose one of {', '.join(VAL_MODES)}"
-            )
-        if not 0 < self.val_fraction < 1:
-            raise UserError(
-                f"bad value {self.val_fraction} for val_fraction: this lesson needs validation "
-                "rows; use a fraction above 0 and below 1, e.g. 0.2"
-            )
-
-
-VAL_MODES = ("split", "fraction")
+        return core_schema.no_info_after_validator_function(check, handler(source))
 
 
 @dataclass(frozen=True)
-class DenseOnly(Common):
-    """Entry points that write their Dense model out themselves: no other model family."""
+class Parsed:
+    """A parameter given as one text and split (comma lists, sizes) before its parts are
+    checked; `describe` says what it takes."""
 
-    def validate(self) -> None:
-        super().validate()
-        if self.model != "dnn":
-            raise UserError(
-                f"bad value {self.model!r} for model: this entry point builds its own Dense "
-                "layers; use dnn (or image_classify for other families)"
-            )
+    parse: Callable[[str], tuple]
+    describe: str | Callable[[], str]
+
+    def rule(self) -> str:
+        return self.describe() if callable(self.describe) else self.describe
+
+    def __get_pydantic_core_schema__(self, source: Any, handler) -> Any:
+        def parse(value):
+            return self.parse(value) if isinstance(value, str) else value
+
+        return core_schema.no_info_before_validator_function(parse, handler(source))
 
 
 @dataclass(frozen=True)
-class IoPatterns(DenseOnly):
-    """Lesson 12: how many columns go in and come out."""
+class ZeroOr:
+    """0 (meaning `zero`), or at least `least` (a gap: 1..least-1 is refused)."""
 
-    pattern: str = "n_to_1"
+    least: int
+    zero: str
 
-    def validate(self) -> None:
-        super().validate()
-        if self.pattern not in IO_PATTERNS:
-            raise UserError(
-                f"bad value {self.pattern!r} for pattern: choose one of {', '.join(IO_PATTERNS)}"
-            )
+    def rule(self) -> str:
+        return f"use 0 ({self.zero}) or {self.least} or more"
+
+    def __get_pydantic_core_schema__(self, source: Any, handler) -> Any:
+        def check(value):
+            if value != 0 and value < self.least:
+                raise ValueError(self.rule())
+            return value
+
+        return core_schema.no_info_after_validator_function(check, handler(source))
 
 
+@dataclass(frozen=True)
+class Zero:
+    """What 0 means for a count or a penalty (`patience` 0: off), for the help and messages."""
+
+    meaning: str
+
+
+@dataclass(frozen=True)
+class Distinct:
+    """Each entry of a list once."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler) -> Any:
+        def check(value):
+            if len(set(value)) != len(value):
+                raise ValueError("an entry listed twice")
+            return value
+
+        return core_schema.no_info_after_validator_function(check, handler(source))
+
+
+def commas(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def height_width(text: str) -> tuple[str, ...]:
+    sides = commas(text)
+    return sides * 2 if len(sides) == 1 else sides
+
+
+def names_of(allowed: OneOf) -> Any:
+    """A comma list of names from `allowed`, each once."""
+    describe = lambda: f"give a comma list of {', '.join(allowed.allowed())}, each once"  # noqa: E731
+    return Annotated[
+        tuple[Annotated[str, allowed], ...], Parsed(commas, describe), at.MinLen(1), Distinct()
+    ]
+
+
+FAMILY = OneOf(families.names)
+Family = Annotated[str, FAMILY]
+Counts = Annotated[
+    tuple[Annotated[int, at.Ge(1)], ...], Parsed(commas, "give counts like 32,64"), at.MinLen(1)
+]
+Numbers = Annotated[
+    tuple[Annotated[float, at.Gt(0)], ...],
+    Parsed(commas, "give numbers above 0 like 0.001,0.01"),
+    at.MinLen(1),
+]
+Values = Annotated[
+    tuple[float, ...], Parsed(commas, "give numbers like 101,102,103"), at.MinLen(1)
+]
+Size = Annotated[
+    tuple[Annotated[int, at.Ge(1)], Annotated[int, at.Ge(1)]],
+    Parsed(height_width, "give a size like 64 or 64,48"),
+]
+Off = Zero("off")
 IO_PATTERNS = ("n_to_1", "1_to_n", "n_to_n")
-
-# ---- issue 3, sequences: rnn, rnn_ensemble, timeseries
-
-
-@dataclass(frozen=True)
-class Windowed(Common):
-    """timeseries (25-27, 62): a series cut into `window` steps -> the next value, from its
-    first `features` columns (the target first)."""
-
-    dataset: str = "series"
-    model: str = "lstm"
-    window: int = 12
-    features: int = 1
-
-    # the families that read a window: lstm/conv1d as (steps, features), dnn flattened
-    families = ("lstm", "dnn", "conv1d")
-
-    def validate(self) -> None:
-        super().validate()
-        for name in ("window", "features"):
-            if getattr(self, name) < 1:
-                raise UserError(f"bad value {getattr(self, name)} for {name}: use 1 or more")
-        if self.model not in self.families:
-            raise UserError(
-                f"bad value {self.model!r} for model: choose one of {', '.join(self.families)}"
-            )
-        if self.model == "lstm" and self.layers < 1:
-            raise UserError(f"bad value {self.layers} for layers: an LSTM needs 1 or more")
-
-
-@dataclass(frozen=True)
-class Recurrent(Windowed):
-    """rnn (17-22): the recurrent cell, the Keras API that builds it, stacking via layers."""
-
-    cell: str = "lstm"
-    api: str = "functional"
-
-    families = ("lstm",)  # -P cell= picks LSTM, SimpleRNN or GRU
-
-    def validate(self) -> None:
-        from steps.build import RECURRENT_CELLS
-
-        super().validate()
-        for name, allowed in (("cell", tuple(RECURRENT_CELLS)), ("api", APIS)):
-            if getattr(self, name) not in allowed:
-                raise UserError(
-                    f"bad value {getattr(self, name)!r} for {name}: choose one of "
-                    f"{', '.join(allowed)}"
-                )
-
-
+VAL_MODES = ("split", "fraction")
 APIS = ("functional", "sequential")
 
 
-@dataclass(frozen=True)
-class SeriesEnsemble(Windowed):
-    """rnn_ensemble (23-24): the target's past and the other columns as two inputs."""
-
-    features: int = 3
-
-    families = ("lstm",)
-
-    def validate(self) -> None:
-        super().validate()
-        if self.features < 2:
-            raise UserError(
-                f"bad value {self.features} for features: an ensemble needs 2 or more "
-                "(the target's input and at least one other column's)"
-            )
+def data_sets() -> str:
+    return f"a data set: {', '.join(sorted(datasets.NAMED))}, or {datasets.uri_forms()}"
 
 
-# ---- issue 3, saving and utilities: save_load, checkpoint, prepare_data, gpu_check
+class Params(BaseModel):
+    """The table of parameters. Groups below say which entry points usually take which."""
 
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", allow_inf_nan=False, validate_default=True
+    )
 
-@dataclass(frozen=True)
-class SaveLoad(Common):
-    """save_load: `-P predict_npz=PATH` (array `x`) feeds your own samples to the reloaded model."""
+    # -- data: what is learnt, and how it is split and scaled
+    dataset: str = Field("digits", description=data_sets())
+    target: str = Field("", description="the column to predict in a csv: file")
+    scaler: Annotated[str, OneOf(SCALERS)] = Field(
+        "auto",
+        description="feature scaling fitted on the training rows (auto: pixels / their "
+        "maximum for images, standard otherwise)",
+    )
+    val_fraction: float = Field(
+        0.2, ge=0, lt=1, description="share of the training rows kept for validation"
+    )
+    test_fraction: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="share of the rows held out for the test metrics, when the data set "
+        "has no test split of its own",
+    )
+    labels: Annotated[str, OneOf(LABELS)] = Field(
+        "onehot", description="classes as one-hot rows or as integers (sparse)"
+    )
+    # -- the model
+    model: Family = Field("dnn", description="the model family (steps/families.py)")
+    units: int = Field(
+        64, ge=1, le=4096, description="units of each hidden Dense, recurrent or Conv1D layer"
+    )
+    layers: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="hidden layers: Dense (dnn, and after the conv blocks of cnn), recurrent "
+        "or Conv1D (the others)",
+    )
+    filters: Counts = Field((32, 64), description="Conv2D filters of each conv block (cnn)")
+    pool_last: bool = Field(True, description="MaxPooling2D after the last conv block too (cnn)")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate after each hidden layer")
+    batch_norm: bool = Field(False, description="BatchNormalization after each hidden layer")
+    activation: Annotated[str, OneOf(ACTIVATIONS)] = Field(
+        "relu", description="activation of the hidden layers"
+    )
+    initializer: Annotated[str, OneOf(INITIALIZERS)] = Field(
+        "glorot_uniform", description="how each layer's kernel starts"
+    )
+    l1: Annotated[float, Off] = Field(0.0, ge=0, le=1, description="L1 penalty on each kernel")
+    l2: Annotated[float, Off] = Field(0.0, ge=0, le=1, description="L2 penalty on each kernel")
+    # -- the fit
+    epochs: int = Field(10, ge=1, le=100_000, description="passes over the training rows")
+    batch_size: int = Field(32, ge=1, description="rows per gradient step")
+    learning_rate: float = Field(0.001, gt=0, le=10, description="the optimizer's step size")
+    optimizer: Annotated[str, OneOf(OPTIMIZERS)] = Field("adam", description="the optimizer")
+    patience: Annotated[int, Off] = Field(
+        5,
+        ge=0,
+        description="EarlyStopping: epochs without a better validation loss before training "
+        "stops (the best epoch's weights are kept)",
+    )
+    reduce_lr_patience: Annotated[int, Off] = Field(
+        0,
+        ge=0,
+        description="ReduceLROnPlateau: epochs without improvement before the learning rate is cut",
+    )
+    jit_compile: Annotated[str, OneOf(JIT_COMPILE)] = Field(
+        "auto", description="XLA compilation in model.compile (auto: Keras decides per backend)"
+    )
+    resume: bool = Field(
+        False,
+        description="continue where an interrupted run with the same parameters stopped "
+        "(tune: its study, up to n_trials)",
+    )
+    # -- the run
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="seed of every random choice")
+    verbose: Annotated[int, OneOf((0, 1, 2))] = Field(
+        2, description="Keras's output: 0 silent, 1 a progress bar, 2 one line per epoch"
+    )
+    backend: Annotated[str, OneOf(("", *BACKENDS))] = Field(
+        "", description="the Keras backend (default: KERAS_BACKEND, else tensorflow)"
+    )
+    mixed_precision: Annotated[str, OneOf(("", *PRECISIONS))] = Field(
+        "", description="a Keras dtype policy such as mixed_float16 (default: float32)"
+    )
+    # -- lessons 01-16
+    predict_inputs: Values = Field(
+        (101.0, 102.0, 103.0), description="new inputs the trained model predicts"
+    )
+    val_mode: Annotated[str, OneOf(VAL_MODES)] = Field(
+        "split",
+        description="validation rows cut before fit (split) or by fit's validation_split "
+        "(fraction)",
+    )
+    pattern: Annotated[str, OneOf(IO_PATTERNS)] = Field(
+        "n_to_1", description="input:output columns, N:1, 1:N or N:N"
+    )
+    # -- time series (17-27, 62)
+    window: int = Field(12, ge=1, description="time steps in each window")
+    features: int = Field(1, ge=1, description="columns of the series fed in, the target first")
+    api: Annotated[str, OneOf(APIS)] = Field(
+        "functional", description="the Keras API the model is written in"
+    )
+    # -- saving and utilities (28-57)
+    predict_npz: str = Field(
+        "", description="an .npz file (array x) of your own samples for the reloaded model"
+    )
+    size: int = Field(1024, ge=1, le=16384, description="side of the timed square matmul")
+    repeats: int = Field(5, ge=1, description="timed matmuls per device (the median is kept)")
+    # -- tables and comparisons (42-46, 58-61)
+    train_rows: Annotated[int, Zero("all")] = Field(
+        0, ge=0, description="training rows kept: fewer rows, more overfitting"
+    )
+    models: names_of(FAMILY) = Field(
+        ("dnn", "cnn", "lstm", "conv1d"), description="the model families compared"
+    )
+    path: str = Field("", description="a CSV file to learn from (wins over dataset)")
+    # -- images (63-64, 75-78)
+    image_size: Size = Field((64, 64), description="height,width images are resized to")
+    augment: bool = Field(False, description="random flips, rotations and zooms in training")
+    base: Annotated[str, OneOf(tuple(BASES))] = Field(
+        "mobilenet_v2", description="the pretrained Keras Applications base"
+    )
+    weights: str = Field(
+        "imagenet",
+        min_length=1,
+        description="the base's starting weights: imagenet, none, or a weights file's path",
+    )
+    fine_tune_layers: Annotated[int, Off] = Field(
+        0, ge=0, description="top layers of the base trained after the head, at lr / 10"
+    )
+    input_size: Annotated[int, ZeroOr(MIN_SIZE, "the data's own size")] = Field(
+        0, ge=0, le=1024, description="side of the images the base sees"
+    )
+    alpha: float = Field(1.0, gt=0, description="mobilenet_v2's width multiplier")
+    # -- text (79-83)
+    num_words: Annotated[int, ZeroOr(4, "every word")] = Field(
+        0, ge=0, description="keep the most frequent words, indices below this"
+    )
+    maxlen: int = Field(8, ge=1, le=100_000, description="words every text is padded or cut to")
+    embedding_dim: int = Field(8, ge=1, le=4096, description="length of each word's vector")
+    bidirectional: bool = Field(False, description="each recurrent layer reads the text both ways")
+    max_trials: int = Field(3, ge=1, description="models AutoKeras tries")
+    # -- search and training dynamics (66-72)
+    n_trials: int = Field(
+        20, ge=1, description="trials of the study in all, counting earlier runs and workers"
+    )
+    timeout: Annotated[int, Zero("no limit")] = Field(
+        0, ge=0, description="seconds this run searches at most"
+    )
+    metric: str = Field(
+        "", description="the per-epoch metric optimized (default: val_accuracy or val_loss)"
+    )
+    direction: Annotated[str, OneOf(("", *DIRECTIONS))] = Field(
+        "", description="maximize or minimize the metric (default: from its name)"
+    )
+    pruner: Annotated[str, OneOf(PRUNERS)] = Field(
+        "hyperband", description="what stops weak trials early"
+    )
+    storage: str = Field(
+        "sqlite:///optuna.db", min_length=1, description="the Optuna storage URL of the study"
+    )
+    study_name: str = Field("", description="the study's name (default: tune-MODEL-DATASET)")
+    space: str = Field(
+        "",
+        description="search space overrides, e.g. units=16:128,dropout=0:0.5,optimizer=adam|sgd",
+    )
+    worker: int = Field(
+        0, ge=0, description="this worker's number: the sampler's seed is seed + worker"
+    )
+    retrain: bool = Field(True, description="retrain the best configuration and log its model")
+    optimizers: names_of(OneOf(OPTIMIZERS)) = Field(
+        OPTIMIZERS, description="the optimizers compared"
+    )
+    learning_rates: Numbers = Field(
+        (0.001, 0.01), description="the learning rates each optimizer is tried with"
+    )
+    activations: names_of(OneOf(ACTIVATIONS)) = Field(
+        ("sigmoid", "tanh", "relu", "elu", "selu", "gelu"),
+        description="the activations compared",
+    )
 
-    predict_npz: str = ""
+    @model_validator(mode="after")
+    def fits_the_family(self) -> Params:
+        families.check_layers(self.model, self.layers)
+        families.check_bidirectional(self.model, self.bidirectional)
+        return self
 
+    # ---- what the steps take
 
-@dataclass(frozen=True)
-class PrepareData(Common):
-    """prepare_data trains nothing: only `dataset` (and `target` for csv:) matter."""
+    def options(self, kind: type[Options]) -> Options:
+        """A step's options (FitOptions, ModelOptions...), each field from its parameter."""
+        return kind(**{f.name: getattr(self, f.name) for f in fields(kind)})
 
-    dataset: str = "all"  # all (the eight example sets) or a comma list of names / URIs
-
-    def validate(self) -> None:
-        super().validate()
-        if not self.dataset.strip(","):
-            raise UserError("bad value '' for dataset: use all or a comma list like mnist,iris")
-
-
-@dataclass(frozen=True)
-class GpuCheck(Common):
-    """gpu_check trains nothing: it times a size x size float32 matmul on each device.
-
-    It subclasses Common only because every entry point shares the common parameters
-    (MLproject's `<<: *common`, the CLI's `resume`); they are ignored here.
-    """
-
-    size: int = 1024
-    repeats: int = 5
-
-    def validate(self) -> None:
-        super().validate()
-        for name in ("size", "repeats"):
-            if getattr(self, name) < 1:
-                raise UserError(f"bad value {getattr(self, name)} for {name}: use 1 or more")
-
-
-# ---- issue 3, tables and comparisons: tabular, overfitting, csv, compare_models
-
-
-@dataclass(frozen=True)
-class Overfitting(Common):
-    """overfitting: a plain model and one with `dropout` and `l2`, on `train_rows` rows."""
-
-    train_rows: int = 0  # keep only this many training rows: less data, more overfit (0: all)
-
-    def validate(self) -> None:
-        super().validate()
-        if self.train_rows < 0:
-            raise UserError(f"bad value {self.train_rows} for train_rows: use 0 (all) or more")
-        if self.dropout == 0 and self.l1 == 0 and self.l2 == 0:
-            raise UserError(
-                "overfitting compares a model with and without regularization: "
-                "set dropout, l2 or l1 above 0"
-            )
-
-
-@dataclass(frozen=True)
-class CompareModels(Common):
-    """compare_models: one child run per model family in `models`."""
-
-    models: str = "dnn,cnn,lstm,conv1d"
-
-    def families(self) -> tuple[str, ...]:
-        from steps.compare import parse_list
-
-        return parse_list("models", self.models, FAMILIES)
-
-    def validate(self) -> None:
-        super().validate()
-        self.families()
-
-
-@dataclass(frozen=True)
-class Csv(Common):
-    """csv: `-P path=FILE` (wins over dataset, as csv:FILE); else `dataset` is written out."""
-
-    path: str = ""
-
-    def source(self) -> str:
-        return f"csv:{self.path}" if self.path else self.dataset
-
-
-# ---- issue 4, images: image aliases, image_folder, transfer
-
-
-@dataclass(frozen=True)
-class ImageFolder(Common):
-    """image_folder: `dir:PATH` images read at `image_size`, optional augmentation layers."""
-
-    image_size: str = "64"  # height,width (or one number) the folder's images are resized to
-    augment: bool = False
-
-    def validate(self) -> None:
-        super().validate()
-        self.size()
-        if self.model != "cnn":
-            raise UserError(
-                f"image_folder trains a CNN (model=cnn), not {self.model!r}; for other "
-                "families use image_classify -P dataset=dir:PATH"
-            )
-
-    def size(self) -> tuple[int, int]:
-        from steps.vision import parse_size
-
-        return parse_size(self.image_size)
-
-
-@dataclass(frozen=True)
-class Transfer(ImageFolder):
-    """transfer: a Keras Applications base, frozen, a new head, optional fine-tuning."""
-
-    base: str = "mobilenet_v2"
-    weights: str = "imagenet"  # imagenet, none, or the path of a weights file
-    fine_tune_layers: int = 0  # after training the head, also train the base's top N layers
-    input_size: int = 0  # side the base sees; 0: the data's own (at least 32)
-    alpha: float = 1.0  # mobilenet_v2's width multiplier
-
-    def validate(self) -> None:
-        from steps.transfer import MIN_SIZE, check_choice
-
-        Common.validate(self)
-        self.size()
-        check_choice(self.base, self.weights, self.alpha)
-        if self.fine_tune_layers < 0:
-            raise UserError(
-                f"bad value {self.fine_tune_layers} for fine_tune_layers: use 0 (off) or more"
-            )
-        if 0 < self.input_size < MIN_SIZE or self.input_size < 0:
-            raise UserError(
-                f"bad value {self.input_size} for input_size: use 0 (automatic) or {MIN_SIZE}+"
-            )
-
-
-# ---- issue 4, text: nlp_tokenize, nlp_reuters, nlp_imdb, autokeras
-
-
-@dataclass(frozen=True)
-class Text(Common):
-    """nlp_*: words -> integer sequences -> Embedding -> dense, lstm, conv1d or gru -> head."""
-
-    dataset: str = "sentences"
-    model: str = "dense"
-    num_words: int = 0  # keep the most frequent words: indices below this (0: every word)
-    maxlen: int = 8  # every text padded or cut to this many words
-    embedding_dim: int = 8
-    bidirectional: bool = False  # wrap each recurrent layer in Bidirectional (lesson 83)
-
-    def validate(self) -> None:
-        from dataclasses import replace
-
-        from steps.text import RECURRENT, TEXT_MODELS
-
-        if self.model not in TEXT_MODELS:
-            raise UserError(
-                f"bad value {self.model!r} for model: choose one of {', '.join(TEXT_MODELS)}"
-            )
-        Common.validate(replace(self, model=FAMILIES[0]))  # Common knows the image families
-        for name in ("maxlen", "embedding_dim"):
-            if getattr(self, name) < 1:
-                raise UserError(f"bad value {getattr(self, name)} for {name}: use 1 or more")
-        if 0 < self.num_words < 4 or self.num_words < 0:
-            raise UserError(
-                f"bad value {self.num_words} for num_words: use 0 (every word) or 4 or more "
-                "(indices 0-2 are padding, start and out-of-vocabulary)"
-            )
-        if self.model != "dense" and self.layers < 1:
-            raise UserError(f"bad value {self.layers} for layers: model={self.model} needs 1+")
-        if self.bidirectional and self.model not in RECURRENT:
-            raise UserError(
-                f"bidirectional=true wraps a recurrent layer: use model=lstm or model=gru, "
-                f"not {self.model}"
-            )
-
-    def text_model(self, vocabulary: int):
-        from steps.text import TextModel
-
-        return TextModel(
-            self.model, vocabulary, self.maxlen, self.embedding_dim, self.bidirectional
+    def recipe(self) -> Recipe:
+        return Recipe(
+            self.model,
+            self.options(PrepareOptions),
+            self.options(ModelOptions),
+            self.options(FitOptions),
         )
 
+    def fit_options(self) -> FitOptions:
+        return self.options(FitOptions)
 
-@dataclass(frozen=True)
-class AutoKeras(Common):
-    """autokeras: AutoKeras searches `max_trials` models on an image, text or table set."""
+    def model_options(self) -> ModelOptions:
+        return self.options(ModelOptions)
 
-    dataset: str = "digits"
-    max_trials: int = 3
+    def prepare_options(self) -> PrepareOptions:
+        return self.options(PrepareOptions)
 
-    def validate(self) -> None:
-        super().validate()
-        if self.max_trials < 1:
-            raise UserError(f"bad value {self.max_trials} for max_trials: use 1 or more")
+    def text_options(self) -> TextOptions:
+        return self.options(TextOptions)
 
-
-# ---- issue 5, search and training dynamics: tune, optimizers, activations
-
-
-@dataclass(frozen=True)
-class Tune(Common):
-    """tune: an Optuna study over `family`'s search space (steps/search.py's SPACES)."""
-
-    epoch_backups: ClassVar[bool] = False  # `-P resume=true` continues the study instead
-
-    family: str = "dnn"  # dnn, cnn or rnn (the lstm builder); wins over `model`
-    n_trials: int = 20  # trials in the study in all, counting those of earlier runs and workers
-    timeout: int = 0  # seconds this run searches at most (0: no limit)
-    metric: str = ""  # per-epoch metric to optimize ('': val_accuracy or val_loss)
-    direction: str = ""  # maximize or minimize ('': maximize for *accuracy, else minimize)
-    pruner: str = "hyperband"  # hyperband, median or none (bench/tune_pruning.py compares them)
-    storage: str = "sqlite:///optuna.db"  # Optuna storage URL; relative sqlite paths from cwd
-    study_name: str = ""  # '': tune-<family>-<dataset>
-    resume: bool = False  # continue an existing study (or create it) up to n_trials in all
-    space: str = ""  # overrides, e.g. units=16:128,dropout=0:0.5,optimizer=adam|sgd
-    worker: int = 0  # sampler seed = seed + worker: give parallel workers their own number
-    retrain: bool = True  # retrain the best configuration and log its model
-
-    def validate(self) -> None:
-        from steps import search
-
-        super().validate()
-        choices = {
-            "family": tuple(search.FAMILIES),
-            "direction": ("", *search.DIRECTIONS),
-            "pruner": search.PRUNERS,
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise UserError(
-                    f"bad value {getattr(self, name)!r} for {name}: "
-                    f"choose one of {', '.join(a for a in allowed if a)}"
-                )
-        if self.n_trials < 1:
-            raise UserError(f"bad value {self.n_trials} for n_trials: use 1 or more")
-        if self.timeout < 0:
-            raise UserError(f"bad value {self.timeout} for timeout: use 0 (no limit) or seconds")
-        search.parse_space(self.family, self.space)
+    def but(self, **changes: object) -> Params:
+        """A copy with some values changed, checked like the originals."""
+        return validate(type(self), {**self.__dict__, **changes})
 
 
-@dataclass(frozen=True)
-class Optimizers(Common):
-    """optimizers: one child run per optimizer x learning rate."""
+Options = TypeVar("Options")
+# Every option type a step takes; a test checks each field is a parameter above.
+STEP_OPTIONS: tuple[type, ...] = (PrepareOptions, ModelOptions, FitOptions, TextOptions)
 
-    optimizers: str = ",".join(OPTIMIZERS)
-    learning_rates: str = "0.001,0.01"
+# Which entry points take which parameters (the registry composes these).
+DATA = ("dataset", "target", "scaler", "val_fraction", "test_fraction", "labels")
+ARCHITECTURE = tuple(f.name for f in fields(ModelOptions))
+FIT = ("epochs", "batch_size", "learning_rate", "optimizer", "patience", "reduce_lr_patience")
+RUN = ("seed", "verbose", "backend", "mixed_precision", "jit_compile")
+TRAINING = (*DATA, "model", *ARCHITECTURE, *FIT, "resume", *RUN)
 
-    def grid(self) -> list[tuple[str, float]]:
-        from steps.compare import parse_list
 
-        names = parse_list("optimizers", self.optimizers, OPTIMIZERS)
+# ---------------------------------------------------------------- rules and messages
+
+
+def declared(name: str) -> Any:
+    return Params.model_fields[name]
+
+
+def rule(name: str, narrowed: tuple = ()) -> str:
+    """What `name` takes, in words, from its declaration (and an entry point's narrowing)."""
+    info = declared(name)
+    marks = tuple(info.metadata)
+    for mark in (*narrowed, *marks):
+        if isinstance(mark, OneOf | Parsed | ZeroOr):
+            return mark.rule()
+    if info.annotation is bool:
+        return "use true or false"
+    low = high = None
+    for mark in (*marks, *narrowed):  # a narrowing wins over the declaration
+        for key in ("ge", "gt"):
+            low = (key, getattr(mark, key)) if hasattr(mark, key) else low
+        for key in ("le", "lt"):
+            high = (key, getattr(mark, key)) if hasattr(mark, key) else high
+    if info.annotation is str:
+        return "use a non-empty value" if any(isinstance(m, at.MinLen) for m in marks) else ""
+    zero = next((m.meaning for m in marks if isinstance(m, Zero)), "")
+    return number_rule(info.annotation, low, high, zero)
+
+
+def number_rule(kind: type, low: tuple | None, high: tuple | None, zero: str) -> str:
+    """'use 1 or more', 'use a number above 0 and below 1', 'use 0 (off) to 1'..."""
+    if low is None and high is None:
+        return "use a whole number" if kind is int else "use a number"
+    start = "" if low is None else f"{low[1]}"
+    if low == ("ge", 0) and zero:
+        start = f"0 ({zero})"
+    if high is None:
+        return f"use {start} or more" if low[0] == "ge" else f"use a number above {start}"
+    if low is None:
+        return f"use a number {'up to' if high[0] == 'le' else 'below'} {high[1]}"
+    if low[0] == "gt":
+        return (
+            f"use a number above {start} and {'at most' if high[0] == 'le' else 'below'} {high[1]}"
+        )
+    if high[0] == "le":
+        return f"use {start} to {high[1]}"
+    return f"use a number from {start} up to (not including) {high[1]}"
+
+
+def shown(value: object) -> str:
+    """A value as a user types it: numbers bare, text quoted."""
+    if isinstance(value, str):
         try:
-            rates = [float(part) for part in self.learning_rates.split(",") if part.strip()]
+            float(value)
         except ValueError:
-            rates = []
-        if not rates or min(rates) <= 0:
+            return repr(value)
+        return value
+    return repr(value) if not isinstance(value, bool) else param_text(value)
+
+
+Kind = TypeVar("Kind", bound=Params)
+
+
+def validate(
+    kind: type[Kind], values: Mapping[str, object], narrowing: Mapping[str, tuple] | None = None
+) -> Kind:
+    """`values` checked against the declarations (and an entry point's narrowing): the
+    parameters, or a UserError naming the first bad one and what it takes."""
+    try:
+        params = kind.model_validate(dict(values))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else ""
+        if error["type"] == "extra_forbidden":
+            raise UserError(f"unknown parameter {name!r}") from None
+        value = values.get(name, error.get("input"))
+        raise UserError(f"bad value {shown(value)} for {name}: {rule(name)}") from None
+    for name, marks in (narrowing or {}).items():
+        value = getattr(params, name)
+        if not all(allows(mark, value) for mark in marks):
             raise UserError(
-                f"bad value {self.learning_rates!r} for learning_rates: "
-                "give numbers above 0 like 0.001,0.01"
+                f"bad value {shown(values.get(name, value))} for {name}: {rule(name, marks)}"
             )
-        return [(name, rate) for name in names for rate in rates]
-
-    def validate(self) -> None:
-        super().validate()
-        self.grid()
+    return params
 
 
-@dataclass(frozen=True)
-class Activations(Common):
-    """activations: plots every Keras activation; trains one child per name in `activations`."""
-
-    activations: str = "sigmoid,tanh,relu,elu,selu,gelu"
-
-    def names(self) -> tuple[str, ...]:
-        from steps.compare import parse_list
-        from steps.dynamics import ACTIVATIONS
-
-        return parse_list("activations", self.activations, ACTIVATIONS)
-
-    def validate(self) -> None:
-        super().validate()
-        self.names()
+def allows(mark: object, value: Any) -> bool:
+    if isinstance(mark, OneOf):
+        return value in mark.allowed()
+    if isinstance(mark, at.Ge):
+        return value >= mark.ge
+    if isinstance(mark, at.Gt):
+        return value > mark.gt
+    if isinstance(mark, at.Le):
+        return value <= mark.le
+    if isinstance(mark, at.Lt):
+        return value < mark.lt
+    raise TypeError(f"cannot narrow with {mark!r}")

@@ -15,13 +15,13 @@ import re
 
 import pandas as pd
 
-from pipelines.params import PrepareData
+from pipelines.params import Params
 from steps import persist
 from steps.errors import UserError
 from steps.tracking import Tracker
 
 
-def run(params: PrepareData, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     names = persist.dataset_names(params.dataset)
     results = []
     for name in names:

@@ -1,477 +1,596 @@
-"""Entry-point name -> pipeline module, lessons and default parameters.
+"""The entry points: name -> pipeline module, lessons, the parameters it takes, its defaults.
 
-To add a lesson: write `pipelines/<module>.py` with `run(params, tracker)`, add an entry
-here, then `make mlproject` and a row in the README table.
+To add a lesson: write `pipelines/<module>.py` with `run(params, tracker)` and a docstring
+naming its lessons, add its `EntryPoint` to ENTRY_POINTS below, run `make mlproject`, and
+add a row to the README's lesson table.
 """
 
-from dataclasses import dataclass, replace
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import annotated_types as at
 
 from pipelines.params import (
-    Activations,
-    AutoKeras,
-    Basic,
-    Common,
-    CompareModels,
-    Csv,
-    DenseOnly,
-    GpuCheck,
-    ImageFolder,
-    IoPatterns,
-    Optimizers,
-    Overfitting,
-    PrepareData,
-    Recurrent,
-    SaveLoad,
-    SeriesEnsemble,
-    Text,
-    Transfer,
-    Tune,
-    Validation,
-    Windowed,
+    DATA,
+    FIT,
+    RUN,
+    TRAINING,
+    OneOf,
+    Params,
+    validate,
 )
+from steps import families
+from steps.errors import UserError
+
+
+def without(names: tuple[str, ...], *dropped: str) -> tuple[str, ...]:
+    return tuple(name for name in names if name not in dropped)
 
 
 @dataclass(frozen=True)
 class EntryPoint:
     name: str
-    module: str  # pipelines.<module>.run(params, tracker)
+    pipeline: str  # the module pipelines.<pipeline>, whose run(params, tracker) it calls
     lessons: str
     summary: str
-    defaults: Common
+    takes: tuple[str, ...] = TRAINING  # its parameters; the others keep Params' defaults
+    defaults: Mapping[str, object] = field(default_factory=dict)
+    narrow: Mapping[str, tuple] = field(default_factory=dict)  # tighter choices or ranges
+    rules: tuple[Callable[[Params], None], ...] = ()  # checks across parameters
+    # `-P resume=true` continues the interrupted training from per-epoch backups; tune's
+    # resume continues its study instead.
+    epoch_backups: bool = True
+
+    def params(self, **values: object) -> Params:
+        """This entry point's defaults with `values`, checked: what its pipeline runs with."""
+        foreign = [name for name in values if name not in self.takes]
+        if foreign:
+            raise UserError(f"{self.name} takes no parameter {foreign[0]!r}")
+        params = validate(Params, {**self.defaults, **values}, self.narrow)
+        for check in self.rules:
+            check(params)
+        return params
 
 
-MNIST_CNN = Common(  # the keras-io mnist_convnet model
-    dataset="mnist",
-    model="cnn",
-    filters="32,64",
-    pool_last=True,
-    layers=0,
-    dropout=0.5,
-    epochs=15,
-    batch_size=128,
-    patience=3,
-    val_fraction=0.1,
-)
-CIFAR_CNN = Common(  # the TensorFlow CNN tutorial's model
-    dataset="cifar10",
-    model="cnn",
-    filters="32,64,64",
-    pool_last=False,
-    layers=1,
-    units=64,
-    epochs=15,
-    batch_size=64,
-    patience=3,
-    val_fraction=0.1,
-)
+# ---------------------------------------------------------------- checks across parameters
 
-TABULAR = Common(  # bench/tabular_scores.py: every bar of issue 3 holds on seed 42
-    dataset="iris",
-    model="dnn",
-    units=32,
-    layers=2,
-    dropout=0.2,
-    l2=0.0001,
-    epochs=300,
-    batch_size=16,
-    patience=30,
-)
 
-# ---- issue 4, images: image aliases, image_folder, transfer
-IMAGE_CLASSIFY = Common(  # any family on any image set; on digits the CNN scores >= 0.97
-    dataset="digits",
-    model="cnn",
-    filters="32,64",
-    pool_last=True,
-    layers=1,
-    units=128,
-    dropout=0.2,
-    epochs=60,
-    batch_size=32,
-    patience=10,
-    val_fraction=0.1,
-)
-IMAGE_FAMILIES = {  # lessons 37-41: the same data sets with each model family
-    "cnn": {"mnist": MNIST_CNN, "cifar10": CIFAR_CNN},
-    "dnn": Common(
-        model="dnn", units=256, layers=2, dropout=0.2, epochs=20, batch_size=128, patience=3,
-        val_fraction=0.1,
-    ),
-    "lstm": Common(
-        model="lstm", units=128, layers=1, epochs=15, batch_size=128, patience=3, val_fraction=0.1
-    ),
-}  # fmt: skip
-IMAGE_SETS = {  # data set -> (lessons, what it is)
-    "mnist": ("35-38", "MNIST digits"),  # 35-36 CNN, 37 DNN, 38 LSTM
-    "fashion_mnist": ("40", "Fashion-MNIST clothes"),
-    "cifar10": ("39", "CIFAR-10 photos"),
-    "cifar100": ("41", "CIFAR-100 photos (100 classes)"),
+def regularizes(params: Params) -> None:
+    if params.dropout == 0 and params.l1 == 0 and params.l2 == 0:
+        raise UserError(
+            "overfitting compares a model with and without regularization: "
+            "set dropout, l2 or l1 above 0"
+        )
+
+
+def base_and_alpha(params: Params) -> None:
+    from steps.transfer import check_choice
+
+    check_choice(params.base, params.weights, params.alpha)
+
+
+def searchable_space(params: Params) -> None:
+    """Every value `-P space=` lets a trial draw must be a valid parameter value."""
+    from steps.search import parse_space
+
+    for name, dimension in parse_space(params.model, params.space).items():
+        for end in dimension.ends():
+            validate(Params, {name: end})
+
+
+RECURRENT = {"model": (OneOf(families.recurrent_names),)}
+
+# ---------------------------------------------------------------- defaults shared by several
+
+MNIST_CNN = {  # the keras-io mnist_convnet model
+    "dataset": "mnist",
+    "model": "cnn",
+    "filters": "32,64",
+    "pool_last": True,
+    "layers": 0,
+    "dropout": 0.5,
+    "epochs": 15,
+    "batch_size": 128,
+    "patience": 3,
+    "val_fraction": 0.1,
 }
-
-
-def image_alias(family: str, dataset: str) -> Common:
-    """The family's defaults on one data set; the CNN keeps keras-io's (MNIST-like) or the
-    TensorFlow tutorial's (CIFAR) model."""
-    defaults = IMAGE_FAMILIES[family]
-    if isinstance(defaults, dict):
-        defaults = defaults["cifar10" if dataset.startswith("cifar") else "mnist"]
-    return replace(defaults, dataset=dataset)
-
-
-def image_lessons(family: str, dataset: str) -> str:
-    if dataset == "mnist":
-        return {"cnn": "35-36", "dnn": "37", "lstm": "38"}[family]
-    return IMAGE_SETS[dataset][0]
-
+CIFAR_CNN = {  # the TensorFlow CNN tutorial's model
+    "dataset": "cifar10",
+    "model": "cnn",
+    "filters": "32,64,64",
+    "pool_last": False,
+    "layers": 1,
+    "units": 64,
+    "epochs": 15,
+    "batch_size": 64,
+    "patience": 3,
+    "val_fraction": 0.1,
+}
+DNN_IMAGES = {
+    "model": "dnn",
+    "units": 256,
+    "layers": 2,
+    "dropout": 0.2,
+    "epochs": 20,
+    "batch_size": 128,
+    "patience": 3,
+    "val_fraction": 0.1,
+}
+LSTM_IMAGES = {
+    "model": "lstm",
+    "units": 128,
+    "layers": 1,
+    "epochs": 15,
+    "batch_size": 128,
+    "patience": 3,
+    "val_fraction": 0.1,
+}
+TABULAR = {  # bench/tabular_scores.py scores these on the bundled tables
+    "dataset": "iris",
+    "model": "dnn",
+    "units": 32,
+    "layers": 2,
+    "dropout": 0.2,
+    "l2": 0.0001,
+    "epochs": 300,
+    "batch_size": 16,
+    "patience": 30,
+}
+SMALL_TABLE = {"units": 32, "epochs": 100, "batch_size": 16, "patience": 10}
+SERIES = {"dataset": "series", "model": "lstm", "units": 32, "layers": 1, **SMALL_TABLE}
+TOY_COLUMNS = {  # lesson 12's sequences: a few columns, 100 rows
+    "dataset": "sequences",
+    "units": 16,
+    "epochs": 300,
+    "batch_size": 8,
+    "learning_rate": 0.01,
+    "patience": 30,
+}
+WINDOWS = (*TRAINING, "window", "features")
+TEXT = (*TRAINING, "num_words", "maxlen", "embedding_dim", "bidirectional")
 
 ENTRY_POINTS: dict[str, EntryPoint] = {
-    e.name: e
-    for e in (
+    entry.name: entry
+    for entry in (
         EntryPoint(
-            "dnn_basic",
-            "dnn_basic",
-            "01-04",
-            "a first Dense model on y = 2x + 1; predictions for new inputs",
-            Basic(
-                dataset="linear",
-                units=16,
-                epochs=200,
-                batch_size=8,
-                patience=20,
-                learning_rate=0.01,
+            name="dnn_basic",
+            pipeline="dnn_basic",
+            lessons="01-04",
+            summary="a first Dense model on y = 2x + 1; predictions for new inputs",
+            takes=(*TRAINING, "predict_inputs"),
+            defaults={
+                "dataset": "linear",
+                "units": 16,
+                "epochs": 200,
+                "batch_size": 8,
+                "patience": 20,
+                "learning_rate": 0.01,
+            },
+        ),
+        EntryPoint(
+            name="dnn_regression",
+            pipeline="dnn_regression",
+            lessons="05-09",
+            summary="train/test split, regression scored by RMSE, MAE and R2; depth via -P layers",
+            defaults={
+                "dataset": "diabetes",
+                "units": 32,
+                "layers": 2,
+                "epochs": 300,
+                "batch_size": 16,
+                "patience": 30,
+                "dropout": 0.1,
+            },
+        ),
+        EntryPoint(
+            name="validation",
+            pipeline="validation",
+            lessons="10-11",
+            summary="train/validation/test: validation rows cut before fit or by validation_split",
+            takes=(*TRAINING, "val_mode"),
+            defaults={"dataset": "diabetes", **SMALL_TABLE, "epochs": 200, "patience": 20},
+            narrow={"val_fraction": (at.Gt(0), at.Lt(1))},  # the lesson needs validation rows
+        ),
+        EntryPoint(
+            name="io_patterns",
+            pipeline="io_patterns",
+            lessons="12",
+            summary="input:output column patterns N:1, 1:N, N:N on the same toy series",
+            takes=(*without(TRAINING, "model"), "pattern"),
+            defaults=TOY_COLUMNS,
+        ),
+        EntryPoint(
+            name="functional_dnn",
+            pipeline="functional_dnn",
+            lessons="15",
+            summary="the functional API beside the Sequential model with the same layers",
+            takes=without(TRAINING, "model"),
+            defaults={"dataset": "diabetes", **SMALL_TABLE, "epochs": 200, "patience": 20},
+        ),
+        EntryPoint(
+            name="ensemble",
+            pipeline="ensemble",
+            lessons="16",
+            summary="two inputs merged by Concatenate, two outputs with a loss each",
+            takes=without(TRAINING, "model"),
+            defaults={**TOY_COLUMNS, "layers": 1},
+        ),
+        EntryPoint(
+            name="rnn",
+            pipeline="rnn",
+            lessons="17-22",
+            summary="LSTM, GRU or SimpleRNN (-P model=), functional or Sequential API, stacked",
+            takes=(*WINDOWS, "api"),
+            defaults=SERIES,
+            narrow=RECURRENT,
+        ),
+        EntryPoint(
+            name="rnn_ensemble",
+            pipeline="rnn_ensemble",
+            lessons="23-24",
+            summary="two series as two inputs, a recurrent stack each, merged with Concatenate",
+            takes=WINDOWS,
+            defaults={**SERIES, "units": 16, "features": 3},
+            narrow={**RECURRENT, "features": (at.Ge(2),)},  # the target's input and another
+        ),
+        EntryPoint(
+            name="timeseries",
+            pipeline="timeseries",
+            lessons="25-27,62",
+            summary="split_x windows of a series (-P window= -P features=) into any model family",
+            takes=WINDOWS,
+            defaults=SERIES,
+        ),
+        EntryPoint(
+            name="save_load",
+            pipeline="save_load",
+            lessons="28-31",
+            summary="save as .keras, reload, same predictions; a wrong input shape gets a clear "
+            "message",
+            takes=(*TRAINING, "predict_npz"),
+            defaults={"dataset": "diabetes", **SMALL_TABLE},
+        ),
+        EntryPoint(
+            name="image_classify",
+            pipeline="image_classify",
+            lessons="35-41",
+            summary="any image data set with any model family (-P dataset= -P model=)",
+            defaults={  # on digits the CNN scores >= 0.97
+                "dataset": "digits",
+                "model": "cnn",
+                "filters": "32,64",
+                "pool_last": True,
+                "layers": 1,
+                "units": 128,
+                "dropout": 0.2,
+                "epochs": 60,
+                "batch_size": 32,
+                "patience": 10,
+                "val_fraction": 0.1,
+            },
+        ),
+        EntryPoint(
+            name="cnn_mnist",
+            pipeline="image_classify",
+            lessons="35-36",
+            summary="MNIST with a CNN: sample grid, one-hot labels, softmax",
+            defaults=MNIST_CNN,
+        ),
+        EntryPoint(
+            name="dnn_mnist",
+            pipeline="image_classify",
+            lessons="37",
+            summary="MNIST digits with a DNN",
+            defaults={**DNN_IMAGES, "dataset": "mnist"},
+        ),
+        EntryPoint(
+            name="lstm_mnist",
+            pipeline="image_classify",
+            lessons="38",
+            summary="MNIST digits with an LSTM",
+            defaults={**LSTM_IMAGES, "dataset": "mnist"},
+        ),
+        EntryPoint(
+            name="cnn_cifar10",
+            pipeline="image_classify",
+            lessons="39",
+            summary="CIFAR-10 with the TensorFlow tutorial's CNN",
+            defaults=CIFAR_CNN,
+        ),
+        EntryPoint(
+            name="dnn_cifar10",
+            pipeline="image_classify",
+            lessons="39",
+            summary="CIFAR-10 photos with a DNN",
+            defaults={**DNN_IMAGES, "dataset": "cifar10"},
+        ),
+        EntryPoint(
+            name="lstm_cifar10",
+            pipeline="image_classify",
+            lessons="39",
+            summary="CIFAR-10 photos with an LSTM",
+            defaults={**LSTM_IMAGES, "dataset": "cifar10"},
+        ),
+        EntryPoint(
+            name="cnn_fashion_mnist",
+            pipeline="image_classify",
+            lessons="40",
+            summary="Fashion-MNIST clothes with a CNN",
+            defaults={**MNIST_CNN, "dataset": "fashion_mnist"},
+        ),
+        EntryPoint(
+            name="dnn_fashion_mnist",
+            pipeline="image_classify",
+            lessons="40",
+            summary="Fashion-MNIST clothes with a DNN",
+            defaults={**DNN_IMAGES, "dataset": "fashion_mnist"},
+        ),
+        EntryPoint(
+            name="lstm_fashion_mnist",
+            pipeline="image_classify",
+            lessons="40",
+            summary="Fashion-MNIST clothes with an LSTM",
+            defaults={**LSTM_IMAGES, "dataset": "fashion_mnist"},
+        ),
+        EntryPoint(
+            name="cnn_cifar100",
+            pipeline="image_classify",
+            lessons="41",
+            summary="CIFAR-100 photos (100 classes) with a CNN",
+            defaults={**CIFAR_CNN, "dataset": "cifar100"},
+        ),
+        EntryPoint(
+            name="dnn_cifar100",
+            pipeline="image_classify",
+            lessons="41",
+            summary="CIFAR-100 photos (100 classes) with a DNN",
+            defaults={**DNN_IMAGES, "dataset": "cifar100"},
+        ),
+        EntryPoint(
+            name="lstm_cifar100",
+            pipeline="image_classify",
+            lessons="41",
+            summary="CIFAR-100 photos (100 classes) with an LSTM",
+            defaults={**LSTM_IMAGES, "dataset": "cifar100"},
+        ),
+        EntryPoint(
+            name="overfitting",
+            pipeline="overfitting",
+            lessons="42",
+            summary="the same wide model with and without Dropout and L2; the train/val gap of "
+            "each",
+            takes=(*TRAINING, "train_rows"),
+            defaults={
+                "dataset": "breast_cancer",
+                "units": 512,
+                "layers": 2,
+                "dropout": 0.5,
+                "l2": 0.0001,
+                "epochs": 100,
+                "batch_size": 16,
+                "patience": 0,
+            },
+            rules=(regularizes,),
+        ),
+        EntryPoint(
+            name="tabular",
+            pipeline="tabular",
+            lessons="43-46, 61",
+            summary="tables (boston_housing, diabetes, iris, breast_cancer, wine) with any model "
+            "family",
+            defaults=TABULAR,
+        ),
+        EntryPoint(
+            name="gpu_check",
+            pipeline="gpu_check",
+            lessons="47",
+            summary="the Keras backend's devices and a timed matmul on each",
+            takes=("size", "repeats", "backend"),
+        ),
+        EntryPoint(
+            name="checkpoint",
+            pipeline="checkpoint",
+            lessons="48-53",
+            summary="ModelCheckpoint keeps the best epoch; weights-only reload; best vs last epoch",
+            defaults={"dataset": "diabetes", **SMALL_TABLE},
+        ),
+        EntryPoint(
+            name="prepare_data",
+            pipeline="prepare_data",
+            lessons="54-57",
+            summary="put the example data sets in the npy cache (-P dataset=all or a comma list)",
+            takes=("dataset", "target"),
+            defaults={"dataset": "all"},
+        ),
+        EntryPoint(
+            name="csv",
+            pipeline="csv_table",
+            lessons="58-59",
+            summary="a CSV read with pandas, profiled, learnt; test predictions written as CSV",
+            takes=(*TRAINING, "path"),
+            defaults={**TABULAR, "dataset": "wine"},
+        ),
+        EntryPoint(
+            name="compare_models",
+            pipeline="compare_models",
+            lessons="38, 43-46, 60-61",
+            summary="several model families on one data set: score, size and time side by side",
+            takes=(*without(TRAINING, "model"), "models"),
+            defaults={"dataset": "digits", "epochs": 30, "patience": 5},
+        ),
+        EntryPoint(
+            name="image_folder",
+            pipeline="image_folder",
+            lessons="63-64",
+            summary="a folder of class sub-folders (-P dataset=dir:PATH), resized, cached, CNN",
+            takes=(*without(TRAINING, "model"), "image_size", "augment"),
+            defaults={
+                "dataset": "",
+                "filters": "32,64,64",
+                "layers": 1,
+                "units": 64,
+                "dropout": 0.2,
+                "epochs": 30,
+                "batch_size": 32,
+                "patience": 5,
+                "val_fraction": 0.2,
+            },
+        ),
+        EntryPoint(
+            name="autokeras",
+            pipeline="autokeras",
+            lessons="65",
+            summary="an AutoKeras model search (optional extra: pip install '.[automl]')",
+            takes=(
+                *without(DATA, "scaler", "labels"),
+                "epochs",
+                "batch_size",
+                "patience",
+                "max_trials",
+                "seed",
+                "verbose",
             ),
+            defaults={"dataset": "digits", "max_trials": 3, "epochs": 10, "patience": 3},
         ),
         EntryPoint(
-            "dnn_regression",
-            "dnn_regression",
-            "05-09",
-            "train/test split, regression scored by RMSE, MAE and R2; depth via -P layers",
-            Common(
-                dataset="diabetes",
-                units=32,
-                layers=2,
-                epochs=300,
-                batch_size=16,
-                patience=30,
-                dropout=0.1,
+            name="tune",
+            pipeline="tune",
+            lessons="66-67",
+            summary="Optuna search over any model family: a child run per trial, pruning, best "
+            "model retrained",
+            takes=(
+                *TRAINING,
+                "n_trials",
+                "timeout",
+                "metric",
+                "direction",
+                "pruner",
+                "storage",
+                "study_name",
+                "space",
+                "worker",
+                "retrain",
             ),
+            defaults={"dataset": "breast_cancer", "epochs": 30, "patience": 5},
+            rules=(searchable_space,),
+            epoch_backups=False,
         ),
         EntryPoint(
-            "image_classify",
-            "image_classify",
-            "35-41",
-            "any image data set with any model family (-P dataset= -P model=)",
-            IMAGE_CLASSIFY,
-        ),
-        EntryPoint(
-            "cnn_mnist",
-            "image_classify",
-            "35-36",
-            "MNIST with a CNN: sample grid, one-hot labels, softmax",
-            MNIST_CNN,
-        ),
-        EntryPoint(
-            "cnn_cifar10",
-            "image_classify",
-            "39",
-            "CIFAR-10 with the TensorFlow tutorial's CNN",
-            CIFAR_CNN,
-        ),
-        # ---- issue 3, model APIs: validation, io_patterns, functional_dnn, ensemble
-        EntryPoint(
-            "validation",
-            "validation",
-            "10-11",
-            "train/validation/test: validation rows cut before fit or by validation_split",
-            Validation(
-                dataset="diabetes",
-                units=32,
-                epochs=200,
-                batch_size=16,
-                patience=20,
+            name="optimizers",
+            pipeline="optimizers",
+            lessons="68-70",
+            summary="Adam, Adadelta, Adamax, Adagrad, RMSprop, SGD, Nadam x learning rates: loss "
+            "curves",
+            takes=(
+                *without(TRAINING, "optimizer", "learning_rate"),
+                "optimizers",
+                "learning_rates",
             ),
+            defaults={"dataset": "digits", "epochs": 20, "patience": 0},
         ),
         EntryPoint(
-            "io_patterns",
-            "io_patterns",
-            "12",
-            "input:output column patterns N:1, 1:N, N:N on the same toy series",
-            IoPatterns(
-                dataset="sequences",
-                units=16,
-                epochs=300,
-                batch_size=8,
-                learning_rate=0.01,
-                patience=30,
+            name="activations",
+            pipeline="activations",
+            lessons="67, 71-72",
+            summary="every Keras activation and its autodiff gradient; a training run per "
+            "activation",
+            takes=(*without(TRAINING, "activation"), "activations"),
+            defaults={"dataset": "digits", "epochs": 20, "patience": 0},
+        ),
+        EntryPoint(
+            name="transfer",
+            pipeline="transfer",
+            lessons="75-78",
+            summary="a pretrained base (-P base=, -P weights=), frozen, new head, optional "
+            "fine-tuning",
+            takes=(
+                *DATA,
+                *FIT,
+                "resume",
+                *RUN,
+                "dropout",
+                "image_size",
+                "base",
+                "weights",
+                "fine_tune_layers",
+                "input_size",
+                "alpha",
             ),
+            defaults={
+                "dataset": "cifar10",
+                "dropout": 0.2,
+                "epochs": 10,
+                "batch_size": 64,
+                "patience": 3,
+                "val_fraction": 0.1,
+            },
+            rules=(base_and_alpha,),
         ),
         EntryPoint(
-            "functional_dnn",
-            "functional_dnn",
-            "15",
-            "the functional API beside the Sequential model with the same layers",
-            DenseOnly(
-                dataset="diabetes",
-                units=32,
-                epochs=200,
-                batch_size=16,
-                patience=20,
-            ),
+            name="nlp_tokenize",
+            pipeline="nlp_tokenize",
+            lessons="79-80",
+            summary="toy reviews -> TextVectorization -> padded indices -> Embedding -> any family",
+            takes=TEXT,
+            defaults={
+                "dataset": "sentences",
+                "model": "dnn",
+                "maxlen": 5,
+                "embedding_dim": 8,
+                "units": 8,
+                "layers": 1,
+                "epochs": 40,
+                "batch_size": 4,
+                "patience": 0,
+                "learning_rate": 0.01,
+            },
         ),
         EntryPoint(
-            "ensemble",
-            "ensemble",
-            "16",
-            "two inputs merged by Concatenate, two outputs with a loss each",
-            DenseOnly(
-                dataset="sequences",
-                units=16,
-                layers=1,
-                epochs=300,
-                batch_size=8,
-                learning_rate=0.01,
-                patience=30,
-            ),
-        ),
-        # ---- issue 3, sequences: rnn, rnn_ensemble, timeseries
-        EntryPoint(
-            "rnn",
-            "rnn",
-            "17-22",
-            "LSTM, SimpleRNN or GRU (-P cell=), functional or Sequential API, stacked layers",
-            Recurrent(units=32, layers=1, epochs=100, batch_size=16, patience=10),
+            name="nlp_reuters",
+            pipeline="nlp_sequences",
+            lessons="81",
+            summary="Reuters newswires, 46 topics: num_words, maxlen, -P model=dnn|lstm|gru|conv1d",
+            takes=TEXT,
+            defaults={
+                "dataset": "reuters",
+                "model": "lstm",
+                "num_words": 10000,
+                "maxlen": 100,
+                "embedding_dim": 64,
+                "units": 64,
+                "layers": 1,
+                "epochs": 20,
+                "batch_size": 64,
+                "patience": 3,
+                "val_fraction": 0.1,
+            },
         ),
         EntryPoint(
-            "rnn_ensemble",
-            "rnn_ensemble",
-            "23-24",
-            "two series as two inputs, an LSTM each, merged with Concatenate; EarlyStopping",
-            SeriesEnsemble(units=16, layers=1, epochs=100, batch_size=16, patience=10),
-        ),
-        EntryPoint(
-            "timeseries",
-            "timeseries",
-            "25-27,62",
-            "split_x windows of a series (-P window= -P features=) into an LSTM, DNN or Conv1D",
-            Windowed(units=32, layers=1, epochs=100, batch_size=16, patience=10),
-        ),
-        # ---- issue 3, saving and utilities: save_load, checkpoint, prepare_data, gpu_check
-        EntryPoint(
-            "save_load",
-            "save_load",
-            "28-31",
-            "save as .keras, reload, same predictions; a wrong input shape gets a clear message",
-            SaveLoad(
-                dataset="diabetes",
-                units=32,
-                epochs=100,
-                batch_size=16,
-                patience=10,
-            ),
-        ),
-        EntryPoint(
-            "checkpoint",
-            "checkpoint",
-            "48-53",
-            "ModelCheckpoint keeps the best epoch; weights-only reload; best vs last epoch",
-            Common(
-                dataset="diabetes",
-                units=32,
-                epochs=100,
-                batch_size=16,
-                patience=10,
-            ),
-        ),
-        EntryPoint(
-            "prepare_data",
-            "prepare_data",
-            "54-57",
-            "put the example data sets in the npy cache (-P dataset=all or a comma list)",
-            PrepareData(),
-        ),
-        EntryPoint(
-            "gpu_check",
-            "gpu_check",
-            "47",
-            "the Keras backend's devices and a timed matmul on each",
-            GpuCheck(),
-        ),
-        # ---- issue 3, tables and comparisons: tabular, overfitting, csv, compare_models
-        EntryPoint(
-            "tabular",
-            "tabular",
-            "43-46, 61",
-            "tables (boston_housing, diabetes, iris, breast_cancer, wine) with dnn|cnn|lstm|conv1d",
-            TABULAR,
-        ),
-        EntryPoint(
-            "overfitting",
-            "overfitting",
-            "42",
-            "the same wide model with and without Dropout and L2; the train/val gap of each",
-            Overfitting(
-                dataset="breast_cancer",
-                train_rows=0,
-                units=512,
-                layers=2,
-                dropout=0.5,
-                l2=0.0001,
-                epochs=100,
-                batch_size=16,
-                patience=0,
-            ),
-        ),
-        EntryPoint(
-            "csv",
-            "csv_table",
-            "58-59",
-            "a CSV read with pandas, profiled, learnt; test predictions written back as CSV",
-            Csv(**vars(replace(TABULAR, dataset="wine"))),
-        ),
-        EntryPoint(
-            "compare_models",
-            "compare_models",
-            "38, 43-46, 60-61",
-            "several model families on one data set: score, size and time side by side",
-            CompareModels(dataset="digits", epochs=30, patience=5),
-        ),
-        # ---- issue 4, images: image aliases, image_folder, transfer
-        *(
-            EntryPoint(
-                f"{family}_{dataset}",
-                "image_classify",
-                image_lessons(family, dataset),
-                f"{IMAGE_SETS[dataset][1]} with {'an' if family == 'lstm' else 'a'} "
-                f"{family.upper()}",
-                image_alias(family, dataset),
-            )
-            for family in IMAGE_FAMILIES
-            for dataset in IMAGE_SETS
-            if (family, dataset) not in (("cnn", "mnist"), ("cnn", "cifar10"))
-        ),
-        EntryPoint(
-            "image_folder",
-            "image_folder",
-            "63-64",
-            "a folder of class sub-folders (-P dataset=dir:PATH), resized, cached, CNN",
-            ImageFolder(
-                dataset="",
-                model="cnn",
-                filters="32,64,64",
-                layers=1,
-                units=64,
-                dropout=0.2,
-                epochs=30,
-                batch_size=32,
-                patience=5,
-                val_fraction=0.2,
-            ),
-        ),
-        EntryPoint(
-            "transfer",
-            "transfer",
-            "75-78",
-            "a pretrained base (-P base=, -P weights=), frozen, new head, optional fine-tuning",
-            Transfer(
-                dataset="cifar10",
-                base="mobilenet_v2",
-                weights="imagenet",
-                dropout=0.2,
-                epochs=10,
-                batch_size=64,
-                patience=3,
-                val_fraction=0.1,
-            ),
-        ),
-        # ---- issue 4, text: nlp_tokenize, nlp_reuters, nlp_imdb, autokeras
-        EntryPoint(
-            "nlp_tokenize",
-            "nlp_tokenize",
-            "79-80",
-            "toy reviews -> TextVectorization -> padded indices -> Embedding -> dense/lstm/conv1d",
-            Text(
-                dataset="sentences",
-                model="dense",
-                maxlen=5,
-                embedding_dim=8,
-                units=8,
-                layers=1,
-                epochs=40,
-                batch_size=4,
-                patience=0,
-                learning_rate=0.01,
-            ),
-        ),
-        EntryPoint(
-            "nlp_reuters",
-            "nlp_sequences",
-            "81",
-            "Reuters newswires, 46 topics: num_words, maxlen, -P model=dense|lstm|conv1d|gru",
-            Text(
-                dataset="reuters",
-                model="lstm",
-                num_words=10000,
-                maxlen=100,
-                embedding_dim=64,
-                units=64,
-                layers=1,
-                epochs=20,
-                batch_size=64,
-                patience=3,
-                val_fraction=0.1,
-            ),
-        ),
-        EntryPoint(
-            "nlp_imdb",
-            "nlp_sequences",
-            "82-83",
-            "IMDB reviews, positive or negative (a sigmoid unit); -P bidirectional=true",
-            Text(
-                dataset="imdb",
-                model="lstm",
-                num_words=10000,
-                maxlen=200,
-                embedding_dim=32,
-                units=32,
-                layers=1,
-                epochs=10,
-                batch_size=128,
-                patience=2,
-                val_fraction=0.2,
-            ),
-        ),
-        EntryPoint(
-            "autokeras",
-            "autokeras",
-            "65",
-            "an AutoKeras model search (optional extra: pip install '.[automl]')",
-            AutoKeras(dataset="digits", max_trials=3, epochs=10, patience=3),
-        ),
-        # ---- issue 5, search and training dynamics: tune, optimizers, activations
-        EntryPoint(
-            "tune",
-            "tune",
-            "66-67",
-            "Optuna search (dnn, cnn or rnn): a child run per trial, pruning, best model retrained",
-            Tune(dataset="breast_cancer", epochs=30, patience=5),
-        ),
-        EntryPoint(
-            "optimizers",
-            "optimizers",
-            "68-70",
-            "Adam, Adadelta, Adamax, Adagrad, RMSprop, SGD, Nadam x learning rates: loss curves",
-            Optimizers(dataset="digits", epochs=20, patience=0),
-        ),
-        EntryPoint(
-            "activations",
-            "activations",
-            "67, 71-72",
-            "every Keras activation and its autodiff gradient; a training run per activation",
-            Activations(dataset="digits", epochs=20, patience=0),
+            name="nlp_imdb",
+            pipeline="nlp_sequences",
+            lessons="82-83",
+            summary="IMDB reviews, positive or negative (a sigmoid unit); -P bidirectional=true",
+            takes=TEXT,
+            defaults={
+                "dataset": "imdb",
+                "model": "lstm",
+                "num_words": 10000,
+                "maxlen": 200,
+                "embedding_dim": 32,
+                "units": 32,
+                "layers": 1,
+                "epochs": 10,
+                "batch_size": 128,
+                "patience": 2,
+                "val_fraction": 0.2,
+            },
         ),
     )
 }
 
 
-def defaults_for(name: str, **overrides: object) -> Common:
-    return replace(ENTRY_POINTS[name].defaults, **overrides)
+def params_for(name: str, **values: object) -> Params:
+    """The parameters entry point `name` runs with, given `values`."""
+    return ENTRY_POINTS[name].params(**values)

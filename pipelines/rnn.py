@@ -14,25 +14,26 @@ model=lstm`). `-P features=N` feeds more columns of the series.
     mlflow run . -e rnn --env-manager local [-P cell=gru -P api=sequential -P layers=2]
 """
 
-from pipelines.params import Recurrent
+from pipelines.params import Params
 from steps import build, fit, windows, workflow
+from steps.prepare import prepare
 from steps.tracking import Tracker
 
 
-def run(params: Recurrent, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     windowed = windows.window_dataset(dataset, params.window, params.features, params.target)
     tracker.log_params({"n_windows": len(windowed.x_train)})
 
     fit.seed_everything(params.seed)
-    prepared = windows.prepare_windows(windowed, "lstm", params.prepare_options())
-    name, options = f"{params.cell}_{params.api}", params.model_options()
+    prepared = prepare(windowed, params.prepare_options())
+    name, options = f"{params.model}_{params.api}", params.model_options()
     if params.api == "sequential":
-        model = build.build_sequential(prepared, options, name=name)
+        model = build.build_sequential(params.model, prepared, options, name=name)
     else:
-        model = build.build("lstm", prepared, options, name=name)
+        model = build.build(params.model, prepared, options, name=name)
 
     summary: list[str] = []  # lesson 22: (None, window, units) while sequences are returned
     model.summary(print_fn=lambda line, *_: summary.append(line))
     tracker.log_text("\n".join(summary), "model_summary.txt")
-    workflow.train_and_log(tracker, model, prepared, params.fit_config())
+    workflow.train_and_log(tracker, model, prepared, params.fit_options())

@@ -12,14 +12,15 @@ by input name: `model.predict({"target": ..., "others": ...})`.
     mlflow run . -e rnn_ensemble --env-manager local [-P window=12 -P patience=10]
 """
 
-from pipelines.params import SeriesEnsemble
+from pipelines.params import Params
 from steps import build, fit, windows, workflow
+from steps.prepare import prepare
 from steps.tracking import Tracker
 
 BRANCHES = {"target": slice(0, 1), "others": slice(1, None)}
 
 
-def run(params: SeriesEnsemble, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     windowed = windows.window_dataset(dataset, params.window, params.features, params.target)
     columns = windowed.feature_names
@@ -31,7 +32,7 @@ def run(params: SeriesEnsemble, tracker: Tracker) -> None:
     )
 
     fit.seed_everything(params.seed)
-    prepared = windows.prepare_windows(windowed, "lstm", params.prepare_options())
+    prepared = prepare(windowed, params.prepare_options())
     prepared = windows.split_inputs(prepared, BRANCHES)
-    model = build.build_branches(prepared, BRANCHES, params.model_options())
-    workflow.train_and_log(tracker, model, prepared, params.fit_config())
+    model = build.build_branches(params.model, prepared, BRANCHES, params.model_options())
+    workflow.train_and_log(tracker, model, prepared, params.fit_options())

@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.params import SaveLoad
+from pipelines.params import Params
 from steps import evaluate, persist, workflow
 from steps.errors import UserError
 from steps.tracking import Tracker
 
 
-def run(params: SaveLoad, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     sample_shape = dataset.x_train.shape[1:]
     own = None

@@ -9,13 +9,13 @@ and R2, classification sets by accuracy.
     mlflow run . -e tabular --env-manager local -P dataset=breast_cancer -P model=conv1d
 """
 
-from pipelines.params import Common
+from pipelines.params import Params
 from steps import workflow
 from steps.errors import UserError
 from steps.tracking import Tracker
 
 
-def run(params: Common, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     if dataset.is_image:
         raise UserError(

@@ -16,12 +16,13 @@ A CSV series needs its rows in time order and numeric columns (the csv reader on
 encodes text columns such as dates: drop them first).
 """
 
-from pipelines.params import Windowed
+from pipelines.params import Params
 from steps import build, evaluate, fit, windows, workflow
+from steps.prepare import prepare
 from steps.tracking import Tracker
 
 
-def run(params: Windowed, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     windowed = windows.window_dataset(dataset, params.window, params.features, params.target)
     tracker.log_params(
@@ -30,9 +31,9 @@ def run(params: Windowed, tracker: Tracker) -> None:
     tracker.log_table(windows.preview(windowed), "windows/first_windows.csv")
 
     fit.seed_everything(params.seed)
-    prepared = windows.prepare_windows(windowed, params.model, params.prepare_options())
+    prepared = prepare(windowed, params.prepare_options())
     model = build.build(params.model, prepared, params.model_options())
-    trained = workflow.train_and_log(tracker, model, prepared, params.fit_config())
+    trained = workflow.train_and_log(tracker, model, prepared, params.fit_options())
 
     every_window = evaluate.predict(trained.model, windowed.x_train)
     figure = windows.forecast_figure(windowed.y_train, every_window, windowed.feature_names[0])

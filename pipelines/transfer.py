@@ -21,17 +21,17 @@ no download, `-P weights=PATH` loads a local file saved from the same base witho
 
 from dataclasses import replace
 
-from pipelines.params import Transfer
+from pipelines.params import Params
 from steps import build, fit, plots, transfer, vision, workflow
 from steps.prepare import prepare
 from steps.tracking import Tracker
 
 
-def run(params: Transfer, tracker: Tracker) -> None:
-    dataset = vision.load_images(tracker, params.dataset, size=params.size())
+def run(params: Params, tracker: Tracker) -> None:
+    dataset = vision.load_images(tracker, params.dataset, size=params.image_size)
     tracker.log_figure(plots.sample_grid(dataset), "plots/samples.png")
     fit.seed_everything(params.seed)
-    prepared = prepare(dataset, "cnn", params.prepare_options())
+    prepared = prepare(dataset, params.prepare_options())
     shape = prepared.preprocessing.sample_shape
     size = transfer.input_size(params.base, params.weights, shape, params.input_size)
     tracker.log_params({"input_shape": f"{size}x{size}x3"})
@@ -53,7 +53,7 @@ def run(params: Transfer, tracker: Tracker) -> None:
         n_classes=len(prepared.class_names),
         dropout=params.dropout,
     )
-    config = params.fit_config()
+    config = params.fit_options()
     if params.fine_tune_layers:  # first the new head alone, then the top of the base too
         head = fit.fit(model, build.head_for(prepared), prepared.data, config)
         tracker.log_metrics({"head_epochs": head.epochs_run})

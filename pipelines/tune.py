@@ -1,9 +1,9 @@
 """Lessons 66-67: hyperparameter search with Optuna, every trial tracked in MLflow.
 
-66 tuning a DNN, CNN or RNN: `-P family=dnn|cnn|rnn` picks the model and its search space
-(units, layers, dropout, learning rate, optimizer, batch size, activation; the table is
-`steps/search.py`'s SPACES, narrowed with `-P space=units=16:128,optimizer=adam|sgd`). Each
-trial is a child run with its parameters, per-epoch metrics and objective `value`; trials a
+66 tuning a DNN, CNN or RNN: `-P model=dnn|cnn|lstm|...` picks the model family and its
+search space (units, layers, dropout, learning rate, optimizer, batch size, activation; each
+family's `space` in `steps/families.py`, narrowed with `-P space=units=16:128,optimizer=sgd`).
+Each trial is a child run with its parameters, per-epoch metrics and objective `value`; trials a
 median (or Hyperband) pruner stops early are kept and tagged `state=PRUNED`. The parent run
 logs the best parameters (`best_*`) and `best_value`, the optimization history and the
 parameter importances, the trials table, and then the best configuration retrained and
@@ -13,36 +13,34 @@ The study lives in `-P storage=` (default `sqlite:///optuna.db` in the folder `m
 runs in): `-P resume=true` continues it up to `n_trials` trials in all, several workers can
 share it (`make tune-workers N=2`), and `make optuna-dashboard` shows it.
 
-    mlflow run . -e tune --env-manager local -P family=dnn -P dataset=breast_cancer -P n_trials=20
+    mlflow run . -e tune --env-manager local -P model=dnn -P dataset=breast_cancer -P n_trials=20
 """
 
-from dataclasses import replace
-
-from pipelines.params import Tune
+from pipelines.params import Params
 from steps import build, fit, search, workflow
 from steps.prepare import prepare
+from steps.space import describe, suggest
 from steps.tracking import Tracker
 
 
-def run(params: Tune, tracker: Tracker) -> None:
-    family = search.FAMILIES[params.family]
-    space = search.parse_space(params.family, params.space)
+def run(params: Params, tracker: Tracker) -> None:
+    space = search.parse_space(params.model, params.space)
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
-    prepared = prepare(dataset, family, params.prepare_options())
+    prepared = prepare(dataset, params.prepare_options())
     head = build.head_for(prepared)
 
     # A wrong metric name stops here, before the first trial, naming the ones there are.
     validation = "val_" if params.val_fraction > 0 else ""
     default = "accuracy" if prepared.task == "classification" else "loss"
     metric = params.metric or f"{validation}{default}"
-    probe = build.build(family, prepared, params.model_options())
+    probe = build.build(params.model, prepared, params.model_options())
     search.check_metric(
-        metric, search.reported_metrics(probe, head, prepared.data, params.fit_config())
+        metric, search.reported_metrics(probe, head, prepared.data, params.fit_options())
     )
     direction = params.direction or search.default_direction(metric)
 
     storage = search.storage_url(params.storage)
-    name = params.study_name or f"tune-{params.family}-{params.dataset}"
+    name = params.study_name or f"tune-{params.model}-{params.dataset}"
     study = search.open_study(
         storage,
         name,
@@ -54,21 +52,21 @@ def run(params: Tune, tracker: Tracker) -> None:
     tracker.set_tags(
         study=name, storage=search.redacted(storage), metric=metric, direction=direction
     )
-    tracker.log_text(search.describe(space) + "\n", "search/space.txt")
+    tracker.log_text(describe(space) + "\n", "search/space.txt")
     print(
         f"study {name!r} in {search.redacted(storage)}: {direction} {metric} over",
-        search.describe(space),
+        describe(space),
     )
 
     def objective(trial) -> float:
-        chosen = search.suggest(trial, space)
-        config = replace(params, **chosen)
+        chosen = suggest(trial, space)
+        config = params.but(**chosen)
 
         def train(callbacks: list) -> dict[str, list[float]]:
             fit.seed_everything(params.seed)
-            model = build.build(family, prepared, config.model_options())
+            model = build.build(params.model, prepared, config.model_options())
             return fit.fit(
-                model, head, prepared.data, config.fit_config(), extra_callbacks=callbacks
+                model, head, prepared.data, config.fit_options(), extra_callbacks=callbacks
             ).history
 
         return search.run_trial(trial, tracker, chosen, train, metric=metric, direction=direction)
@@ -87,7 +85,9 @@ def run(params: Tune, tracker: Tracker) -> None:
     best = search.summarize(study, tracker)
     if params.retrain:  # the best configuration, trained again and logged as the run's model
         search.fresh_session()
-        config = replace(params, **best.params)
+        config = params.but(**best.params)
         fit.seed_everything(params.seed)
-        model = build.build(family, prepared, config.model_options(), name=f"best_{params.family}")
-        workflow.train_and_log(tracker, model, prepared, config.fit_config())
+        model = build.build(
+            params.model, prepared, config.model_options(), name=f"best_{params.model}"
+        )
+        workflow.train_and_log(tracker, model, prepared, config.fit_options())

@@ -14,32 +14,33 @@ val_loss per epoch and the row counts each part got (params n_train, n_val, n_te
 import math
 from dataclasses import replace
 
-from pipelines.params import Validation
+from pipelines.params import Params
 from steps import build, fit, multi_io, workflow
 from steps.errors import UserError
 from steps.prepare import prepare
 from steps.tracking import Tracker
 
 
-def keras_split(rows: int, fraction: float) -> tuple[int, int]:
+def validation_split_rows(rows: int, fraction: float) -> tuple[int, int]:
     """(train, validation) rows of fit(validation_split=fraction): the last rows validate."""
     n_train = math.floor(rows * (1.0 - fraction))
     return n_train, rows - n_train
 
 
-def run(params: Validation, tracker: Tracker) -> None:
+def run(params: Params, tracker: Tracker) -> None:
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     multi_io.require_one_target(dataset)
-    options, config = params.prepare_options(), params.fit_config()
+    options, config = params.prepare_options(), params.fit_options()
+    validation_split = 0.0
     if params.val_mode == "fraction":  # fit() cuts validation from the training rows
         options = replace(options, val_fraction=0.0)
-        config = replace(config, validation_split=params.val_fraction)
+        validation_split = params.val_fraction
     fit.seed_everything(config.seed)
-    prepared = prepare(dataset, params.model, options)
+    prepared = prepare(dataset, options)
 
     n_train, n_val = len(prepared.data.x_train), len(prepared.data.x_val)
     if params.val_mode == "fraction":
-        n_train, n_val = keras_split(n_train, config.validation_split)
+        n_train, n_val = validation_split_rows(n_train, validation_split)
         if min(n_train, n_val) == 0:
             raise UserError(
                 f"{params.dataset} leaves {n_train + n_val} training rows: too few for "
@@ -54,4 +55,4 @@ def run(params: Validation, tracker: Tracker) -> None:
     print(f"rows: {n_train} train, {n_val} validation ({how}), {len(prepared.data.x_test)} test")
 
     model = build.build(params.model, prepared, params.model_options())
-    workflow.train_and_log(tracker, model, prepared, config)
+    workflow.train_and_log(tracker, model, prepared, config, validation_split=validation_split)

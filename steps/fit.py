@@ -14,18 +14,16 @@ OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam"
 
 
 @dataclass(frozen=True)
-class FitConfig:
-    epochs: int = 10
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    optimizer: str = "adam"
-    patience: int = 5  # EarlyStopping; 0 turns it off
-    reduce_lr_patience: int = 0  # ReduceLROnPlateau; 0 turns it off
-    verbose: int = 2
-    seed: int = 42
-    # Lesson 11's other way: Keras cuts this last share of the training rows for validation.
-    validation_split: float = 0.0
-    jit_compile: str = "auto"  # XLA: auto (Keras decides per backend), true or false
+class FitOptions:
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    optimizer: str  # one of OPTIMIZERS
+    patience: int  # EarlyStopping; 0 turns it off
+    reduce_lr_patience: int  # ReduceLROnPlateau; 0 turns it off
+    verbose: int
+    seed: int
+    jit_compile: str  # XLA: auto (Keras decides per backend), true or false
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ def seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def compile_model(model, head: Head, config: FitConfig) -> None:
+def compile_model(model, head: Head, config: FitOptions) -> None:
     import keras
 
     from steps.backends import jit_compile_option
@@ -70,7 +68,7 @@ def compile_model(model, head: Head, config: FitConfig) -> None:
 
 
 def standard_callbacks(
-    config: FitConfig,
+    config: FitOptions,
     *,
     monitor: str,
     log_dir: Path | None,
@@ -105,22 +103,25 @@ def fit(
     model,
     head: Head,
     data: Split,
-    config: FitConfig,
+    config: FitOptions,
     *,
     log_dir: Path | None = None,
     checkpoint: Path | None = None,
     extra_callbacks: list | None = None,
     backup: Path | None = None,
+    validation_split: float = 0.0,
 ) -> FitResult:
     """Compile and train with validation, early stopping and TensorBoard traces.
 
-    With `backup`, every finished epoch is saved there and a rerun continues from it.
+    Without validation rows in `data`, `validation_split` lets Keras cut that last share of
+    the training rows (lesson 11's other way). With `backup`, every finished epoch is saved
+    there and a rerun continues from it.
     """
     import keras
 
     compile_model(model, head, config)
     has_val = rows(data.x_val) > 0
-    monitor = "val_loss" if has_val or config.validation_split > 0 else "loss"
+    monitor = "val_loss" if has_val or validation_split > 0 else "loss"
     callbacks = standard_callbacks(
         config, monitor=monitor, log_dir=log_dir, checkpoint=checkpoint, backup=backup
     )
@@ -132,7 +133,7 @@ def fit(
         data.x_train,
         data.y_train,
         validation_data=(data.x_val, data.y_val) if has_val else None,
-        validation_split=0.0 if has_val else config.validation_split,
+        validation_split=0.0 if has_val else validation_split,
         epochs=config.epochs,
         batch_size=config.batch_size,
         verbose=config.verbose,

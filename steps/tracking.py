@@ -16,7 +16,7 @@ import socket
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from steps.errors import UserError
@@ -29,6 +29,18 @@ UI_HINT = (
 )
 
 
+def param_text(value: object) -> str:
+    """A parameter's value as the command line, MLproject and the run spell it: true/false,
+    comma lists, numbers without trailing zeros."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple | list):
+        return ",".join(param_text(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}" if value == float(f"{value:g}") else repr(value)
+    return str(value)
+
+
 @dataclass
 class Tracker:
     """What a pipeline may record on its run."""
@@ -37,6 +49,7 @@ class Tracker:
     experiment_id: str
     tensorboard_dir: Path
     backup_dir: Path | None = None  # per-epoch backups for `-P resume=true`
+    params: dict[str, str] = field(default_factory=dict)  # what the run was started with
 
     def set_tags(self, **tags: object) -> None:
         import mlflow
@@ -48,7 +61,7 @@ class Tracker:
         import mlflow
 
         present = mlflow.get_run(self.run_id).data.params
-        fresh = {k: str(v) for k, v in params.items() if k not in present}
+        fresh = {k: param_text(v) for k, v in params.items() if k not in present}
         if fresh:
             mlflow.log_params(fresh)
 
@@ -85,18 +98,22 @@ class Tracker:
         mlflow.log_text(text, path)
 
     @contextlib.contextmanager
-    def child_run(self, name: str, params: dict[str, object] | None = None) -> Iterator[Tracker]:
-        """A nested run (one variant of a comparison) with its own metrics, traces and model."""
+    def child_run(self, name: str, changes: dict[str, object] | None = None) -> Iterator[Tracker]:
+        """A nested run (one variant of a comparison) with its own metrics, traces and model;
+        its parameters are the parent's with the variant's `changes`."""
         import keras
         import mlflow
 
         parent = mlflow.get_run(self.run_id).data.tags
         with mlflow.start_run(run_name=name, nested=True) as run:
             backup = self.backup_dir / name if self.backup_dir else None
-            child = Tracker(run.info.run_id, self.experiment_id, Path(tempfile.mkdtemp()), backup)
+            params = self.params | {k: param_text(v) for k, v in (changes or {}).items()}
+            child = Tracker(
+                run.info.run_id, self.experiment_id, Path(tempfile.mkdtemp()), backup, params
+            )
             inherited = ("lesson", "pipeline", "dataset", "cache")
             child.set_tags(**{k: parent[k] for k in inherited if k in parent}, variant=name)
-            child.log_params({"backend": keras.backend.backend(), **(params or {})})
+            child.log_params({"backend": keras.backend.backend(), **params})
             try:
                 yield child
             finally:
@@ -248,11 +265,12 @@ def tracked_run(
 
     run = open_run(entry_point, resume_run_id)
     folder = Path(tempfile.mkdtemp(prefix="tensorboard-"))
-    tracker = Tracker(run.info.run_id, run.info.experiment_id, folder)
+    texts = {k: param_text(v) for k, v in params.items()}
+    tracker = Tracker(run.info.run_id, run.info.experiment_id, folder, params=texts)
     tracker.set_tags(
         lesson=lessons, pipeline=entry_point, pid=os.getpid(), host=socket.gethostname()
     )
-    tracker.log_params(params)
+    tracker.log_params(texts)
     try:
         yield tracker
     except UserError as exc:

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from steps import build, cache, datasets, evaluate, fit, plots
-from steps.build import ModelOptions
-from steps.datasets import Dataset, Source
+from steps.data import Dataset, Source
+from steps.layers import ModelOptions
 from steps.prepare import Prepared, PrepareOptions, Split, prepare
 from steps.tracking import Tracker
 
@@ -46,13 +46,13 @@ class Recipe:
     family: str
     prepare: PrepareOptions
     model: ModelOptions
-    fit: fit.FitConfig
+    fit: fit.FitOptions
 
 
 def fit_dataset(tracker: Tracker, dataset: Dataset, recipe: Recipe) -> Trained:
     """The standard lesson: prepare, build, then `train_and_log`."""
     fit.seed_everything(recipe.fit.seed)
-    prepared = prepare(dataset, recipe.family, recipe.prepare)
+    prepared = prepare(dataset, recipe.prepare)
     model = build.build(recipe.family, prepared, recipe.model)
     return train_and_log(tracker, model, prepared, recipe.fit)
 
@@ -67,10 +67,11 @@ def fit_and_log(
     model,
     head: build.Head,
     data: Split,
-    config: fit.FitConfig,
+    config: fit.FitOptions,
     *,
     checkpoint: Path | None = None,
     callbacks: list | None = None,
+    validation_split: float = 0.0,
 ) -> fit.FitResult:
     """Fit with the standard callbacks (plus `callbacks`, and ModelCheckpoint to
     `checkpoint`); log how training went and its history plot. Any inputs and outputs."""
@@ -85,6 +86,7 @@ def fit_and_log(
         extra_callbacks=[*(callbacks or []), *tracker.keras_callbacks()],
         checkpoint=checkpoint,
         backup=tracker.backup_dir,
+        validation_split=validation_split,
     )
     tracker.log_metrics(
         {
@@ -105,15 +107,23 @@ def train_and_log(
     tracker: Tracker,
     model,
     prepared: Prepared,
-    config: fit.FitConfig,
+    config: fit.FitOptions,
     *,
     checkpoint: Path | None = None,
     callbacks: list | None = None,
+    validation_split: float = 0.0,
 ) -> Trained:
     """`fit_and_log`, then the test metrics, the task's plot and the model."""
     head = build.head_for(prepared)
     result = fit_and_log(
-        tracker, model, head, prepared.data, config, checkpoint=checkpoint, callbacks=callbacks
+        tracker,
+        model,
+        head,
+        prepared.data,
+        config,
+        checkpoint=checkpoint,
+        callbacks=callbacks,
+        validation_split=validation_split,
     )
     x_test, y_test = prepared.data.x_test, prepared.data.y_test
     predictions = evaluate.predict(model, x_test)
