@@ -38,7 +38,7 @@ test: lint  ## ruff, then the test suite (slow tests excluded)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
 
-mlproject: $(STAMP)  ## regenerate MLproject from pipelines/registry.py
+mlproject: $(STAMP)  ## regenerate MLproject from pipelines/params.py and pipelines/registry.py
 	$(BIN)/python -m pipelines.mlproject > MLproject
 
 ui: $(STAMP)  ## MLflow UI on http://$(HOST):$(PORT)
@@ -57,12 +57,12 @@ clean-runs: $(STAMP)  ## mark runs left RUNNING by a dead process as KILLED (DRY
 clean:
 	rm -rf .pytest_cache .ruff_cache
 
-# ---- issue 5: Optuna
+# Optuna: the dashboard, and several workers on one study
 .PHONY: optuna-dashboard tune-workers
 OPTUNA_STORAGE ?= sqlite:///optuna.db
 OPTUNA_PORT ?= 8080
 N ?= 2
-TUNE_ARGS ?= -P family=dnn -P dataset=breast_cancer -P n_trials=20
+TUNE_ARGS ?= -P model=dnn -P dataset=breast_cancer -P n_trials=20
 
 optuna-dashboard: $(STAMP)  ## Optuna's dashboard over OPTUNA_STORAGE on http://$(HOST):$(OPTUNA_PORT)
 	$(BIN)/optuna-dashboard $(OPTUNA_STORAGE) --host $(HOST) --port $(OPTUNA_PORT)
