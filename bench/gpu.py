@@ -46,7 +46,7 @@ def setting(name: str, default: str) -> str:
 def write_data(work: Path, n_train: int, n_test: int) -> Path:
     """The CIFAR-10 archive under its upstream name (the pipeline's mirror), and the same
     arrays as an npz for the bare script."""
-    import upstream_files
+    from helpers import upstream_files
 
     origin = work / "origin"
     archive = origin / "cifar-10-python.tar.gz"

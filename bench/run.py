@@ -57,7 +57,7 @@ def overhead(work: Path, repeats: int, images: int = 60_000) -> list[dict]:
     generated MNIST-format training images (60,000: MNIST's own size)."""
     import mlflow
 
-    import upstream_files
+    from helpers import upstream_files
 
     data = upstream_files.write_mnist_npz(
         work, n_train=images, n_test=images // 6, name="bench.npz"
@@ -165,7 +165,7 @@ def cache(work: Path, repeats: int) -> list[dict]:
     from steps import cache as npy_cache
     from steps import sources
 
-    import upstream_files
+    from helpers import upstream_files
 
     mirror = work / "upstream"
     upstream_files.write_cifar10_tar(mirror, n_per_batch=10_000, n_test=10_000)

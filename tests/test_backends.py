@@ -23,7 +23,7 @@ from steps.build import ModelOptions
 from steps.errors import UserError
 from steps.prepare import PrepareOptions
 
-from conftest import REPO, TINY, artifact_paths, mlflow_run, only_run
+from helpers.runs import REPO, TINY, artifact_paths, mlflow_run, only_run
 
 # Put first on PYTHONPATH, its sitecustomize makes `import tensorflow` fail.
 NO_TENSORFLOW = REPO / "tests" / "no_tensorflow"

@@ -13,7 +13,7 @@ from pipelines import mlproject
 from pipelines.experiment import entry_point_from_argv
 from pipelines.registry import ENTRY_POINTS
 
-from conftest import REPO, TINY, mlflow_run, only_run
+from helpers.runs import REPO, TINY, mlflow_run, only_run
 
 
 def python(code: str, env=None) -> subprocess.CompletedProcess:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import in_process
+from helpers.runs import MLFLOW, REPO, in_process, runs_of
 
 # Slow enough per epoch to be caught mid-fit, small enough to stay a few seconds.
 PARAMS = {
@@ -29,11 +29,6 @@ def command(**overrides) -> list[str]:
     for key, value in (PARAMS | overrides).items():
         args += [f"--{key}", str(value)]
     return args
-
-
-def runs_of(client, experiment: str):
-    found = client.get_experiment_by_name(experiment)
-    return client.search_runs([found.experiment_id]) if found else []
 
 
 def kill_after_epochs(process, client, experiment: str, epochs: int, sig: int) -> str:
@@ -194,8 +189,6 @@ def test_ctrl_c_on_mlflow_run_ends_killed_and_resume_continues_that_run(
 ):
     """Ctrl-C reaches the whole foreground process group, as from a terminal."""
     import os
-
-    from conftest import MLFLOW, REPO
 
     def launch(**extra) -> list[str]:
         args = [str(MLFLOW), "run", str(REPO), "-e", "dnn_regression", "--env-manager", "local"]

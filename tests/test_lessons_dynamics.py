@@ -8,15 +8,22 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from test_lessons_search import runs_of
-from test_pipelines_errors import assert_clean_failure
 
 from steps import build
 from steps.build import ModelOptions
 from steps.datasets import Dataset
 from steps.prepare import PrepareOptions, prepare
 
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
+from helpers.runs import (
+    TINY,
+    artifact_paths,
+    assert_clean_failure,
+    assert_trained_run,
+    in_process,
+    mlflow_run,
+    only_run,
+    parents_and_children,
+)
 
 
 def test_optimizers_train_one_child_per_optimizer_and_rate(lesson_env, tracking, tmp_path):
@@ -24,7 +31,7 @@ def test_optimizers_train_one_child_per_optimizer_and_rate(lesson_env, tracking,
     result = mlflow_run("optimizers", params, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
-    parents, children = runs_of(tracking, "optimizers")
+    parents, children = parents_and_children(tracking, "optimizers")
     parent = parents[0]
     assert len(parents) == 1 and parent.info.status == "FINISHED"
     kids = children[parent.info.run_id]
@@ -60,7 +67,7 @@ def test_activations_plots_autodiff_gradients_and_trains_each(lesson_env, tracki
     result = mlflow_run("activations", params, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
-    parents, children = runs_of(tracking, "activations")
+    parents, children = parents_and_children(tracking, "activations")
     parent = parents[0]
     kids = children[parent.info.run_id]
     assert sorted(c.data.params["activation"] for c in kids) == ["relu", "sigmoid"]

@@ -5,18 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_pipelines_errors import assert_clean_failure
-from test_steps_vision import add_bad_files, write_image_folder
 
 from pipelines.registry import CIFAR_CNN, ENTRY_POINTS, MNIST_CNN
 
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
-
-ALIASES = {
-    f"{family}_{dataset}": (family, dataset)
-    for family in ("cnn", "dnn", "lstm")
-    for dataset in ("mnist", "fashion_mnist", "cifar10", "cifar100")
-}
+from helpers.entry_points import ALIASES
+from helpers.images import add_bad_files, write_image_folder
+from helpers.runs import (
+    TINY,
+    artifact_paths,
+    assert_clean_failure,
+    assert_trained_run,
+    in_process,
+    mlflow_run,
+    only_run,
+)
 
 
 def test_the_alias_table_names_every_image_entry_point():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_pipelines_errors import assert_clean_failure
 
 from pipelines import ensemble, io_patterns, validation
 from pipelines.params import DenseOnly, IoPatterns, Validation
@@ -14,7 +13,15 @@ from steps.errors import UserError
 from steps.fit import FitConfig
 from steps.prepare import IDENTITY, Affine, PrepareOptions, Split, prepare, target_scaling
 
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
+from helpers.runs import (
+    TINY,
+    artifact_paths,
+    assert_clean_failure,
+    assert_trained_run,
+    in_process,
+    mlflow_run,
+    only_run,
+)
 
 QUIET = FitConfig(epochs=1, batch_size=8, verbose=0, patience=0)
 

@@ -8,15 +8,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_pipelines_errors import assert_clean_failure
 
 from pipelines.registry import defaults_for
 from steps import datasets
 from steps.errors import UserError
 from steps.prepare import prepare
 
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
-from upstream_files import write_boston_housing_npz
+from helpers.runs import (
+    TINY,
+    artifact_paths,
+    assert_clean_failure,
+    assert_trained_run,
+    in_process,
+    mlflow_run,
+    only_run,
+)
+from helpers.upstream_files import write_boston_housing_npz
 
 OFFLINE = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
 

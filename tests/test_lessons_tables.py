@@ -8,10 +8,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_pipelines_errors import assert_clean_failure
 
-import upstream_files
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
+from helpers import upstream_files
+from helpers.runs import (
+    TINY,
+    artifact_paths,
+    assert_clean_failure,
+    assert_trained_run,
+    in_process,
+    mlflow_run,
+    only_run,
+)
 
 
 def parent_run(client, experiment: str):

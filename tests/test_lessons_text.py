@@ -9,10 +9,17 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from test_pipelines_errors import assert_clean_failure
 
-import upstream_files
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
+from helpers import upstream_files
+from helpers.runs import (
+    TINY,
+    artifact_paths,
+    assert_clean_failure,
+    assert_trained_run,
+    in_process,
+    mlflow_run,
+    only_run,
+)
 
 TEXT = TINY | {"maxlen": 12, "embedding_dim": 8}
 

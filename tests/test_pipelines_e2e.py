@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_lessons_images import ALIASES
 
 from pipelines.registry import ENTRY_POINTS
 
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
+from helpers.entry_points import ALIASES
+from helpers.runs import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
 
 # Entry point -> parameters that make it tiny (and offline: the mirror serves Keras's files).
 CASES = {

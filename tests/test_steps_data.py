@@ -24,7 +24,7 @@ from steps import cache, datasets, sources
 from steps.datasets import Dataset, Source
 from steps.errors import UserError
 
-import upstream_files
+from helpers import upstream_files
 
 MIRROR_ENV = "KERAS_LESSONS_DATA_ORIGIN"
 KNOWN = (

@@ -17,7 +17,7 @@ from steps.errors import UserError
 from steps.fit import FitConfig
 from steps.prepare import PrepareOptions
 
-import upstream_files
+from helpers import upstream_files
 
 QUIET = {"verbose": 0}
 
