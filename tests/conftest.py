@@ -6,6 +6,8 @@ What test modules share besides fixtures lives in the `helpers` package (tests/h
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,11 +15,32 @@ import pytest
 # Before any test module imports them: failing asserts inside helpers are explained too.
 pytest.register_assert_rewrite("helpers")
 
+# Set in a shell, these would send a test's downloads or runs somewhere else.
+NOT_INHERITED = (
+    "KERAS_LESSONS_DATA_ORIGIN",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_RUN_ID",
+)
+
 
 @pytest.fixture(autouse=True)
-def work_in_tmp(tmp_path, monkeypatch):
-    """In-process runs write ./mlruns and ./mlflow.db where they stand: never in the repo."""
+def isolated(tmp_path, monkeypatch) -> Iterator[Path]:
+    """Every test in its own folder with its own Keras home, npy cache and tracking store,
+    so none touches the user's: in-process runs write ./mlruns and ./mlflow.db where they
+    stand. No download mirror unless the test sets one, and no experiment or run chosen by
+    the calling shell. Yields the Keras home; figures left open are closed afterwards."""
+    home = tmp_path / "keras_home"
+    home.mkdir()  # get_file silently falls back to /tmp/.keras when the folder is missing
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    monkeypatch.setenv("KERAS_LESSONS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    for name in NOT_INHERITED:
+        monkeypatch.delenv(name, raising=False)
+    yield home
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
 
 
 @pytest.fixture(scope="session")
@@ -45,17 +68,15 @@ def empty_tracking_store(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def lesson_env(tmp_path, upstream, empty_tracking_store) -> dict[str, str]:
+def lesson_env(isolated, tmp_path, upstream, empty_tracking_store) -> dict[str, str]:
     """Environment for a pipeline process: its own tracking store, caches and mirror."""
     from helpers.runs import MLFLOW, fresh_tracking_store
 
-    keras_home = tmp_path / "keras_home"
-    keras_home.mkdir()
     fresh_tracking_store(empty_tracking_store, tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "KERAS_LESSONS_"))}
     env.update(
         MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
-        KERAS_HOME=str(keras_home),
+        KERAS_HOME=str(isolated),
         KERAS_LESSONS_CACHE=str(tmp_path / "cache"),
         KERAS_LESSONS_DATA_ORIGIN=str(upstream),
         TF_CPP_MIN_LOG_LEVEL="2",

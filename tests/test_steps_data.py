@@ -47,17 +47,6 @@ def mirror(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch) -> Path:
-    """Own KERAS_HOME and npy cache for every test; no mirror unless a test asks for one."""
-    home = tmp_path / "keras_home"
-    home.mkdir()  # get_file silently falls back to /tmp/.keras when the folder is missing
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    monkeypatch.setenv("KERAS_LESSONS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv(MIRROR_ENV, raising=False)
-    return home
-
-
 @pytest.fixture
 def offline(mirror, monkeypatch) -> Path:
     monkeypatch.setenv(MIRROR_ENV, str(mirror))

@@ -25,16 +25,6 @@ QUIET = {"verbose": 0}
 # ------------------------------------------------------------------ fixtures
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """No step here downloads or caches, but none may touch the user's folders either."""
-    (tmp_path / "keras_home").mkdir()
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    monkeypatch.setenv("KERAS_LESSONS_CACHE", str(tmp_path / "cache"))
-    yield
-    plots.pyplot().close("all")
-
-
 @pytest.fixture(scope="module")
 def mnist(tmp_path_factory) -> Dataset:
     """Tiny MNIST in Keras's own file format, read by the npz: reader (60 train, 20 test)."""
