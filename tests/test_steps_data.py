@@ -381,9 +381,9 @@ def test_offline_without_mirror_says_where_keras_looks(isolated):
 
 
 def test_keras_home_set_after_import_is_honoured(offline, tmp_path, monkeypatch):
-    monkeypatch.setattr("keras.src.backend.config._KERAS_DIR", str(tmp_path / "imported_home"))
-    (tmp_path / "imported_home").mkdir()
-    home = tmp_path / "later_home"
+    import keras  # noqa: F401  (Keras reads KERAS_HOME here, once)
+
+    home = tmp_path / "later_home"  # made after Keras was imported, so unknown to it
     home.mkdir()
     monkeypatch.setenv("KERAS_HOME", str(home))
     source = datasets.resolve("cifar10")

@@ -58,7 +58,7 @@ def in_process(
     Unlike `mlflow run`, nothing creates the run before parsing: a parameter error leaves no
     run (exit 2 and one `error:` line). Everything the call changes in this process is put
     back: environment, working directory, signal handlers, MLflow's active run and experiment,
-    Keras's home and global state, urllib's cached opener (it holds the proxies of its time).
+    Keras's global state, urllib's cached opener (it holds the proxies of its time).
     """
     import keras
     import mlflow
@@ -77,15 +77,11 @@ def in_process(
     saved_cwd = Path.cwd()
     saved_handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     saved_uri = tracking_utils._tracking_uri
-    saved_keras_home = keras.src.backend.config._KERAS_DIR
     stdout, stderr = io.StringIO(), io.StringIO()
 
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
-    # A new process reads KERAS_HOME when it imports Keras; keras.applications' weights
-    # (no cache_dir) go there.
-    keras.src.backend.config._KERAS_DIR = env.get("KERAS_HOME", saved_keras_home)
     urllib.request._opener = None  # built from http(s)_proxy at first use, then kept
     fluent._active_experiment_id = None  # a step test's mlflow.set_experiment, other store
     keras.backend.clear_session()  # fresh layer names and graph, as in a new process
@@ -104,7 +100,6 @@ def in_process(
     finally:
         fluent._active_experiment_id = None
         tracking_utils._tracking_uri = saved_uri
-        keras.src.backend.config._KERAS_DIR = saved_keras_home
         urllib.request._opener = None
         resume._saving = resume._interrupted = False
         for sig, handler in saved_handlers.items():
