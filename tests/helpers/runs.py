@@ -57,12 +57,11 @@ def in_process(
 
     Unlike `mlflow run`, nothing creates the run before parsing: a parameter error leaves no
     run (exit 2 and one `error:` line). Everything the call changes in this process is put
-    back: environment, working directory, signal handlers, MLflow's active run and experiment,
+    back: environment, working directory, signal handlers, MLflow's active run,
     Keras's global state, urllib's cached opener (it holds the proxies of its time).
     """
     import keras
     import mlflow
-    from mlflow.tracking import fluent
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
     from pipelines.cli import main
@@ -83,7 +82,6 @@ def in_process(
     os.environ.update(env)
     os.chdir(cwd)
     urllib.request._opener = None  # built from http(s)_proxy at first use, then kept
-    fluent._active_experiment_id = None  # a step test's mlflow.set_experiment, other store
     keras.backend.clear_session()  # fresh layer names and graph, as in a new process
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -98,7 +96,6 @@ def in_process(
             while mlflow.active_run():
                 mlflow.end_run()
     finally:
-        fluent._active_experiment_id = None
         tracking_utils._tracking_uri = saved_uri
         urllib.request._opener = None
         resume._saving = resume._interrupted = False
