@@ -57,12 +57,12 @@ def in_process(
 
     Unlike `mlflow run`, nothing creates the run before parsing: a parameter error leaves no
     run (exit 2 and one `error:` line). Everything the call changes in this process is put
-    back: environment, working directory, signal handlers, MLflow's active run,
-    Keras's global state, urllib's cached opener (it holds the proxies of its time).
+    back: environment, working directory, signal handlers, MLflow's tracking URI and active
+    run, Keras's global state, urllib's cached opener (it holds the proxies of its time), an
+    interrupt noted during a backup. The experiment is the pipeline's to set (open_run).
     """
     import keras
     import mlflow
-    from mlflow.tracking._tracking_service import utils as tracking_utils
 
     from pipelines.cli import main
     from steps import resume
@@ -75,13 +75,14 @@ def in_process(
     saved_env = dict(os.environ)
     saved_cwd = Path.cwd()
     saved_handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    saved_uri = tracking_utils._tracking_uri
+    saved_uri = mlflow.get_tracking_uri()
     stdout, stderr = io.StringIO(), io.StringIO()
 
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
-    urllib.request._opener = None  # built from http(s)_proxy at first use, then kept
+    mlflow.set_tracking_uri(env.get("MLFLOW_TRACKING_URI"))  # as a new process reads it
+    urllib.request.install_opener(None)  # built from http(s)_proxy at first use, then kept
     keras.backend.clear_session()  # fresh layer names and graph, as in a new process
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -96,14 +97,16 @@ def in_process(
             while mlflow.active_run():
                 mlflow.end_run()
     finally:
-        tracking_utils._tracking_uri = saved_uri
-        urllib.request._opener = None
-        resume._saving = resume._interrupted = False
+        mlflow.set_tracking_uri(None)  # (it unsets MLFLOW_TRACKING_URI: restored below)
+        urllib.request.install_opener(None)
+        resume.forget_pending_interrupt()
         for sig, handler in saved_handlers.items():
             signal.signal(sig, handler)
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
+        if mlflow.get_tracking_uri() != saved_uri:  # it was set in this process, not read
+            mlflow.set_tracking_uri(saved_uri)
     return subprocess.CompletedProcess(argv, returncode, stdout.getvalue(), stderr.getvalue())
 
 
