@@ -179,6 +179,22 @@ def assert_trained_run(client, run, task: str, download_to: Path) -> None:
     assert model.metadata.saved_input_example_info is not None
 
 
+def finished_run(result, client, experiment: str):
+    """The one run of `experiment`, FINISHED, after `result` (the launch that made it) exited
+    0; on failure the end of its stderr is shown."""
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = only_run(client, experiment)
+    assert run.info.status == "FINISHED"
+    return run
+
+
+def trained_run(result, client, experiment: str, task: str, download_to: Path):
+    """`finished_run`, holding all a run that trained a model records (`assert_trained_run`)."""
+    run = finished_run(result, client, experiment)
+    assert_trained_run(client, run, task, download_to)
+    return run
+
+
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error: ")]
 
