@@ -25,8 +25,8 @@ from steps.prepare import PrepareOptions
 
 from helpers.runs import REPO, TINY, artifact_paths, finished_run, mlflow_run, only_run
 
-# Put first on PYTHONPATH, its sitecustomize makes `import tensorflow` fail.
-NO_TENSORFLOW = REPO / "tests" / "no_tensorflow"
+# Put first on PYTHONPATH, its sitecustomize makes `import tensorflow` fail (bench/gpu.sh's).
+NO_TENSORFLOW = REPO / "bench" / "no_tensorflow"
 
 # Not imported here: this process runs TensorFlow, and JAX would start its own runtime.
 needs_jax = pytest.mark.skipif(
