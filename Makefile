@@ -57,7 +57,7 @@ clean-runs: $(STAMP)  ## mark runs left RUNNING by a dead process as KILLED (DRY
 clean:
 	rm -rf .pytest_cache .ruff_cache
 
-# ---- issue 5: Optuna
+# ---- Optuna
 .PHONY: optuna-dashboard tune-workers
 OPTUNA_STORAGE ?= sqlite:///optuna.db
 OPTUNA_PORT ?= 8080
