@@ -6,10 +6,10 @@ the same script rehearses on a CPU in seconds:
     BENCH_TRAIN=50000 BENCH_TEST=10000 BENCH_EPOCHS=8 BENCH_BATCHES="128 1024" BENCH_REPEATS=1
     BENCH_HIDE_TENSORFLOW=1   # make `import tensorflow` fail, as on a machine without it
 
-Both sides read the same generated CIFAR-10-format data (the pipeline through the upstream
-archive and its npy cache, the bare script from an npz of the same arrays), train on the
-same number of rows (the pipeline's 10% validation cut) with validation every epoch, and are
-timed the same way: the wall time between the end of epoch 1 and the end of the last epoch
+Both sides read the same generated CIFAR-10-sized images from one npz file (the pipeline as
+`-P dataset=npz:PATH`, through its npy cache, warmed first), train on the same number of
+rows (the pipeline's 10% validation cut) with validation every epoch, and are timed the
+same way: the wall time between the end of epoch 1 and the end of the last epoch
 (training plus validation), so compilation and the first epoch are left out. The pipeline's
 epoch ends are the timestamps of its synchronously logged per-epoch MLflow metrics; the bare
 script notes `time.time()` in a callback. images/s = training images x epochs / that time.
@@ -21,20 +21,18 @@ from __future__ import annotations
 import json
 import math
 import os
-import pickle
 import platform
 import statistics
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
-import numpy as np
+from synthetic import write_npz
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-NO_TENSORFLOW = REPO / "tests" / "no_tensorflow"
+sys.path.insert(0, str(REPO))
+NO_TENSORFLOW = REPO / "bench" / "no_tensorflow"
 VAL_FRACTION = 0.1  # cnn_cifar10's default (pipelines/registry.py CIFAR_CNN)
 SEED = 42
 
@@ -44,23 +42,10 @@ def setting(name: str, default: str) -> str:
 
 
 def write_data(work: Path, n_train: int, n_test: int) -> Path:
-    """The CIFAR-10 archive under its upstream name (the pipeline's mirror), and the same
-    arrays as an npz for the bare script."""
-    import upstream_files
-
-    origin = work / "origin"
-    archive = origin / "cifar-10-python.tar.gz"
-    npz = work / "cifar10.npz"
+    """32x32 RGB images in ten classes as an npz, read by both sides (kept for reruns)."""
+    npz = work / f"cifar10-{n_train}-{n_test}.npz"
     if not npz.exists():
-        upstream_files.write_cifar10_tar(origin, n_per_batch=n_train // 5, n_test=n_test)
-        x, y = [], []
-        with tarfile.open(archive) as tar:
-            for i in range(1, 6):
-                batch = tar.extractfile(f"cifar-10-batches-py/data_batch_{i}")
-                rows = pickle.load(batch, encoding="bytes")
-                x.append(rows[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-                y.append(np.asarray(rows[b"labels"], dtype=np.uint8))
-        np.savez(npz, x_train=np.concatenate(x), y_train=np.concatenate(y))
+        write_npz(npz, n_train, n_test, side=32, channels=3)
     return npz
 
 
@@ -74,7 +59,6 @@ def environment(work: Path, hide_tensorflow: bool) -> dict[str, str]:
         MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}",
         KERAS_HOME=str(work / "keras_home"),
         KERAS_LESSONS_CACHE=str(work / "cache"),
-        KERAS_LESSONS_DATA_ORIGIN=str(work / "origin"),
         PYTHONPATH=os.pathsep.join(p for p in path if p),
         PYTHONUNBUFFERED="1",
         TF_CPP_MIN_LOG_LEVEL="3",
@@ -98,10 +82,11 @@ def steady_rate(ends: list[float], n_train: int) -> float:
     return n_train * (len(ends) - 1) / (ends[-1] - ends[0])
 
 
-def pipeline_once(env, work: Path, batch: int, epochs: int, n_train: int) -> dict:
+def pipeline_once(env, work: Path, npz: Path, batch: int, epochs: int, n_train: int) -> dict:
     import mlflow
 
     command = [sys.executable, "-m", "pipelines", "cnn_cifar10", "--backend", "jax"]
+    command += ["--dataset", f"npz:{npz}"]
     command += ["--batch_size", str(batch), "--epochs", str(epochs), "--patience", "0"]
     command += ["--verbose", "0", "--seed", str(SEED)]
     started = time.time()
@@ -150,14 +135,14 @@ def main() -> None:
     rows = n_train - math.ceil(VAL_FRACTION * n_train)  # sklearn's train_test_split
     device = devices(env)
     print(f"jax: {device}; {n_train} images, {rows} trained on, {epochs} epochs", flush=True)
-    # Warm the npy cache, so no timed run pays for reading the archive.
-    call([sys.executable, "-m", "pipelines", "prepare_data", "--dataset", "cifar10"], env, work)
+    # Warm the npy cache, so no timed run pays for reading the npz.
+    call([sys.executable, "-m", "pipelines", "prepare_data", "--dataset", f"npz:{npz}"], env, work)
 
     results = []
     for batch in batches:
         pipeline, bare = [], []
         for _ in range(repeats):
-            pipeline.append(pipeline_once(env, work, batch, epochs, rows))
+            pipeline.append(pipeline_once(env, work, npz, batch, epochs, rows))
             bare.append(bare_once(env, work, npz, batch, epochs))
         p = statistics.median(r["images_per_s"] for r in pipeline)
         b = statistics.median(r["images_per_s"] for r in bare)

@@ -55,7 +55,7 @@ fi
 
 export KERAS_BACKEND=jax
 if [ "${BENCH_HIDE_TENSORFLOW:-0}" = 1 ]; then
-    export PYTHONPATH=$PWD/tests/no_tensorflow${PYTHONPATH:+:$PYTHONPATH}
+    export PYTHONPATH=$PWD/bench/no_tensorflow${PYTHONPATH:+:$PYTHONPATH}
 fi
 
 # What the pipeline needs imports without TensorFlow (and says which module is missing).

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path.insert(0, str(REPO))
 PYTHON = sys.executable
 RESULTS = REPO / "bench-results"
 
@@ -57,11 +57,9 @@ def overhead(work: Path, repeats: int, images: int = 60_000) -> list[dict]:
     generated MNIST-format training images (60,000: MNIST's own size)."""
     import mlflow
 
-    import upstream_files
+    from synthetic import write_npz
 
-    data = upstream_files.write_mnist_npz(
-        work, n_train=images, n_test=images // 6, name="bench.npz"
-    )
+    data = write_npz(work / "bench.npz", n_train=images, n_test=images // 6, side=28)
     env, epochs, batch, seed = environment(work), 5, 128, 42
     pipeline = [
         PYTHON,
@@ -165,10 +163,10 @@ def cache(work: Path, repeats: int) -> list[dict]:
     from steps import cache as npy_cache
     from steps import sources
 
-    import upstream_files
+    from synthetic import write_cifar10_archive
 
-    mirror = work / "upstream"
-    upstream_files.write_cifar10_tar(mirror, n_per_batch=10_000, n_test=10_000)
+    mirror = work / "upstream"  # the archive under its upstream name: KERAS_LESSONS_DATA_ORIGIN
+    write_cifar10_archive(mirror, n_train=50_000, n_test=10_000)
     os.environ.update(
         KERAS_LESSONS_DATA_ORIGIN=str(mirror),
         KERAS_HOME=str(work / "keras"),

@@ -181,6 +181,13 @@ def interrupt_now_or_after_saving(signum=None, frame=None) -> None:
     raise KeyboardInterrupt
 
 
+def forget_pending_interrupt() -> None:
+    """Drop a Ctrl-C or SIGTERM noted while a backup was written but not acted on (the fit
+    failed meanwhile): a later run in the same process must not inherit it."""
+    global _saving, _interrupted
+    _saving = _interrupted = False
+
+
 @contextlib.contextmanager
 def uninterrupted() -> Iterator[None]:
     global _saving, _interrupted

@@ -105,7 +105,7 @@ class Tracker:
         import mlflow
 
         parent = mlflow.get_run(self.run_id).data.tags
-        with mlflow.start_run(run_name=name, nested=True) as run:
+        with mlflow.start_run(run_name=name, nested=True, experiment_id=self.experiment_id) as run:
             backup = self.backup_dir / name if self.backup_dir else None
             params = self.params | {k: param_text(v) for k, v in (changes or {}).items()}
             child = Tracker(
@@ -214,7 +214,11 @@ def epoch_logger():
 
 def open_run(entry_point: str, resume_run_id: str | None = None):
     """The interrupted run being resumed, the run `mlflow run` made for us, or a new one
-    in the entry point's experiment."""
+    in the entry point's experiment (or the one MLFLOW_EXPERIMENT_NAME / _ID names).
+
+    The experiment is always set here: MLflow's start_run prefers the experiment last set
+    in the process to the environment, so one set earlier (by a previous pipeline in the
+    same process, or by the caller) would otherwise take the run."""
     import mlflow
 
     launched = os.environ.get("MLFLOW_RUN_ID")
@@ -223,17 +227,29 @@ def open_run(entry_point: str, resume_run_id: str | None = None):
             note = f"resumed the interrupted run {resume_run_id}: its metrics continue there"
             mlflow.MlflowClient().set_tag(launched, "mlflow.note.content", note)
             mlflow.MlflowClient().set_tag(launched, "resumed_run", resume_run_id)
+        set_experiment_of(resume_run_id)
         run = mlflow.start_run(run_id=resume_run_id)
     else:
-        if not launched and not (
-            os.environ.get("MLFLOW_EXPERIMENT_NAME") or os.environ.get("MLFLOW_EXPERIMENT_ID")
-        ):
-            mlflow.set_experiment(entry_point)
+        name = os.environ.get("MLFLOW_EXPERIMENT_NAME")
+        given_id = os.environ.get("MLFLOW_EXPERIMENT_ID")
+        if launched:
+            set_experiment_of(launched)
+        elif given_id and not name:
+            mlflow.set_experiment(experiment_id=given_id)
+        else:
+            mlflow.set_experiment(name or entry_point)
         run = mlflow.start_run()
     mlflow.MlflowClient().set_experiment_tag(
         run.info.experiment_id, "mlflow.experimentKind", "custom_model_development"
     )
     return run
+
+
+def set_experiment_of(run_id: str) -> None:
+    """The run's own experiment: start_run refuses a run of another experiment than the set one."""
+    import mlflow
+
+    mlflow.set_experiment(experiment_id=mlflow.MlflowClient().get_run(run_id).info.experiment_id)
 
 
 def resumable(run_id: str) -> bool:

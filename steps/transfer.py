@@ -15,7 +15,6 @@ at 224x224, built with random weights (no download; VGG16's is 138M parameters, 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,13 +34,38 @@ MOBILENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 class Base:
     function: str  # keras.applications.<function>
     colors: str  # what the base expects: caffe (BGR - mean), tf (-1..1) or raw (0-255)
+    # Its ImageNet weights without the top: the URL and pinned MD5 keras.applications uses
+    # (MobileNetV2 has one file per width and input size, and no pinned hash).
+    weights_url: str
+    weights_md5: str | None = None
 
 
+APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 BASES: dict[str, Base] = {
-    "vgg16": Base("VGG16", "caffe"),
-    "resnet50": Base("ResNet50", "caffe"),
-    "mobilenet_v2": Base("MobileNetV2", "tf"),
-    "efficientnet_b0": Base("EfficientNetB0", "raw"),
+    "vgg16": Base(
+        "VGG16",
+        "caffe",
+        f"{APPLICATIONS}vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "6d6bbae143d832006294945121d1f1fc",
+    ),
+    "resnet50": Base(
+        "ResNet50",
+        "caffe",
+        f"{APPLICATIONS}resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "4d473c1dd8becc155b73f8504c6f6626",
+    ),
+    "mobilenet_v2": Base(
+        "MobileNetV2",
+        "tf",
+        f"{APPLICATIONS}mobilenet_v2/"
+        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{size}_no_top.h5",
+    ),
+    "efficientnet_b0": Base(
+        "EfficientNetB0",
+        "raw",
+        "https://storage.googleapis.com/keras-applications/efficientnetb0_notop.h5",
+        "50bc09e76180e00e4465e1a485ddc09d",
+    ),
 }
 CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
@@ -72,12 +96,43 @@ def input_size(base: str, weights: str, image_shape: tuple[int, ...], requested:
     return side
 
 
-def keras_weights(weights: str) -> str | None:
-    """`imagenet`, `none` or a local file, as keras.applications takes it."""
+def imagenet_weights(base: str, size: int, alpha: float) -> str:
+    """The base's ImageNet weights without its top: the file keras.applications would fetch,
+    fetched the same way (keras.utils.get_file, Keras's URL and pinned hash) into
+    $KERAS_HOME/models as set now. keras.applications itself reads KERAS_HOME only once, when
+    Keras is imported."""
+    import keras
+
+    chosen = BASES[base]
+    # MobileNetV2 has weights for five input sizes; at any other size Keras loads 224's.
+    url = chosen.weights_url.format(
+        alpha=float(alpha), size=size if size in MOBILENET_SIZES else TOP_SIZE
+    )
+    name = url.rsplit("/", 1)[-1]
+    try:
+        return keras.utils.get_file(
+            name,
+            url,
+            file_hash=chosen.weights_md5,
+            cache_subdir="models",
+            cache_dir=str(keras_home()),
+        )
+    except Exception as exc:
+        if "URL fetch failure" not in str(exc):
+            raise
+        raise UserError(
+            f"cannot download the imagenet weights for {base} from {url}; Keras looks for "
+            f"{keras_home() / 'models' / name}: put a copy there, or give "
+            "-P weights=PATH (a local file) or -P weights=none (random start, no download)"
+        ) from None
+
+
+def keras_weights(weights: str, base: str, size: int, alpha: float) -> str | None:
+    """`imagenet` (downloaded once), `none` or a local file, as keras.applications takes it."""
     if weights == "none":
         return None
     if weights == "imagenet":
-        return weights
+        return imagenet_weights(base, size, alpha)
     path = Path(weights).expanduser()
     if not path.is_file():
         raise UserError(
@@ -95,28 +150,24 @@ def create_base(
     include_top: bool = False,
     alpha: float = 1.0,
 ):
-    """keras.applications.<Base>, with a clear message when the weights cannot be had."""
+    """keras.applications.<Base>, with a clear message when the weights cannot be had.
+    ImageNet weights are fetched for the base without its top only (see imagenet_weights)."""
     import keras
 
     check_choice(base, weights, alpha)
+    if include_top and weights == "imagenet":
+        raise ValueError("imagenet weights are fetched for bases without their top only")
     extra = {"alpha": alpha} if base == "mobilenet_v2" else {}
     constructor = getattr(keras.applications, BASES[base].function)
+    source = keras_weights(weights, base, size, alpha)
     try:
         return constructor(
             include_top=include_top,
-            weights=keras_weights(weights),
+            weights=source,
             input_shape=(size, size, 3),
             **extra,
         )
     except Exception as exc:
-        found = re.search(r"URL fetch failure on (\S+?): ", str(exc))
-        if found:
-            url = found.group(1)
-            raise UserError(
-                f"cannot download the {weights} weights for {base} from {url}; Keras looks for "
-                f"{keras_home() / 'models' / url.rsplit('/', 1)[-1]}: put a copy there, or give "
-                "-P weights=PATH (a local file) or -P weights=none (random start, no download)"
-            ) from None
         if weights not in ("imagenet", "none") and isinstance(exc, (ValueError, OSError)):
             raise UserError(
                 f"cannot load {weights} into {base} without its top at {size}x{size}: {exc}"

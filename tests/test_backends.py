@@ -23,10 +23,10 @@ from steps.build import ModelOptions
 from steps.errors import UserError
 from steps.prepare import PrepareOptions
 
-from conftest import REPO, TINY, artifact_paths, mlflow_run, only_run
+from helpers.runs import REPO, TINY, artifact_paths, finished_run, mlflow_run, only_run
 
-# Put first on PYTHONPATH, its sitecustomize makes `import tensorflow` fail.
-NO_TENSORFLOW = REPO / "tests" / "no_tensorflow"
+# Put first on PYTHONPATH, its sitecustomize makes `import tensorflow` fail (bench/gpu.sh's).
+NO_TENSORFLOW = REPO / "bench" / "no_tensorflow"
 
 # Not imported here: this process runs TensorFlow, and JAX would start its own runtime.
 needs_jax = pytest.mark.skipif(
@@ -50,9 +50,8 @@ def test_cnn_cifar10_on_jax_without_tensorflow(jax_env, tracking, tmp_path):
 
     params = TINY | {"backend": "jax", "filters": "4,8,8", "reduce_lr_patience": 1}
     result = mlflow_run("cnn_cifar10", params, jax_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run = finished_run(result, tracking, "cnn_cifar10")
     assert "No module named 'tensorflow'" not in result.stderr
-    run = only_run(tracking, "cnn_cifar10")
     assert run.info.status == "FINISHED"
     assert run.data.params["backend"] == "jax"
     assert {"test_loss", "test_accuracy", "fit_seconds"} <= run.data.metrics.keys()

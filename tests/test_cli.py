@@ -13,7 +13,7 @@ from pipelines import mlproject
 from pipelines.experiment import entry_point_from_argv
 from pipelines.registry import ENTRY_POINTS
 
-from conftest import REPO, TINY, mlflow_run, only_run
+from helpers.runs import REPO, TINY, finished_run, in_process, mlflow_run
 
 
 def python(code: str, env=None) -> subprocess.CompletedProcess:
@@ -83,8 +83,7 @@ def test_experiment_name_option_and_variable_win(lesson_env, tracking, tmp_path:
     result = mlflow_run(
         "dnn_basic", TINY | {"epochs": 1}, lesson_env, tmp_path, "--experiment-name", "mine"
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert only_run(tracking, "mine").data.tags["pipeline"] == "dnn_basic"
+    assert finished_run(result, tracking, "mine").data.tags["pipeline"] == "dnn_basic"
 
     direct = subprocess.run(
         [sys.executable, "-m", "pipelines", "dnn_basic", "--epochs", "1", "--verbose", "0"],
@@ -93,6 +92,21 @@ def test_experiment_name_option_and_variable_win(lesson_env, tracking, tmp_path:
         capture_output=True,
         text=True,
     )
-    assert direct.returncode == 0, direct.stderr[-2000:]
-    assert only_run(tracking, "from-env").info.status == "FINISHED"
+    finished_run(direct, tracking, "from-env")
     assert tracking.get_experiment_by_name("dnn_basic") is None
+
+
+def test_a_run_goes_to_its_experiment_whatever_the_process_set_before(
+    lesson_env, tracking, tmp_path
+):
+    """MLflow's start_run prefers the experiment last set in the process to
+    MLFLOW_EXPERIMENT_NAME: the pipeline sets its own, so an earlier set_experiment (another
+    pipeline's, in the same process) cannot take its run."""
+    import mlflow
+
+    mlflow.set_experiment("set-before")
+    env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "named"}
+    result = in_process("dnn_basic", TINY | {"epochs": 1}, env, tmp_path)
+    assert finished_run(result, tracking, "named").data.tags["pipeline"] == "dnn_basic"
+    before = tracking.get_experiment_by_name("set-before").experiment_id
+    assert tracking.search_runs([before]) == []

@@ -10,7 +10,15 @@ import time
 
 import pytest
 
-from conftest import in_process
+from helpers.runs import (
+    MLFLOW,
+    REPO,
+    assert_clean_failure,
+    error_lines,
+    finished_run,
+    in_process,
+    runs_of,
+)
 
 # Slow enough per epoch to be caught mid-fit, small enough to stay a few seconds.
 PARAMS = {
@@ -29,11 +37,6 @@ def command(**overrides) -> list[str]:
     for key, value in (PARAMS | overrides).items():
         args += [f"--{key}", str(value)]
     return args
-
-
-def runs_of(client, experiment: str):
-    found = client.get_experiment_by_name(experiment)
-    return client.search_runs([found.experiment_id]) if found else []
 
 
 def kill_after_epochs(process, client, experiment: str, epochs: int, sig: int) -> str:
@@ -55,8 +58,7 @@ def uninterrupted(lesson_env, tracking, tmp_path):
     """The reference numbers: the same run left alone (in process: no signal involved)."""
     env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "uninterrupted"}
     done = in_process("dnn_regression", PARAMS, env, tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return runs_of(tracking, "uninterrupted")[0]
+    return finished_run(done, tracking, "uninterrupted")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
@@ -105,9 +107,8 @@ def test_resume_with_nothing_to_resume_starts_fresh(lesson_env, tracking, tmp_pa
     done = in_process(
         "dnn_regression", PARAMS | {"epochs": 1, "resume": "true"}, lesson_env, tmp_path
     )
-    assert done.returncode == 0, done.stderr[-2000:]
+    finished_run(done, tracking, "dnn_regression")
     assert "no interrupted run with these parameters; starting from epoch 1" in done.stdout
-    assert runs_of(tracking, "dnn_regression")[0].info.status == "FINISHED"
 
 
 def test_stale_runs_are_marked_killed_and_live_ones_left_alone(tracking, tmp_path):
@@ -179,14 +180,10 @@ def test_unwritable_artifact_store_fails_the_run_with_the_path(lesson_env, track
     tracking.create_experiment("blocked", artifact_location=str(blocker / "artifacts"))
     env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "blocked"}
     done = in_process("dnn_regression", PARAMS | {"epochs": 1}, env, tmp_path)
-    assert done.returncode == 2
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
-    assert errors[0].startswith(f"error: cannot write {blocker}")
-    assert "Not a directory" in errors[0]
-    run = runs_of(tracking, "blocked")[0]
-    assert run.info.status == "FAILED"
-    assert run.data.tags["error"] == errors[0].removeprefix("error: ")
+    assert_clean_failure(done, tracking, "blocked", f"cannot write {blocker}")  # exit 2, FAILED
+    line = error_lines(done.stderr)[0]
+    assert line.startswith(f"error: cannot write {blocker}")
+    assert "Not a directory" in line
 
 
 def test_ctrl_c_on_mlflow_run_ends_killed_and_resume_continues_that_run(
@@ -194,8 +191,6 @@ def test_ctrl_c_on_mlflow_run_ends_killed_and_resume_continues_that_run(
 ):
     """Ctrl-C reaches the whole foreground process group, as from a terminal."""
     import os
-
-    from conftest import MLFLOW, REPO
 
     def launch(**extra) -> list[str]:
         args = [str(MLFLOW), "run", str(REPO), "-e", "dnn_regression", "--env-manager", "local"]

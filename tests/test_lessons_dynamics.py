@@ -8,15 +8,22 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from test_lessons_search import runs_of
-from test_pipelines_errors import assert_clean_failure
 
 from steps import build
 from steps.build import ModelOptions
 from steps.datasets import Dataset
 from steps.prepare import PrepareOptions, prepare
 
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
+from helpers.runs import (
+    TINY,
+    artifact_paths,
+    assert_clean_failure,
+    assert_trained_run,
+    finished_run,
+    in_process,
+    mlflow_run,
+    parents_and_children,
+)
 
 
 def test_optimizers_train_one_child_per_optimizer_and_rate(lesson_env, tracking, tmp_path):
@@ -24,7 +31,7 @@ def test_optimizers_train_one_child_per_optimizer_and_rate(lesson_env, tracking,
     result = mlflow_run("optimizers", params, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
-    parents, children = runs_of(tracking, "optimizers")
+    parents, children = parents_and_children(tracking, "optimizers")
     parent = parents[0]
     assert len(parents) == 1 and parent.info.status == "FINISHED"
     kids = children[parent.info.run_id]
@@ -60,7 +67,7 @@ def test_activations_plots_autodiff_gradients_and_trains_each(lesson_env, tracki
     result = mlflow_run("activations", params, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
-    parents, children = runs_of(tracking, "activations")
+    parents, children = parents_and_children(tracking, "activations")
     parent = parents[0]
     kids = children[parent.info.run_id]
     assert sorted(c.data.params["activation"] for c in kids) == ["relu", "sigmoid"]
@@ -142,8 +149,7 @@ def test_logged_learning_rate_drops_when_the_plateau_callback_fires(lesson_env, 
         "epochs": 5,
     }
     result = in_process("image_classify", params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "image_classify")
+    run = finished_run(result, tracking, "image_classify")
     rates = [m.value for m in tracking.get_metric_history(run.info.run_id, "learning_rate")]
     assert len(rates) == 5
     assert rates[0] == pytest.approx(5.0)

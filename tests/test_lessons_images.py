@@ -5,18 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_pipelines_errors import assert_clean_failure
-from test_steps_vision import add_bad_files, write_image_folder
 
 from pipelines.registry import CIFAR_CNN, ENTRY_POINTS, MNIST_CNN
 
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
-
-ALIASES = {
-    f"{family}_{dataset}": (family, dataset)
-    for family in ("cnn", "dnn", "lstm")
-    for dataset in ("mnist", "fashion_mnist", "cifar10", "cifar100")
-}
+from helpers.entry_points import ALIASES
+from helpers.images import add_bad_files, write_image_folder
+from helpers.runs import (
+    TINY,
+    artifact_paths,
+    assert_clean_failure,
+    assert_trained_run,
+    finished_run,
+    in_process,
+    mlflow_run,
+    trained_run,
+)
 
 
 def test_the_alias_table_names_every_image_entry_point():
@@ -53,9 +56,7 @@ def class_table(tracking, run, tmp_path) -> pd.DataFrame:
 
 def test_dnn_fashion_mnist_logs_each_class(lesson_env, tracking, tmp_path):
     result = in_process("dnn_fashion_mnist", TINY, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "dnn_fashion_mnist")
-    assert_trained_run(tracking, run, "classification", tmp_path)
+    run = trained_run(result, tracking, "dnn_fashion_mnist", "classification", tmp_path)
     assert (run.data.tags["lesson"], run.data.params["model"]) == ("40", "dnn")
     plots = artifact_paths(tracking, run.info.run_id, "plots")
     for name in ("samples", "confusion_matrix", "per_class_accuracy"):
@@ -74,9 +75,7 @@ def test_lstm_cifar100_keeps_a_hundred_classes_in_a_table_not_metrics(
     lesson_env, tracking, tmp_path
 ):
     result = in_process("lstm_cifar100", TINY, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "lstm_cifar100")
-    assert_trained_run(tracking, run, "classification", tmp_path)
+    run = trained_run(result, tracking, "lstm_cifar100", "classification", tmp_path)
     table = class_table(tracking, run, tmp_path)
     assert len(table) == 100 and table["class"].iloc[0] == "apple"
     assert table["accuracy"].isna().sum() == 95  # the tiny set uses five classes
@@ -85,9 +84,7 @@ def test_lstm_cifar100_keeps_a_hundred_classes_in_a_table_not_metrics(
 
 def test_image_classify_takes_conv1d(lesson_env, tracking, tmp_path):
     result = in_process("image_classify", TINY | {"model": "conv1d"}, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "image_classify")
-    assert_trained_run(tracking, run, "classification", tmp_path)
+    run = trained_run(result, tracking, "image_classify", "classification", tmp_path)
     assert (run.data.tags["dataset"], run.data.params["model"]) == ("digits", "conv1d")
     assert "test_accuracy_9" in run.data.metrics
 
@@ -97,8 +94,7 @@ def test_image_classify_takes_conv1d(lesson_env, tracking, tmp_path):
 def test_digits_cnn_reaches_97_percent_with_defaults(seed, lesson_env, tracking, tmp_path):
     params = {"dataset": "digits", "model": "cnn", "seed": seed}
     result = mlflow_run("image_classify", params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert only_run(tracking, "image_classify").data.metrics["test_accuracy"] >= 0.97
+    assert finished_run(result, tracking, "image_classify").data.metrics["test_accuracy"] >= 0.97
 
 
 # ---------------------------------------------------------------- image_folder (63-64)
@@ -153,9 +149,7 @@ SMALL_BASE = {"base": "mobilenet_v2", "alpha": 0.35, "weights": "none", "epochs"
 def test_transfer_trains_a_head_then_fine_tunes(lesson_env, tracking, tmp_path):
     params = TINY | SMALL_BASE | {"fine_tune_layers": 5}
     result = mlflow_run("transfer", params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "transfer")
-    assert_trained_run(tracking, run, "classification", tmp_path)
+    run = trained_run(result, tracking, "transfer", "classification", tmp_path)
     assert (run.data.tags["lesson"], run.data.tags["dataset"]) == ("75-78", "cifar10")
     assert run.data.params["input_shape"] == "32x32x3"
     assert run.data.metrics["head_epochs"] == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_pipelines_errors import assert_clean_failure
 
 from pipelines import ensemble, io_patterns, validation
 from pipelines.params import DenseOnly, IoPatterns, Validation
@@ -14,7 +13,14 @@ from steps.errors import UserError
 from steps.fit import FitConfig
 from steps.prepare import IDENTITY, Affine, PrepareOptions, Split, prepare, target_scaling
 
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
+from helpers.runs import (
+    TINY,
+    artifact_paths,
+    assert_clean_failure,
+    in_process,
+    mlflow_run,
+    trained_run,
+)
 
 QUIET = FitConfig(epochs=1, batch_size=8, verbose=0, patience=0)
 
@@ -201,9 +207,7 @@ def test_validation_modes_log_val_loss_and_row_counts(mode, lesson_env, tracking
         result = mlflow_run("validation", params, lesson_env, tmp_path)
     else:
         result = in_process("validation", params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "validation")
-    assert_trained_run(tracking, run, "regression", tmp_path)
+    run = trained_run(result, tracking, "validation", "regression", tmp_path)
     assert metric_steps(tracking, run, "val_mae") == [0, 1]
     rows = {k: run.data.params[k] for k in ("n_train", "n_val", "n_test")}
     assert rows == {"n_train": "264", "n_val": "89", "n_test": "89"}
@@ -220,9 +224,7 @@ def test_io_patterns_shape_the_model(pattern, lesson_env, tracking, tmp_path, se
         result = mlflow_run("io_patterns", params, lesson_env, tmp_path)
     else:
         result = in_process("io_patterns", params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "io_patterns")
-    assert_trained_run(tracking, run, "regression", tmp_path)
+    run = trained_run(result, tracking, "io_patterns", "regression", tmp_path)
     assert run.data.tags["dataset"] == "sequences"
     n_in, n_out = (1, 3) if pattern == "1_to_n" else (3, 1)
     assert (run.data.params["n_inputs"], run.data.params["n_outputs"]) == (str(n_in), str(n_out))
@@ -237,9 +239,7 @@ def test_functional_and_sequential_models_match(lesson_env, tracking, tmp_path):
     from steps import build
 
     result = mlflow_run("functional_dnn", TINY | {"layers": 3}, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "functional_dnn")
-    assert_trained_run(tracking, run, "regression", tmp_path)
+    run = trained_run(result, tracking, "functional_dnn", "regression", tmp_path)
     counts = {run.data.params[f"{n}_parameters"] for n in ("sequential", "functional")}
     assert counts == {str(int(run.data.metrics["parameters"]))}
     diabetes = sources.sklearn_source("diabetes").load()
@@ -256,9 +256,7 @@ def test_ensemble_logs_each_output_and_reloads_with_named_inputs(
     import mlflow
 
     result = mlflow_run("ensemble", TINY, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "ensemble")
-    assert_trained_run(tracking, run, "regression", tmp_path)
+    run = trained_run(result, tracking, "ensemble", "regression", tmp_path)
     for name in ("out1_loss", "out2_loss", "out1_mae", "val_out1_loss", "val_out2_mae"):
         assert metric_steps(tracking, run, name) == [0, 1], name
     plots = artifact_paths(tracking, run.info.run_id, "plots")

@@ -8,15 +8,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_pipelines_errors import assert_clean_failure
 
 from pipelines.registry import defaults_for
 from steps import datasets
 from steps.errors import UserError
 from steps.prepare import prepare
 
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
-from upstream_files import write_boston_housing_npz
+from helpers.runs import (
+    TINY,
+    artifact_paths,
+    assert_clean_failure,
+    finished_run,
+    in_process,
+    mlflow_run,
+    only_run,
+    trained_run,
+)
+from helpers.upstream_files import write_boston_housing_npz
 
 OFFLINE = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
 
@@ -41,11 +49,8 @@ def test_save_load_reloads_the_same_model_and_names_both_shapes(lesson_env, trac
     np.savez(tmp_path / "mine.npz", x=samples)
     params = TINY | {"dataset": "diabetes", "predict_npz": tmp_path / "mine.npz"}
     result = mlflow_run("save_load", params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-
-    run = only_run(tracking, "save_load")
+    run = trained_run(result, tracking, "save_load", "regression", tmp_path)
     assert run.data.tags["lesson"] == "28-31"
-    assert_trained_run(tracking, run, "regression", tmp_path)
     assert run.data.metrics["reload_max_abs_diff"] == 0.0
     message = "the model expects samples of shape (10,), got (11,): give 10 values per sample"
     assert run.data.tags["shape_check"].startswith(message)
@@ -89,9 +94,7 @@ def test_checkpoint_logs_best_and_last_epoch_models_with_their_scores(
 
     overrides = {"dataset": "iris", "epochs": 6, "patience": 0, "learning_rate": 0.5}
     result = mlflow_run("checkpoint", TINY | overrides, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "checkpoint")
-    assert_trained_run(tracking, run, "classification", tmp_path)
+    run = trained_run(result, tracking, "checkpoint", "classification", tmp_path)
     metrics = run.data.metrics
     assert metrics["model_reload_max_abs_diff"] == 0.0  # lesson 50
     assert metrics["weights_reload_max_abs_diff"] == 0.0  # lesson 51
@@ -132,8 +135,7 @@ def test_checkpoint_on_an_image_set_with_early_stopping_keeps_best_as_run_model(
     """Lesson 53 on MNIST; restore_best_weights makes the run's model the best epoch's."""
     overrides = {"dataset": "mnist", "epochs": 3, "patience": 2}
     result = in_process("checkpoint", TINY | overrides, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "checkpoint")
+    run = finished_run(result, tracking, "checkpoint")
     assert run.data.tags["dataset"] == "mnist"
     metrics = run.data.metrics
     assert metrics["test_loss"] == pytest.approx(metrics["best_epoch_test_loss"], rel=1e-6)
@@ -149,8 +151,7 @@ def test_prepare_data_warms_all_eight_sets_then_reports_hits_and_skips(
 ):
     write_boston_housing_npz(upstream)
     result = mlflow_run("prepare_data", {"dataset": "all"}, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "prepare_data")
+    run = finished_run(result, tracking, "prepare_data")
     assert run.info.status == "FINISHED"
     table = pd.read_csv(download(tracking, run, "cache/datasets.csv", tmp_path))
     expected = [
@@ -175,9 +176,8 @@ def test_prepare_data_warms_all_eight_sets_then_reports_hits_and_skips(
     # Second run, no mirror and no network: mnist cannot be fetched, the others are hits.
     env = offline(lesson_env) | {"MLFLOW_EXPERIMENT_NAME": "again"}
     result = in_process("prepare_data", {"dataset": "mnist,diabetes,iris"}, env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    again = finished_run(result, tracking, "again")
     assert "skipped mnist: cannot download mnist from https://" in result.stdout
-    again = only_run(tracking, "again")
     table = pd.read_csv(download(tracking, again, "cache/datasets.csv", tmp_path / "2"))
     assert table["status"].tolist() == ["skipped", "hit", "hit"]
     assert table["message"][0].startswith("cannot download mnist")
@@ -200,8 +200,7 @@ def test_prepare_data_fails_when_nothing_could_be_prepared(lesson_env, tracking,
 
 def test_gpu_check_lists_devices_and_times_a_matmul(lesson_env, tracking, tmp_path):
     result = mlflow_run("gpu_check", {"size": 128, "repeats": 2}, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "gpu_check")
+    run = finished_run(result, tracking, "gpu_check")
     assert run.info.status == "FINISHED"
     assert run.data.tags["lesson"] == "47"
     assert run.data.tags["backend"] == run.data.params["backend"] == "tensorflow"

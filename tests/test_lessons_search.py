@@ -9,9 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 import optuna
 import pandas as pd
 import pytest
-from test_pipelines_errors import assert_clean_failure
 
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run
+from helpers.runs import (
+    TINY,
+    artifact_paths,
+    assert_clean_failure,
+    assert_trained_run,
+    in_process,
+    mlflow_run,
+    parents_and_children,
+)
 
 # Small trials: iris, 2 epochs, a narrow space; no pruning unless a test asks for it.
 SEARCH = TINY | {
@@ -21,25 +28,13 @@ SEARCH = TINY | {
 }
 
 
-def runs_of(client, experiment: str):
-    """(parents, children) of an experiment, children keyed by their parent's run id."""
-    found = client.get_experiment_by_name(experiment)
-    runs = client.search_runs([found.experiment_id], max_results=1000)
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    children: dict[str, list] = {}
-    for run in runs:
-        if "mlflow.parentRunId" in run.data.tags:
-            children.setdefault(run.data.tags["mlflow.parentRunId"], []).append(run)
-    return parents, children
-
-
 def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, tracking, tmp_path):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     # Two trials are enough for a best one and for parameter importances (two that vary).
     result = mlflow_run("tune", SEARCH | {"n_trials": 2, "storage": storage}, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
-    parents, children = runs_of(tracking, "tune")
+    parents, children = parents_and_children(tracking, "tune")
     assert len(parents) == 1
     parent = parents[0]
     trials = children[parent.info.run_id]
@@ -81,7 +76,7 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
     resumed = SEARCH | {"n_trials": 3, "storage": storage, "resume": "true", "retrain": "false"}
     result = in_process("tune", resumed, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    parents, children = runs_of(tracking, "tune")
+    parents, children = parents_and_children(tracking, "tune")
     second = next(p for p in parents if p.info.run_id != parent.info.run_id)
     assert second.info.status == "FINISHED"
     assert len(children[second.info.run_id]) == 1
@@ -170,7 +165,7 @@ def test_two_workers_share_one_postgres_study_each_trial_recorded_once(
     study = optuna.load_study(study_name="scale-out", storage=optuna_url)
     assert len(study.trials) >= 4  # MaxTrialsCallback stops each worker at 4 started in all
     assert all(t.state.is_finished() for t in study.trials)
-    parents, children = runs_of(client, "tune")
+    parents, children = parents_and_children(client, "tune")
     assert len(parents) == 2
     assert {p.data.params["worker"] for p in parents} == {"1", "2"}
     trial_runs = [run for runs in children.values() for run in runs]

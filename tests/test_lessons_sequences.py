@@ -5,12 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_pipelines_errors import assert_clean_failure
 
 from pipelines.registry import defaults_for
 from steps import sources, windows
 
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
+from helpers.runs import (
+    TINY,
+    artifact_paths,
+    assert_clean_failure,
+    in_process,
+    mlflow_run,
+    trained_run,
+)
 
 
 def reloaded_predictions(run, x) -> np.ndarray:
@@ -24,9 +30,7 @@ def reloaded_predictions(run, x) -> np.ndarray:
 def test_rnn_stacks_gru_layers_in_a_sequential_model(lesson_env, tracking, tmp_path):
     params = TINY | {"cell": "gru", "api": "sequential", "layers": 2}
     result = mlflow_run("rnn", params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "rnn")
-    assert_trained_run(tracking, run, "regression", tmp_path)
+    run = trained_run(result, tracking, "rnn", "regression", tmp_path)
     assert run.data.tags["lesson"] == "17-22" and run.data.tags["dataset"] == "series"
     assert (run.data.params["cell"], run.data.params["api"]) == ("gru", "sequential")
     assert run.data.params["n_windows"] == "488"  # 500 steps, windows of 12
@@ -52,9 +56,7 @@ def test_rnn_ensemble_model_reloads_and_takes_a_dict_of_named_inputs(
     from sklearn.metrics import root_mean_squared_error
 
     result = mlflow_run("rnn_ensemble", TINY | {"patience": 1}, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "rnn_ensemble")
-    assert_trained_run(tracking, run, "regression", tmp_path)
+    run = trained_run(result, tracking, "rnn_ensemble", "regression", tmp_path)
     assert run.data.params["inputs"] == "target=target; others=driver,season"
     assert run.data.params["patience"] == "1"
     # The same windows and split as the run made, fed raw to the reloaded model.
@@ -75,9 +77,7 @@ def test_timeseries_cuts_lesson_25s_sequence_from_a_csv(lesson_env, tracking, tm
     pd.DataFrame({"step": np.arange(100), "value": np.arange(1, 101)}).to_csv(path, index=False)
     params = TINY | {"dataset": f"csv:{path}", "target": "value", "window": 3, "model": "dnn"}
     result = mlflow_run("timeseries", params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "timeseries")
-    assert_trained_run(tracking, run, "regression", tmp_path)
+    run = trained_run(result, tracking, "timeseries", "regression", tmp_path)
     assert run.data.tags["lesson"] == "25-27,62"
     assert (run.data.params["n_windows"], run.data.params["columns"]) == ("97", "value")
     local = tracking.download_artifacts(run.info.run_id, "windows/first_windows.csv", str(tmp_path))
@@ -91,9 +91,7 @@ def test_timeseries_with_two_features_into_conv1d(lesson_env, tracking, tmp_path
 
     params = TINY | {"features": 2, "model": "conv1d", "window": 8}
     result = in_process("timeseries", params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "timeseries")
-    assert_trained_run(tracking, run, "regression", tmp_path)
+    run = trained_run(result, tracking, "timeseries", "regression", tmp_path)
     assert run.data.params["columns"] == "target,driver"
     assert "plots/forecast.png" in artifact_paths(tracking, run.info.run_id, "plots")
     defaults = defaults_for("timeseries", **params)

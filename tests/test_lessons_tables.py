@@ -8,10 +8,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_pipelines_errors import assert_clean_failure
 
-import upstream_files
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
+from helpers import upstream_files
+from helpers.runs import (
+    TINY,
+    artifact_paths,
+    assert_clean_failure,
+    assert_trained_run,
+    finished_run,
+    in_process,
+    mlflow_run,
+    trained_run,
+)
 
 
 def parent_run(client, experiment: str):
@@ -47,11 +55,9 @@ def test_tabular_learns_boston_housing_with_conv1d(lesson_env, tracking, tmp_pat
     archive = upstream_files.write_boston_housing_npz(upstream)
     params = TINY | {"dataset": "boston_housing", "model": "conv1d"}
     result = mlflow_run("tabular", params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "tabular")
+    run = trained_run(result, tracking, "tabular", "regression", tmp_path)
     assert run.data.tags["lesson"] == "43-46, 61"
     assert run.data.params["model"] == "conv1d"
-    assert_trained_run(tracking, run, "regression", tmp_path)
     assert "plots/predicted_vs_true.png" in artifact_paths(tracking, run.info.run_id, "plots")
     # The logged model takes the 13 raw features and scores the run's own test rows (Keras's
     # split: the last 20% after a seed-113 shuffle) as logged.
@@ -81,8 +87,7 @@ BARS = {"iris": 0.93, "breast_cancer": 0.96, "wine": 0.97, "diabetes": 0.45}
 def test_tabular_defaults_reach_the_score_bars(dataset, lesson_env, tracking, tmp_path):
     """With default parameters (a DNN), on the held-out 20%: accuracy, or R2 for diabetes."""
     result = mlflow_run("tabular", {"dataset": dataset, "verbose": 0}, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    metrics = only_run(tracking, "tabular").data.metrics
+    metrics = finished_run(result, tracking, "tabular").data.metrics
     score = metrics["test_r2" if dataset == "diabetes" else "test_accuracy"]
     assert score >= BARS[dataset]
 
@@ -140,10 +145,8 @@ def test_csv_by_default_writes_wine_out_and_learns_it_back(lesson_env, tracking,
     import mlflow
 
     result = mlflow_run("csv", TINY, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "csv")
+    run = trained_run(result, tracking, "csv", "classification", tmp_path)
     assert run.data.tags["dataset"] == "wine"
-    assert_trained_run(tracking, run, "classification", tmp_path)
 
     written = read_table(tracking, run, "data/wine.csv", tmp_path / "data")
     assert written.shape == (178, 14) and written.columns[-1] == "target"
@@ -180,10 +183,8 @@ def test_csv_path_with_a_category_column_predicts_a_number(lesson_env, tracking,
 
     params = TINY | {"path": str(path), "target": "price"}
     result = in_process("csv", params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "csv")
+    run = trained_run(result, tracking, "csv", "regression", tmp_path)
     assert run.data.tags["dataset"] == f"csv:{path}"
-    assert_trained_run(tracking, run, "regression", tmp_path)
     assert not any(p.startswith("data/") for p in artifact_paths(tracking, run.info.run_id))
     out = read_table(tracking, run, "predictions/test_predictions.csv", tmp_path)
     assert list(out.columns) == ["size", "city", "price", "true", "predicted"]

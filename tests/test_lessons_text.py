@@ -9,10 +9,16 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from test_pipelines_errors import assert_clean_failure
 
-import upstream_files
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
+from helpers import upstream_files
+from helpers.runs import (
+    TINY,
+    artifact_paths,
+    assert_clean_failure,
+    in_process,
+    mlflow_run,
+    trained_run,
+)
 
 TEXT = TINY | {"maxlen": 12, "embedding_dim": 8}
 
@@ -32,9 +38,7 @@ def test_nlp_tokenize_logs_the_vocabulary_and_a_model_that_reads_text(
     lesson_env, tracking, tmp_path
 ):
     result = mlflow_run("nlp_tokenize", TINY | {"model": "lstm"}, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "nlp_tokenize")
-    assert_trained_run(tracking, run, "classification", tmp_path)
+    run = trained_run(result, tracking, "nlp_tokenize", "classification", tmp_path)
     assert run.data.tags["lesson"] == "79-80" and run.data.tags["dataset"] == "sentences"
     vocabulary = table(tracking, run, "vocabulary/vocabulary.csv", tmp_path)
     assert list(vocabulary.columns) == ["index", "word", "count"]
@@ -54,9 +58,7 @@ def test_nlp_tokenize_logs_the_vocabulary_and_a_model_that_reads_text(
 def test_nlp_imdb_bidirectional_with_a_sigmoid_head(lesson_env, tracking, tmp_path):
     params = TEXT | {"model": "lstm", "bidirectional": "true", "num_words": 12}
     result = mlflow_run("nlp_imdb", params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "nlp_imdb")
-    assert_trained_run(tracking, run, "classification", tmp_path)
+    run = trained_run(result, tracking, "nlp_imdb", "classification", tmp_path)
     assert run.data.tags["cache"] == "miss" and run.data.params["n_samples"] == "90"
     assert run.data.params["vocabulary_size"] == "12"
     keras_model = mlflow.tensorflow.load_model(run.data.tags["model_uri"])
@@ -76,9 +78,7 @@ def test_nlp_imdb_bidirectional_with_a_sigmoid_head(lesson_env, tracking, tmp_pa
 def test_nlp_reuters_46_topics_with_a_gru(lesson_env, tracking, tmp_path):
     params = TEXT | {"model": "gru", "epochs": 3}
     result = mlflow_run("nlp_reuters", params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "nlp_reuters")
-    assert_trained_run(tracking, run, "classification", tmp_path)
+    run = trained_run(result, tracking, "nlp_reuters", "classification", tmp_path)
     assert run.data.tags["lesson"] == "81" and run.data.params["n_samples"] == "80"
     model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
     probabilities = np.asarray(model.predict(np.ones((2, 12), dtype=np.int32)))

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_lessons_images import ALIASES
 
 from pipelines.registry import ENTRY_POINTS
 
-from conftest import TINY, artifact_paths, assert_trained_run, in_process, mlflow_run, only_run
+from helpers.entry_points import ALIASES
+from helpers.runs import TINY, artifact_paths, finished_run, in_process, mlflow_run, trained_run
 
 # Entry point -> parameters that make it tiny (and offline: the mirror serves Keras's files).
 CASES = {
@@ -37,18 +37,16 @@ def test_every_entry_point_runs_through_mlflow_run_in_some_test():
 def test_entry_point_logs_the_contract(entry_point, lesson_env, tracking, tmp_path):
     params = TINY | CASES[entry_point]
     result = mlflow_run(entry_point, params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-
-    run = only_run(tracking, entry_point)  # filed under the entry point's experiment
     entry = ENTRY_POINTS[entry_point]
+    task = "classification" if entry.module == "image_classify" else "regression"
+    # filed under the entry point's experiment
+    run = trained_run(result, tracking, entry_point, task, tmp_path)
     assert run.data.tags["lesson"] == entry.lessons
     assert run.data.tags["pipeline"] == entry_point
     assert run.data.tags["dataset"] == params.get("dataset", entry.defaults.dataset)
     assert run.data.tags["cache"] == "miss"
     assert run.data.params["epochs"] == str(params["epochs"])
     assert run.data.params["seed"] == "42"
-    task = "classification" if entry.module == "image_classify" else "regression"
-    assert_trained_run(tracking, run, task, tmp_path)
 
 
 def test_reloaded_mnist_model_scores_what_the_run_logged(lesson_env, tracking, tmp_path, upstream):
@@ -56,8 +54,7 @@ def test_reloaded_mnist_model_scores_what_the_run_logged(lesson_env, tracking, t
     import mlflow
 
     result = in_process("cnn_mnist", TINY, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "cnn_mnist")
+    run = finished_run(result, tracking, "cnn_mnist")
     assert "plots/samples.png" in artifact_paths(tracking, run.info.run_id, "plots")
     assert "plots/confusion_matrix.png" in artifact_paths(tracking, run.info.run_id, "plots")
     with np.load(upstream / "mnist.npz") as archive:
@@ -75,8 +72,7 @@ def test_dnn_basic_predictions_follow_new_inputs(lesson_env, tracking, tmp_path)
 
     params = TINY | {"epochs": 60, "units": 16, "predict_inputs": "10,50,90"}
     result = in_process("dnn_basic", params, lesson_env, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = only_run(tracking, "dnn_basic")
+    run = finished_run(result, tracking, "dnn_basic")
     table = pd.read_csv(
         tracking.download_artifacts(run.info.run_id, "predictions/new_inputs.csv", str(tmp_path))
     )

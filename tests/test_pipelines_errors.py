@@ -9,36 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import MLFLOW, TINY, in_process, mlflow_run, only_run
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error: ")]
-
-
-def assert_clean_failure(
-    result, tracking, experiment: str, message: str, *, parameter_error: bool = False
-) -> None:
-    """Non-zero exit, exactly one `error:` line with the message, no traceback, run FAILED.
-
-    `parameter_error`: refused while parsing. `mlflow run` made the run before that and it
-    ends FAILED; run in process nothing made one, so there must be none (and exit code 2).
-    """
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = error_lines(result.stderr)
-    assert len(lines) == 1, result.stderr[-3000:]
-    assert message in lines[0]
-    launched = result.args[0] == str(MLFLOW)
-    if not launched:
-        assert result.returncode == 2
-        if parameter_error:
-            found = tracking.get_experiment_by_name(experiment)
-            assert found is None or not tracking.search_runs([found.experiment_id])
-            return
-    run = only_run(tracking, experiment)
-    assert run.info.status == "FAILED"
-    assert run.data.tags["error"] == lines[0].removeprefix("error: ")
+from helpers.runs import TINY, assert_clean_failure, error_lines, in_process, mlflow_run
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from steps import cache, datasets, sources
 from steps.datasets import Dataset, Source
 from steps.errors import UserError
 
-import upstream_files
+from helpers import upstream_files
 
 MIRROR_ENV = "KERAS_LESSONS_DATA_ORIGIN"
 KNOWN = (
@@ -45,17 +45,6 @@ def mirror(tmp_path_factory) -> Path:
     upstream_files.write_cifar10_tar(folder, n_per_batch=4, n_test=6, seed=3)
     upstream_files.write_cifar100_tar(folder, n_train=10, n_test=5, seed=4)
     return folder
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch) -> Path:
-    """Own KERAS_HOME and npy cache for every test; no mirror unless a test asks for one."""
-    home = tmp_path / "keras_home"
-    home.mkdir()  # get_file silently falls back to /tmp/.keras when the folder is missing
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    monkeypatch.setenv("KERAS_LESSONS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv(MIRROR_ENV, raising=False)
-    return home
 
 
 @pytest.fixture
@@ -392,9 +381,9 @@ def test_offline_without_mirror_says_where_keras_looks(isolated):
 
 
 def test_keras_home_set_after_import_is_honoured(offline, tmp_path, monkeypatch):
-    monkeypatch.setattr("keras.src.backend.config._KERAS_DIR", str(tmp_path / "imported_home"))
-    (tmp_path / "imported_home").mkdir()
-    home = tmp_path / "later_home"
+    import keras  # noqa: F401  (Keras reads KERAS_HOME here, once)
+
+    home = tmp_path / "later_home"  # made after Keras was imported, so unknown to it
     home.mkdir()
     monkeypatch.setenv("KERAS_HOME", str(home))
     source = datasets.resolve("cifar10")

@@ -17,22 +17,12 @@ from steps.errors import UserError
 from steps.fit import FitConfig
 from steps.prepare import PrepareOptions
 
-import upstream_files
+from helpers import upstream_files
 
 QUIET = {"verbose": 0}
 
 
 # ------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """No step here downloads or caches, but none may touch the user's folders either."""
-    (tmp_path / "keras_home").mkdir()
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    monkeypatch.setenv("KERAS_LESSONS_CACHE", str(tmp_path / "cache"))
-    yield
-    plots.pyplot().close("all")
 
 
 @pytest.fixture(scope="module")

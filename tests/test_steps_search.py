@@ -130,8 +130,8 @@ def test_pruning_stops_fit_without_raising_inside_it():
 def parent(tmp_path):
     """A real MLflow run in a temporary sqlite store, as the CLI's tracked_run opens it."""
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    mlflow.set_experiment("search-steps")
-    with mlflow.start_run() as run:
+    experiment = mlflow.MlflowClient().create_experiment("search-steps")
+    with mlflow.start_run(experiment_id=experiment) as run:  # no process-wide experiment set
         yield Tracker(run.info.run_id, run.info.experiment_id, tmp_path / "tb")
     mlflow.set_tracking_uri(None)
 

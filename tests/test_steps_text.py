@@ -15,7 +15,7 @@ from steps.datasets import Dataset
 from steps.errors import UserError
 from steps.prepare import PrepareOptions
 
-import upstream_files
+from helpers import upstream_files
 
 
 def test_encode_sequences_uses_keras_indexing_then_pads_at_the_front():

@@ -102,3 +102,21 @@ def test_weights_from_a_local_file(tmp_path, small_base):
         transfer.create_base("mobilenet_v2", weights=str(tmp_path / "missing.h5"), size=32)
     with pytest.raises(UserError, match=r"cannot load .* into vgg16 without its top"):
         transfer.create_base("vgg16", weights=str(path), size=32)
+
+
+def test_imagenet_weights_are_looked_for_in_keras_home_as_set_now(
+    tmp_path, monkeypatch, small_base
+):
+    """keras.applications reads KERAS_HOME once, when Keras is imported; the weights are
+    looked for in the home set when the base is made (MobileNetV2's files have no pinned
+    hash: a copy put there is used as it is, nothing is downloaded)."""
+    import keras
+
+    home = tmp_path / "later_home"  # made after Keras was imported, so unknown to it
+    (home / "models").mkdir(parents=True)
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    name = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
+    keras.saving.save_model(small_base, home / "models" / name)  # the legacy .h5 Keras serves
+    loaded = transfer.create_base("mobilenet_v2", weights="imagenet", size=96, alpha=0.35)
+    for mine, theirs in zip(small_base.weights, loaded.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))

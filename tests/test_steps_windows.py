@@ -16,12 +16,6 @@ from steps.errors import UserError
 from steps.prepare import PrepareOptions
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    monkeypatch.setenv("KERAS_LESSONS_CACHE", str(tmp_path / "cache"))
-
-
 @pytest.fixture(scope="module")
 def series() -> Dataset:
     return sources.series().load()

@@ -354,7 +354,7 @@ def write_boston_housing_npz(folder: Path, n: int = 60, seed: int = 0) -> Path:
     return path
 
 
-# ---- text archives (issue 4): reuters.npz, imdb.npz and their word indexes
+# ---- text archives: reuters.npz, imdb.npz and their word indexes
 
 # Word ranks as in the word-index JSONs (1 = most frequent); sequences store rank - 1 + 1
 # = rank (Keras adds index_from=3 when loading). Ranks 1-4 are filler words every text uses;

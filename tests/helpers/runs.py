@@ -1,0 +1,224 @@
+"""Launching an entry point and checking the runs it leaves in the tracking store."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import traceback
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+MLFLOW = Path(sys.executable).with_name("mlflow")
+
+# Small enough for 2 CPUs, big enough that every callback and plot has something to show.
+TINY = {"epochs": 2, "batch_size": 16, "units": 8, "filters": "4,8", "verbose": 0}
+
+
+def fresh_tracking_store(template: Path, folder: Path) -> Path:
+    """`folder/mlflow.db`, as MLflow would have made it there: its Default experiment keeps
+    artifacts in `folder/mlruns/0` (MLflow resolves ./mlruns where the store is created)."""
+    path = folder / "mlflow.db"
+    shutil.copyfile(template, path)
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute(
+            "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+            (str(folder / "mlruns" / "0"),),
+        )
+    return path
+
+
+# ------------------------------------------------------------------ launching
+
+
+def mlflow_run(
+    entry_point: str, params: dict, env: dict[str, str], cwd: Path, *extra: str
+) -> subprocess.CompletedProcess:
+    """The real `mlflow run` CLI, as a user types it."""
+    command = [str(MLFLOW), "run", str(REPO), "-e", entry_point, "--env-manager", "local"]
+    for key, value in params.items():
+        command += ["-P", f"{key}={value}"]
+    return subprocess.run(
+        [*command, *extra], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def in_process(
+    entry_point: str, params: dict, env: dict[str, str], cwd: Path, *extra: str
+) -> subprocess.CompletedProcess:
+    """`python -m pipelines ENTRY --key value ...` inside this process: same arguments and
+    result as `mlflow_run` without its ~8 s of start-up (TensorFlow and MLflow imports).
+
+    Unlike `mlflow run`, nothing creates the run before parsing: a parameter error leaves no
+    run (exit 2 and one `error:` line). Everything the call changes in this process is put
+    back: environment, working directory, signal handlers, MLflow's tracking URI and active
+    run, Keras's global state, urllib's cached opener (it holds the proxies of its time), an
+    interrupt noted during a backup. The experiment is the pipeline's to set (open_run).
+    """
+    import keras
+    import mlflow
+
+    from pipelines.cli import main
+    from steps import resume
+
+    argv = [entry_point]
+    for key, value in params.items():
+        argv += [f"--{key}", str(value)]
+    argv += extra
+
+    saved_env = dict(os.environ)
+    saved_cwd = Path.cwd()
+    saved_handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    saved_uri = mlflow.get_tracking_uri()
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    mlflow.set_tracking_uri(env.get("MLFLOW_TRACKING_URI"))  # as a new process reads it
+    urllib.request.install_opener(None)  # built from http(s)_proxy at first use, then kept
+    keras.backend.clear_session()  # fresh layer names and graph, as in a new process
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                returncode = main(argv)
+            except SystemExit as exc:
+                returncode = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                traceback.print_exc()
+                returncode = 1
+            # What MLflow's atexit hook does when a process ends with a run still open.
+            while mlflow.active_run():
+                mlflow.end_run()
+    finally:
+        mlflow.set_tracking_uri(None)  # (it unsets MLFLOW_TRACKING_URI: restored below)
+        urllib.request.install_opener(None)
+        resume.forget_pending_interrupt()
+        for sig, handler in saved_handlers.items():
+            signal.signal(sig, handler)
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        if mlflow.get_tracking_uri() != saved_uri:  # it was set in this process, not read
+            mlflow.set_tracking_uri(saved_uri)
+    return subprocess.CompletedProcess(argv, returncode, stdout.getvalue(), stderr.getvalue())
+
+
+# ------------------------------------------------------------------ finding runs
+
+
+def only_run(client, experiment: str):
+    """The single run of an experiment, failing loudly if there are none or several."""
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None, f"no experiment named {experiment!r}"
+    runs = client.search_runs([found.experiment_id])
+    assert len(runs) == 1, f"{len(runs)} runs in {experiment!r}"
+    return runs[0]
+
+
+def runs_of(client, experiment: str) -> list:
+    """Every run of an experiment (child runs too), newest first; none if it does not exist."""
+    found = client.get_experiment_by_name(experiment)
+    return client.search_runs([found.experiment_id], max_results=1000) if found else []
+
+
+def parents_and_children(client, experiment: str) -> tuple[list, dict[str, list]]:
+    """(top-level runs, child runs keyed by their parent's run id) of an experiment."""
+    parents, children = [], {}
+    for run in runs_of(client, experiment):
+        parent = run.data.tags.get("mlflow.parentRunId")
+        if parent is None:
+            parents.append(run)
+        else:
+            children.setdefault(parent, []).append(run)
+    return parents, children
+
+
+def artifact_paths(client, run_id: str, path: str = "") -> list[str]:
+    """Every artifact file of a run, as relative paths."""
+    found = []
+    for item in client.list_artifacts(run_id, path):
+        found += artifact_paths(client, run_id, item.path) if item.is_dir else [item.path]
+    return found
+
+
+# ------------------------------------------------------------------ what a run must hold
+
+CLASSIFICATION = {"test_loss", "test_accuracy"}
+REGRESSION = {"test_loss", "test_rmse", "test_mae", "test_r2"}
+
+
+def assert_trained_run(client, run, task: str, download_to: Path) -> None:
+    """What the README says a run records once it trained a model: status, tags, metrics,
+    per-epoch history, plots, TensorBoard traces, a reloadable model with its signature."""
+    import mlflow
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    assert run.info.status == "FINISHED"
+    for tag in ("lesson", "pipeline", "dataset", "cache", "model_uri"):
+        assert run.data.tags.get(tag), f"tag {tag!r} missing"
+    assert (CLASSIFICATION if task == "classification" else REGRESSION) <= run.data.metrics.keys()
+    epochs = int(run.data.metrics["epochs_run"])
+    for name in ("loss", "val_loss", "learning_rate"):
+        history = client.get_metric_history(run.info.run_id, name)
+        assert [m.step for m in history] == list(range(epochs)), name
+    artifacts = artifact_paths(client, run.info.run_id)
+    assert "plots/history.png" in artifacts
+    assert any(p.startswith("tensorboard/train/") and "tfevents" in p for p in artifacts)
+    local = client.download_artifacts(run.info.run_id, "tensorboard/train", str(download_to))
+    tags = EventAccumulator(local).Reload().Tags()
+    assert "epoch_loss" in tags["scalars"] + tags["tensors"]
+    model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
+    assert model.metadata.signature is not None
+    assert model.metadata.saved_input_example_info is not None
+
+
+def finished_run(result, client, experiment: str):
+    """The one run of `experiment`, FINISHED, after `result` (the launch that made it) exited
+    0; on failure the end of its stderr is shown."""
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = only_run(client, experiment)
+    assert run.info.status == "FINISHED"
+    return run
+
+
+def trained_run(result, client, experiment: str, task: str, download_to: Path):
+    """`finished_run`, holding all a run that trained a model records (`assert_trained_run`)."""
+    run = finished_run(result, client, experiment)
+    assert_trained_run(client, run, task, download_to)
+    return run
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error: ")]
+
+
+def assert_clean_failure(
+    result, tracking, experiment: str, message: str, *, parameter_error: bool = False
+) -> None:
+    """Non-zero exit, exactly one `error:` line with the message, no traceback, run FAILED.
+
+    `parameter_error`: refused while parsing. `mlflow run` made the run before that and it
+    ends FAILED; run in process nothing made one, so there must be none (and exit code 2).
+    """
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1, result.stderr[-3000:]
+    assert message in lines[0]
+    launched = result.args[0] == str(MLFLOW)
+    if not launched:
+        assert result.returncode == 2
+        if parameter_error:
+            found = tracking.get_experiment_by_name(experiment)
+            assert found is None or not tracking.search_runs([found.experiment_id])
+            return
+    run = only_run(tracking, experiment)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"] == lines[0].removeprefix("error: ")
