@@ -17,12 +17,12 @@ import textwrap
 import numpy as np
 import pytest
 
-from pipelines.params import Common
-from steps import backends, build, fit, prepare, sources
-from steps.build import ModelOptions
+from pipelines.params import Params, validate
+from steps import backends, build, fit, prepare
 from steps.errors import UserError
-from steps.prepare import PrepareOptions
+from steps.sources import image_folder, sklearn_sets
 
+from helpers.options import model_options, prepare_options
 from helpers.runs import REPO, TINY, artifact_paths, finished_run, mlflow_run, only_run
 
 # Put first on PYTHONPATH, its sitecustomize makes `import tensorflow` fail (bench/gpu.sh's).
@@ -87,9 +87,9 @@ JAX_CHECKS = """
 import json
 import keras
 import numpy as np
-from steps import backends, build, dynamics, fit, prepare, sources
-from steps.build import ModelOptions
-from steps.prepare import PrepareOptions
+from pipelines.params import Params
+from steps import backends, build, dynamics, fit, prepare
+from steps.sources import sklearn_sets
 
 out = {"backend": keras.backend.backend()}
 x = (np.arange(-4.7, 4.8, 0.2) + 0.05).astype(np.float32)
@@ -99,16 +99,17 @@ for name in ("sigmoid", "relu", "softmax", "gelu"):
     below, _ = dynamics.values_and_gradients(name, x - 1e-2)
     out[name] = float(np.max(np.abs(gradients - (above - below) / 2e-2)))
 
-digits = sources.sklearn_source("digits").load()
-prepared = prepare.prepare(digits, "cnn", PrepareOptions(seed=3))
+digits = sklearn_sets.source("digits").load()
+prepared = prepare.prepare(digits, Params(seed=3).prepare_options())
 small = prepare.Split(*(part[:48] for part in (
     prepared.data.x_train, prepared.data.y_train, prepared.data.x_val, prepared.data.y_val,
     prepared.data.x_test, prepared.data.y_test)))
-config = fit.FitConfig(epochs=1, batch_size=16, verbose=0, seed=3, jit_compile="false")
+config = Params(epochs=1, batch_size=16, verbose=0, seed=3, jit_compile="false").fit_options()
+options = Params(units=8, layers=1, filters=(4,)).model_options()
 
 def train():
     fit.seed_everything(3)
-    model = build.build("cnn", prepared, ModelOptions(units=8, layers=1, filters=(4,)))
+    model = build.build("cnn", prepared, options)
     result = fit.fit(model, build.head_for(prepared), small, config)
     return model, result.history
 
@@ -118,7 +119,7 @@ out["same_seed_same_history"] = first == second
 out["jit_compile_false"] = model.jit_compile
 
 backends.set_precision("mixed_bfloat16")
-model = build.build("cnn", prepared, ModelOptions(units=8, layers=1, filters=(4,)))
+model = build.build("cnn", prepared, options)
 history = fit.fit(model, build.head_for(prepared), small, config).history
 out["mixed"] = {layer.name: layer.dtype_policy.name for layer in model.layers}
 out["mixed_loss"] = history["loss"]
@@ -222,11 +223,11 @@ def test_a_backend_that_is_not_installed_fails_the_run_in_one_line(tmp_path, mon
 
 def test_bad_precision_and_jit_values_are_refused():
     with pytest.raises(UserError, match="mixed_precision: choose one of float32, mixed_float16"):
-        Common(mixed_precision="half").validate()
+        validate(Params, {"mixed_precision": "half"})
     with pytest.raises(UserError, match="jit_compile: choose one of auto, true, false"):
-        Common(jit_compile="yes").validate()
+        validate(Params, {"jit_compile": "yes"})
     with pytest.raises(UserError, match="backend: choose one of tensorflow, jax, torch"):
-        Common(backend="cntk").validate()
+        validate(Params, {"backend": "cntk"})
 
 
 # ---------------------------------------------------------------- precision and XLA (in process)
@@ -234,8 +235,8 @@ def test_bad_precision_and_jit_values_are_refused():
 
 @pytest.fixture
 def digits_cnn():
-    digits = sources.sklearn_source("digits").load()
-    return prepare.prepare(digits, "cnn", PrepareOptions(seed=1))
+    digits = sklearn_sets.source("digits").load()
+    return prepare.prepare(digits, prepare_options(seed=1))
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
@@ -244,7 +245,7 @@ def test_mixed_precision_builds_16_bit_layers_and_a_float32_head(digits_cnn, pol
 
     try:
         backends.set_precision(policy)
-        model = build.build("cnn", digits_cnn, ModelOptions(units=8, layers=1, filters=(4,)))
+        model = build.build("cnn", digits_cnn, model_options(units=8, layers=1, filters=(4,)))
     finally:
         keras.mixed_precision.set_global_policy("float32")
     conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
@@ -261,16 +262,16 @@ def test_default_precision_is_float32_even_after_a_mixed_run(digits_cnn):
 
     backends.set_precision("mixed_float16")  # an earlier run in the same process
     backends.set_precision("")
-    model = build.build("cnn", digits_cnn, ModelOptions(units=8, layers=1, filters=(4,)))
+    model = build.build("cnn", digits_cnn, model_options(units=8, layers=1, filters=(4,)))
     assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
     assert keras.mixed_precision.global_policy().name == "float32"
 
 
 @pytest.mark.parametrize("value", ["auto", "true", "false"])
 def test_jit_compile_reaches_model_compile(digits_cnn, value):
-    config = Common(jit_compile=value).fit_config()
+    config = Params(jit_compile=value).fit_options()
     assert config.jit_compile == value
-    model = build.build("cnn", digits_cnn, ModelOptions(units=8, layers=1, filters=(4,)))
+    model = build.build("cnn", digits_cnn, model_options(units=8, layers=1, filters=(4,)))
     fit.compile_model(model, build.head_for(digits_cnn), config)
     from keras.src.trainers.trainer import model_supports_jit
 
@@ -325,4 +326,4 @@ def test_raw_text_models_stop_in_one_line_off_tensorflow(monkeypatch):
 def test_image_folders_say_tensorflow_is_needed_when_it_is_missing(monkeypatch, tmp_path):
     monkeypatch.setattr(backends, "installed", lambda package: package != "tensorflow")
     with pytest.raises(UserError, match="needs TensorFlow installed: run `pip install tensorflow`"):
-        sources.scan_image_folder(tmp_path)
+        image_folder.scan_image_folder(tmp_path)

@@ -12,6 +12,7 @@ import yaml
 from pipelines import mlproject
 from pipelines.experiment import entry_point_from_argv
 from pipelines.registry import ENTRY_POINTS
+from steps.tracking import param_text
 
 from helpers.runs import REPO, TINY, finished_run, in_process, mlflow_run
 
@@ -35,6 +36,27 @@ def test_help_lists_entry_points_without_importing_tensorflow_or_mlflow():
     assert result.stderr.strip() == "error: bad value 0 for epochs: use 1 or more"
 
 
+def test_entry_point_help_explains_each_parameter_it_takes():
+    result = python(
+        "import sys, contextlib\n"
+        "from pipelines.cli import main\n"
+        "with contextlib.suppress(SystemExit):\n"
+        "    main(['tune', '--help'])\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'mlflow') if m in sys.modules))"
+    )
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    for name in ENTRY_POINTS["tune"].takes:
+        assert f"--{name} " in text, name
+    assert "--model TEXT the model family (steps/families.py): choose one of dnn, cnn, lstm" in text
+    assert "--patience INT EarlyStopping: epochs without a better validation loss" in text
+    assert "0 (off) or more (default: 5)" in text
+    assert (
+        "--pruner TEXT what stops weak trials early: choose one of hyperband, median, none" in text
+    )
+    assert text.endswith("[]")
+
+
 def test_unknown_entry_point_lists_the_known_ones():
     result = subprocess.run(
         [sys.executable, "-m", "pipelines", "cnn_mnst"], cwd=REPO, capture_output=True, text=True
@@ -55,12 +77,15 @@ def test_mlproject_declares_every_parameter_with_its_default():
     assert set(project["entry_points"]) == set(ENTRY_POINTS)
     for name, entry in ENTRY_POINTS.items():
         declared = project["entry_points"][name]["parameters"]
-        for field in mlproject.declared(entry.defaults):
-            value = getattr(entry.defaults, field.name)
-            expected = str(value).lower() if isinstance(value, bool) else value
-            assert declared[field.name]["default"] == expected, (name, field.name)
-            assert f"--{field.name} {{{field.name}}}" in project["entry_points"][name]["command"]
-        assert "backend" not in declared, name
+        values = entry.params()
+        assert set(declared) == set(entry.takes) - {"backend"}, name
+        for field in declared:
+            value = getattr(values, field)
+            expected = param_text(value)
+            kind = declared[field]["type"]
+            written = declared[field]["default"]
+            assert (param_text(written) if kind == "float" else written) == expected, (name, field)
+            assert f"--{field} {{{field}}}" in project["entry_points"][name]["command"]
 
 
 @pytest.mark.parametrize(

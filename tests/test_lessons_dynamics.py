@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from steps import build
-from steps.build import ModelOptions
-from steps.datasets import Dataset
-from steps.prepare import PrepareOptions, prepare
+from steps.data import Dataset
+from steps.prepare import prepare
 
+from helpers.options import model_options, prepare_options
 from helpers.runs import (
     TINY,
     artifact_paths,
@@ -59,7 +59,7 @@ def test_unknown_optimizer_stops_before_training(lesson_env, tracking, tmp_path)
         "bad value 'adam,lion' for optimizers: ",
         parameter_error=True,
     )
-    assert "'lion'" in result.stderr and "choose from adam, sgd, rmsprop" in result.stderr
+    assert "'lion' unknown; give a comma list of adam, sgd, rmsprop" in result.stderr
 
 
 def test_activations_plots_autodiff_gradients_and_trains_each(lesson_env, tracking, tmp_path):
@@ -97,7 +97,7 @@ def tiny_prepared():
         task="classification",
         class_names=("a", "b"),
     )
-    return prepare(data, "dnn", PrepareOptions())
+    return prepare(data, prepare_options())
 
 
 def dense_layers(model):
@@ -110,23 +110,23 @@ def test_batch_norm_adds_one_batchnormalization_per_hidden_layer():
     import keras
 
     prepared = tiny_prepared()
-    plain = build.build("dnn", prepared, ModelOptions(units=8, layers=2))
-    normed = build.build("dnn", prepared, ModelOptions(units=8, layers=2, batch_norm=True))
+    plain = build.build("dnn", prepared, model_options(units=8, layers=2))
+    normed = build.build("dnn", prepared, model_options(units=8, layers=2, batch_norm=True))
     kinds = [type(layer) for layer in normed.layers]
     assert kinds.count(keras.layers.BatchNormalization) == 2
     assert keras.layers.BatchNormalization not in [type(layer) for layer in plain.layers]
 
 
 def test_initializer_is_the_dense_layers_kernel_initializer():
-    model = build.build("dnn", tiny_prepared(), ModelOptions(units=8, initializer="he_normal"))
+    model = build.build("dnn", tiny_prepared(), model_options(units=8, initializer="he_normal"))
     for layer in dense_layers(model):
         assert layer.get_config()["kernel_initializer"]["class_name"] == "HeNormal"
 
 
 def test_l2_adds_a_regularization_loss_per_hidden_layer():
     prepared = tiny_prepared()
-    assert build.build("dnn", prepared, ModelOptions(units=8, layers=2)).losses == []
-    model = build.build("dnn", prepared, ModelOptions(units=8, layers=2, l2=0.01))
+    assert build.build("dnn", prepared, model_options(units=8, layers=2)).losses == []
+    model = build.build("dnn", prepared, model_options(units=8, layers=2, l2=0.01))
     losses = [float(loss) for loss in model.losses]
     assert len(losses) == 2 and min(losses) > 0
     for layer in dense_layers(model):

@@ -18,6 +18,7 @@ from helpers.runs import (
     finished_run,
     in_process,
     mlflow_run,
+    tiny,
     trained_run,
 )
 
@@ -33,14 +34,14 @@ def test_the_alias_table_names_every_image_entry_point():
 def test_each_alias_runs_image_classify_with_its_own_defaults():
     for name, (family, dataset) in ALIASES.items():
         entry = ENTRY_POINTS[name]
-        assert entry.module == "image_classify", name
-        assert (entry.defaults.dataset, entry.defaults.model) == (dataset, family), name
+        assert entry.pipeline == "image_classify", name
+        assert (entry.params().dataset, entry.params().model) == (dataset, family), name
     assert ENTRY_POINTS["cnn_mnist"].defaults == MNIST_CNN
     assert ENTRY_POINTS["cnn_cifar10"].defaults == CIFAR_CNN
-    assert ENTRY_POINTS["cnn_fashion_mnist"].defaults.filters == MNIST_CNN.filters
-    assert ENTRY_POINTS["cnn_cifar100"].defaults.filters == CIFAR_CNN.filters
-    assert {ENTRY_POINTS[f"dnn_{d}"].defaults.layers for _, d in ALIASES.values()} == {2}
-    assert {ENTRY_POINTS[f"lstm_{d}"].defaults.units for _, d in ALIASES.values()} == {128}
+    assert ENTRY_POINTS["cnn_fashion_mnist"].params().filters == (32, 64)
+    assert ENTRY_POINTS["cnn_cifar100"].params().filters == (32, 64, 64)
+    assert {ENTRY_POINTS[f"dnn_{d}"].params().layers for _, d in ALIASES.values()} == {2}
+    assert {ENTRY_POINTS[f"lstm_{d}"].params().units for _, d in ALIASES.values()} == {128}
     lessons = {name: ENTRY_POINTS[name].lessons for name in ALIASES}
     assert (lessons["dnn_mnist"], lessons["lstm_mnist"], lessons["lstm_cifar100"]) == (
         "37",
@@ -147,7 +148,7 @@ SMALL_BASE = {"base": "mobilenet_v2", "alpha": 0.35, "weights": "none", "epochs"
 
 
 def test_transfer_trains_a_head_then_fine_tunes(lesson_env, tracking, tmp_path):
-    params = TINY | SMALL_BASE | {"fine_tune_layers": 5}
+    params = tiny("transfer") | SMALL_BASE | {"fine_tune_layers": 5}
     result = mlflow_run("transfer", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "transfer", "classification", tmp_path)
     assert (run.data.tags["lesson"], run.data.tags["dataset"]) == ("75-78", "cifar10")
@@ -168,7 +169,7 @@ def test_transfer_offline_imagenet_names_the_weights_file(lesson_env, tracking, 
         "http_proxy": "http://127.0.0.1:9",
         "https_proxy": "http://127.0.0.1:9",
     }
-    params = TINY | SMALL_BASE | {"weights": "imagenet"}
+    params = tiny("transfer") | SMALL_BASE | {"weights": "imagenet"}
     result = in_process("transfer", params, lesson_env, tmp_path)
     weights = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
     expected = f"Keras looks for {lesson_env['KERAS_HOME']}/models/{weights}"

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from pipelines import ensemble, io_patterns, validation
-from pipelines.params import DenseOnly, IoPatterns, Validation
-from steps import evaluate, fit, multi_io, sources
-from steps.build import Head, ModelOptions
+from pipelines.registry import ENTRY_POINTS
+from steps import datasets, evaluate, fit, multi_io
+from steps.build import Head
 from steps.errors import UserError
-from steps.fit import FitConfig
-from steps.prepare import IDENTITY, Affine, PrepareOptions, Split, prepare, target_scaling
+from steps.prepare import IDENTITY, Affine, Split, prepare, target_scaling
+from steps.sources import sklearn_sets
 
+from helpers.options import fit_options, model_options, prepare_options
 from helpers.runs import (
     TINY,
     artifact_paths,
@@ -22,12 +23,12 @@ from helpers.runs import (
     trained_run,
 )
 
-QUIET = FitConfig(epochs=1, batch_size=8, verbose=0, patience=0)
+QUIET = fit_options(epochs=1, batch_size=8, verbose=0, patience=0)
 
 
 @pytest.fixture(scope="module")
 def sequences():
-    return sources.registry()["sequences"]().load()
+    return datasets.resolve("sequences").load()
 
 
 def metric_steps(client, run, name: str) -> list[int]:
@@ -56,7 +57,7 @@ def test_several_target_columns_are_standardized_each():
 
 
 def test_prepared_multi_target_keeps_its_columns(sequences):
-    prepared = prepare(sequences, "dnn", PrepareOptions(seed=1))
+    prepared = prepare(sequences, prepare_options(seed=1))
     assert prepared.data.y_train.shape[1:] == (3,)
     standardized = prepared.preprocessing.y_scaling.apply(prepared.data.y_train)
     np.testing.assert_allclose(standardized.mean(axis=0), 0, atol=1e-5)
@@ -76,8 +77,8 @@ def test_regression_scores_average_the_target_columns():
 @pytest.mark.parametrize(
     ("rows", "fraction", "expected"), [(353, 0.2, (282, 71)), (10, 0.25, (7, 3)), (3, 0.1, (2, 1))]
 )
-def test_keras_split_counts(rows, fraction, expected):
-    assert validation.keras_split(rows, fraction) == expected
+def test_validation_split_rows(rows, fraction, expected):
+    assert validation.validation_split_rows(rows, fraction) == expected
 
 
 def test_validation_split_validates_on_the_last_training_rows():
@@ -91,9 +92,9 @@ def test_validation_split_validates_on_the_last_training_rows():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     empty = x[:0]
     data = Split(x, y, empty, y[:0], x, y)
-    config = FitConfig(epochs=1, batch_size=8, verbose=0, patience=0, validation_split=0.25)
-    result = fit.fit(model, Head(1, "linear", "mse", ("mae",)), data, config)
-    n_train, n_val = validation.keras_split(len(x), 0.25)
+    config = fit_options(epochs=1, batch_size=8, verbose=0, patience=0)
+    result = fit.fit(model, Head(1, "linear", "mse", ("mae",)), data, config, validation_split=0.25)
+    n_train, n_val = validation.validation_split_rows(len(x), 0.25)
     last = model.evaluate(x[n_train:], y[n_train:], verbose=0, return_dict=True)
     first = model.evaluate(x[:n_val], y[:n_val], verbose=0, return_dict=True)
     assert result.history["val_loss"][0] == pytest.approx(last["loss"], rel=1e-5)
@@ -157,21 +158,27 @@ def test_each_output_gets_its_own_loss_and_metric():
 
 
 @pytest.mark.parametrize(
-    ("params", "message"),
+    ("entry", "values", "message"),
     [
         (
-            Validation(val_mode="keras"),
-            "bad value 'keras' for val_mode: choose one of split, fraction",
+            "validation",
+            {"val_mode": "keras"},
+            "^bad value 'keras' for val_mode: choose one of split, fraction$",
         ),
-        (Validation(val_fraction=0.0), "bad value 0.0 for val_fraction: this lesson needs"),
-        (IoPatterns(pattern="2_to_2"), "choose one of n_to_1, 1_to_n, n_to_n"),
-        (DenseOnly(model="cnn"), "bad value 'cnn' for model: this entry point builds its own"),
-        (IoPatterns(epochs=0), "bad value 0 for epochs"),
+        # this lesson needs validation rows: its range starts above 0
+        (
+            "validation",
+            {"val_fraction": 0.0},
+            "^bad value 0.0 for val_fraction: use a number above 0 and below 1$",
+        ),
+        ("io_patterns", {"pattern": "2_to_2"}, "choose one of n_to_1, 1_to_n, n_to_n$"),
+        ("functional_dnn", {"model": "cnn"}, "^functional_dnn takes no parameter 'model'$"),
+        ("io_patterns", {"epochs": 0}, "^bad value 0 for epochs: use 1 or more$"),
     ],
 )
-def test_bad_parameters(params, message):
+def test_bad_parameters(entry, values, message):
     with pytest.raises(UserError, match=message):
-        params.validate()
+        ENTRY_POINTS[entry].params(**values)
 
 
 @pytest.mark.parametrize(
@@ -185,7 +192,7 @@ def test_patterns_select_columns(sequences, pattern, x_shape, y_shape):
 
 
 def test_patterns_need_the_columns_they_name(sequences):
-    diabetes = sources.sklearn_source("diabetes").load()
+    diabetes = sklearn_sets.source("diabetes").load()
     multi_io.require_one_target(diabetes)
     with pytest.raises(UserError, match="sequences has 3 target columns and this entry point"):
         multi_io.require_one_target(sequences)  # validation, functional_dnn
@@ -242,9 +249,9 @@ def test_functional_and_sequential_models_match(lesson_env, tracking, tmp_path):
     run = trained_run(result, tracking, "functional_dnn", "regression", tmp_path)
     counts = {run.data.params[f"{n}_parameters"] for n in ("sequential", "functional")}
     assert counts == {str(int(run.data.metrics["parameters"]))}
-    diabetes = sources.sklearn_source("diabetes").load()
-    prepared = prepare(diabetes, "dnn", PrepareOptions(seed=42))
-    standard = build.build("dnn", prepared, ModelOptions(units=8, layers=3))
+    diabetes = sklearn_sets.source("diabetes").load()
+    prepared = prepare(diabetes, prepare_options(seed=42))
+    standard = build.build("dnn", prepared, model_options(units=8, layers=3))
     assert counts == {str(standard.count_params())}  # the standard dnn builder's layers
     summaries = artifact_paths(tracking, run.info.run_id, "models")
     assert sorted(summaries) == ["models/functional_summary.txt", "models/sequential_summary.txt"]
@@ -263,7 +270,7 @@ def test_ensemble_logs_each_output_and_reloads_with_named_inputs(
     assert {"plots/predicted_vs_true_out1.png", "plots/predicted_vs_true_out2.png"} <= set(plots)
 
     # The same test rows as the run (same seed), through the reloaded model: same scores.
-    prepared = prepare(sequences, "dnn", PrepareOptions(seed=42))
+    prepared = prepare(sequences, prepare_options(seed=42))
     data = multi_io.named_columns(
         prepared.data, multi_io.halves(3, "input_a", "input_b"), multi_io.halves(3, "out1", "out2")
     )

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.registry import defaults_for
+from pipelines.registry import params_for
 from steps import datasets
 from steps.errors import UserError
 from steps.prepare import prepare
@@ -109,8 +109,8 @@ def test_checkpoint_logs_best_and_last_epoch_models_with_their_scores(
     assert metrics["test_loss"] == pytest.approx(metrics["last_epoch_test_loss"], rel=1e-6)
 
     # Each logged checkpoint scores, on the run's own test split, what the run logged for it.
-    params = defaults_for("checkpoint", **(TINY | overrides | {"filters": "4,8"}))
-    prepared = prepare(datasets.resolve("iris").load(), "dnn", params.prepare_options())
+    params = params_for("checkpoint", **(TINY | overrides | {"filters": "4,8"}))
+    prepared = prepare(datasets.resolve("iris").load(), params.prepare_options())
     x_test, y_test = prepared.data.x_test, prepared.data.y_test
     artifacts = artifact_paths(tracking, run.info.run_id, "checkpoints")
     assert set(artifacts) == {
@@ -220,9 +220,7 @@ def test_gpu_check_lists_devices_and_times_a_matmul(lesson_env, tracking, tmp_pa
 
 
 def test_gpu_check_refuses_a_zero_size():
-    from pipelines.params import GpuCheck
-
-    with pytest.raises(UserError, match=r"^bad value 0 for size: use 1 or more$"):
-        GpuCheck(size=0).validate()
+    with pytest.raises(UserError, match=r"^bad value 0 for size: use 1 to 16384$"):
+        params_for("gpu_check", size=0)
     with pytest.raises(UserError, match=r"^bad value -1 for repeats: use 1 or more$"):
-        GpuCheck(repeats=-1).validate()
+        params_for("gpu_check", repeats=-1)

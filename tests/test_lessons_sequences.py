@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.registry import defaults_for
-from steps import sources, windows
+from pipelines.registry import params_for
+from steps import windows
+from steps.prepare import prepare
+from steps.sources import toys
 
 from helpers.runs import (
     TINY,
@@ -28,11 +30,11 @@ def reloaded_predictions(run, x) -> np.ndarray:
 
 
 def test_rnn_stacks_gru_layers_in_a_sequential_model(lesson_env, tracking, tmp_path):
-    params = TINY | {"cell": "gru", "api": "sequential", "layers": 2}
+    params = TINY | {"model": "gru", "api": "sequential", "layers": 2}
     result = mlflow_run("rnn", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "rnn", "regression", tmp_path)
     assert run.data.tags["lesson"] == "17-22" and run.data.tags["dataset"] == "series"
-    assert (run.data.params["cell"], run.data.params["api"]) == ("gru", "sequential")
+    assert (run.data.params["model"], run.data.params["api"]) == ("gru", "sequential")
     assert run.data.params["n_windows"] == "488"  # 500 steps, windows of 12
     # two GRU(8) layers (3 gates, 2 biases each) and the Dense(1) head
     assert run.data.metrics["parameters"] == 3 * (8 * 9 + 16) + 3 * (8 * 16 + 16) + 9
@@ -44,9 +46,9 @@ def test_rnn_stacks_gru_layers_in_a_sequential_model(lesson_env, tracking, tmp_p
     assert "(None, 12, 8)" in summary  # the first layer returns its sequence (lesson 22)
 
 
-def test_rnn_refuses_an_unknown_cell(lesson_env, tracking, tmp_path):
-    result = in_process("rnn", TINY | {"cell": "rnn"}, lesson_env, tmp_path)
-    message = "bad value 'rnn' for cell: choose one of lstm, simple_rnn, gru"
+def test_rnn_refuses_a_family_that_is_not_recurrent(lesson_env, tracking, tmp_path):
+    result = in_process("rnn", TINY | {"model": "dnn"}, lesson_env, tmp_path)
+    message = "bad value 'dnn' for model: choose one of lstm, gru, simple_rnn"
     assert_clean_failure(result, tracking, "rnn", message, parameter_error=True)
 
 
@@ -60,9 +62,9 @@ def test_rnn_ensemble_model_reloads_and_takes_a_dict_of_named_inputs(
     assert run.data.params["inputs"] == "target=target; others=driver,season"
     assert run.data.params["patience"] == "1"
     # The same windows and split as the run made, fed raw to the reloaded model.
-    params = defaults_for("rnn_ensemble", **TINY)
-    windowed = windows.window_dataset(sources.series().load(), params.window, params.features)
-    prepared = windows.prepare_windows(windowed, "lstm", params.prepare_options())
+    params = params_for("rnn_ensemble", **TINY)
+    windowed = windows.window_dataset(toys.series().load(), params.window, params.features)
+    prepared = prepare(windowed, params.prepare_options())
     x_test = {"target": prepared.data.x_test[..., :1], "others": prepared.data.x_test[..., 1:]}
     predictions = reloaded_predictions(run, x_test)
     assert predictions.shape == (len(prepared.data.y_test), 1)
@@ -73,7 +75,7 @@ def test_rnn_ensemble_model_reloads_and_takes_a_dict_of_named_inputs(
 def test_timeseries_cuts_lesson_25s_sequence_from_a_csv(lesson_env, tracking, tmp_path):
     path = tmp_path / "sequence.csv"
     # (the csv reader needs a column besides the target: a table of the target alone is a
-    # traceback in steps/sources.py's csv_file, reported; `step` is not fed with features=1)
+    # traceback in the csv reader, reported; `step` is not fed with features=1)
     pd.DataFrame({"step": np.arange(100), "value": np.arange(1, 101)}).to_csv(path, index=False)
     params = TINY | {"dataset": f"csv:{path}", "target": "value", "window": 3, "model": "dnn"}
     result = mlflow_run("timeseries", params, lesson_env, tmp_path)
@@ -94,9 +96,9 @@ def test_timeseries_with_two_features_into_conv1d(lesson_env, tracking, tmp_path
     run = trained_run(result, tracking, "timeseries", "regression", tmp_path)
     assert run.data.params["columns"] == "target,driver"
     assert "plots/forecast.png" in artifact_paths(tracking, run.info.run_id, "plots")
-    defaults = defaults_for("timeseries", **params)
-    windowed = windows.window_dataset(sources.series().load(), 8, 2)
-    prepared = windows.prepare_windows(windowed, "conv1d", defaults.prepare_options())
+    defaults = params_for("timeseries", **params)
+    windowed = windows.window_dataset(toys.series().load(), 8, 2)
+    prepared = prepare(windowed, defaults.prepare_options())
     assert prepared.data.x_test.shape[1:] == (8, 2)
     predictions = reloaded_predictions(run, prepared.data.x_test)
     rmse = root_mean_squared_error(prepared.data.y_test.ravel(), predictions.ravel())
@@ -120,7 +122,7 @@ def test_timeseries_window_longer_than_the_series(lesson_env, tracking, tmp_path
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"model": "cnn"}, "bad value 'cnn' for model: choose one of lstm, dnn, conv1d"),
+        ({"model": "rnn"}, "bad value 'rnn' for model: choose one of dnn, cnn, lstm, gru"),
         ({"window": 0}, "bad value 0 for window: use 1 or more"),
     ],
 )

@@ -107,7 +107,7 @@ def test_overfitting_compares_plain_and_regularized_children(lesson_env, trackin
         "plain",
         "regularized",
     ]
-    assert (plain.data.params["dropout"], plain.data.params["l2"]) == ("0.0", "0.0")
+    assert (plain.data.params["dropout"], plain.data.params["l2"]) == ("0", "0")
     assert (regularized.data.params["dropout"], regularized.data.params["l2"]) == ("0.5", "0.01")
     for child in (plain, regularized):
         assert_trained_run(tracking, child, "classification", tmp_path / child.info.run_id)
@@ -241,13 +241,14 @@ def test_compare_models_trains_each_family_as_a_child(lesson_env, tracking, tmp_
 
 
 def test_compare_models_refuses_an_unknown_family_before_training(lesson_env, tracking, tmp_path):
-    params = TINY | {"models": "dnn,gru"}
+    params = TINY | {"models": "dnn,mlp"}
     result = in_process("compare_models", params, lesson_env, tmp_path)
     assert_clean_failure(
         result,
         tracking,
         "compare_models",
-        "bad value 'dnn,gru' for models: 'gru' unknown; choose from dnn, cnn, lstm, conv1d",
+        "bad value 'dnn,mlp' for models: 'mlp' unknown; give a comma list of dnn, cnn, lstm, gru, "
+        "simple_rnn, conv1d, each once",
         parameter_error=True,
     )
     assert "Epoch" not in result.stdout

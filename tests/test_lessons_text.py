@@ -17,6 +17,7 @@ from helpers.runs import (
     assert_clean_failure,
     in_process,
     mlflow_run,
+    tiny,
     trained_run,
 )
 
@@ -90,7 +91,7 @@ def test_nlp_reuters_46_topics_with_a_gru(lesson_env, tracking, tmp_path):
 
 
 def test_bidirectional_needs_a_recurrent_model(lesson_env, tracking, tmp_path):
-    params = TINY | {"model": "dense", "bidirectional": "true"}
+    params = TINY | {"model": "dnn", "bidirectional": "true"}
     result = in_process("nlp_imdb", params, lesson_env, tmp_path)
     message = "bidirectional=true wraps a recurrent layer: use model=lstm"
     assert_clean_failure(result, tracking, "nlp_imdb", message, parameter_error=True)
@@ -100,7 +101,7 @@ def test_bidirectional_needs_a_recurrent_model(lesson_env, tracking, tmp_path):
     importlib.util.find_spec("autokeras") is not None, reason="AutoKeras is installed"
 )
 def test_autokeras_without_the_extra_says_how_to_install_it(lesson_env, tracking, tmp_path):
-    result = mlflow_run("autokeras", TINY, lesson_env, tmp_path)
+    result = mlflow_run("autokeras", tiny("autokeras"), lesson_env, tmp_path)
     assert_clean_failure(
         result, tracking, "autokeras", "AutoKeras is not installed: `pip install '.[automl]'`"
     )

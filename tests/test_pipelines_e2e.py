@@ -38,12 +38,12 @@ def test_entry_point_logs_the_contract(entry_point, lesson_env, tracking, tmp_pa
     params = TINY | CASES[entry_point]
     result = mlflow_run(entry_point, params, lesson_env, tmp_path)
     entry = ENTRY_POINTS[entry_point]
-    task = "classification" if entry.module == "image_classify" else "regression"
+    task = "classification" if entry.pipeline == "image_classify" else "regression"
     # filed under the entry point's experiment
     run = trained_run(result, tracking, entry_point, task, tmp_path)
     assert run.data.tags["lesson"] == entry.lessons
     assert run.data.tags["pipeline"] == entry_point
-    assert run.data.tags["dataset"] == params.get("dataset", entry.defaults.dataset)
+    assert run.data.tags["dataset"] == params.get("dataset", entry.params().dataset)
     assert run.data.tags["cache"] == "miss"
     assert run.data.params["epochs"] == str(params["epochs"])
     assert run.data.params["seed"] == "42"

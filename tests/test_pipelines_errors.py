@@ -37,7 +37,7 @@ def test_bad_input_fails_cleanly(entry_point, params, message, lesson_env, track
     [
         ({"epochs": 0}, "bad value 0 for epochs: use 1 or more"),
         ({"scaler": "robust"}, "bad value 'robust' for scaler: choose one of"),
-        ({"epochs": "ten"}, "argument --epochs: invalid int value: 'ten'"),
+        ({"epochs": "ten"}, "bad value 'ten' for epochs: use 1 or more"),
     ],
 )
 def test_bad_parameter_is_refused_before_a_run(params, message, lesson_env, tracking, tmp_path):
@@ -53,7 +53,7 @@ def test_bad_parameter_fails_the_run_mlflow_run_made(lesson_env, tracking, tmp_p
         result,
         tracking,
         "dnn_regression",
-        "argument --epochs: invalid int value: 'ten'",
+        "bad value 'ten' for epochs: use 1 or more",
         parameter_error=True,
     )
 

@@ -5,29 +5,8 @@ from __future__ import annotations
 import pytest
 
 from steps import compare
-from steps.errors import UserError
 from steps.fit import FitResult
 from steps.workflow import Trained
-
-FAMILIES = ("dnn", "cnn", "lstm", "conv1d")
-
-
-def test_parse_list_keeps_order_and_spaces_do_not_matter():
-    assert compare.parse_list("models", " lstm, conv1d ", FAMILIES) == ("lstm", "conv1d")
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("dnn,gru", "bad value 'dnn,gru' for models: 'gru' unknown; choose from dnn, cnn, lstm"),
-        (",", "bad value ',' for models: nothing listed; choose from dnn"),
-        ("dnn,dnn", "bad value 'dnn,dnn' for models: each entry once"),
-    ],
-)
-def test_parse_list_refuses_what_it_cannot_run(text, message):
-    with pytest.raises(UserError) as caught:
-        compare.parse_list("models", text, FAMILIES)
-    assert str(caught.value).startswith(message)
 
 
 def test_table_puts_variant_first_and_keeps_every_column():

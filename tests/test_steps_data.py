@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from steps import cache, datasets, sources
-from steps.datasets import Dataset, Source
+from steps import cache, datasets
+from steps.data import Dataset, Source, file_sha256
 from steps.errors import UserError
+from steps.sources import remote
 
 from helpers import upstream_files
 
@@ -67,13 +68,18 @@ def write_csv(path: Path, text: str) -> Path:
 
 
 def test_unknown_name_lists_every_registered_data_set():
-    message = f"unknown data set 'mnsit'; choose one of {KNOWN}, or give npz:PATH or csv:PATH"
+    message = (
+        f"unknown data set 'mnsit'; choose one of {KNOWN}, or give npz:PATH, csv:PATH or dir:PATH"
+    )
     with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
         datasets.resolve("mnsit")
 
 
 def test_unknown_uri_scheme():
-    message = "unknown data set URI scheme 'parquet' in 'parquet:x.pq'; use npz:PATH or csv:PATH"
+    message = (
+        "unknown data set URI scheme 'parquet' in 'parquet:x.pq'; "
+        "use npz:PATH, csv:PATH or dir:PATH"
+    )
     with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
         datasets.resolve("parquet:x.pq")
 
@@ -119,7 +125,7 @@ def test_npz_with_x_y_keys_is_split_as_keras_splits_boston_housing(tmp_path):
     x, y = rng.normal(size=(40, 3)), rng.normal(size=40)
     path = write_npz(tmp_path / "table.npz", x=x, y=y)
     source = datasets.resolve(f"npz:{path}")
-    assert (source.name, source.key) == ("table", datasets.file_sha256(path))
+    assert (source.name, source.key) == ("table", file_sha256(path))
     ds = source.load()
     assert ds.task == "regression"
     order = np.arange(40)
@@ -290,7 +296,7 @@ def test_csv_key_depends_on_content_and_target(tmp_path):
 def test_mnist_through_the_mirror(offline, isolated):
     source = datasets.resolve("mnist")
     upstream = offline / "mnist.npz"
-    assert source.key == datasets.file_sha256(upstream)  # mirror copies are hashed, not pinned
+    assert source.key == file_sha256(upstream)  # mirror copies are hashed, not pinned
     ds = source.load()
     assert (ds.name, ds.task, ds.pixel_max) == ("mnist", "classification", 255.0)
     assert ds.class_names == tuple("0123456789")
@@ -375,7 +381,7 @@ def test_offline_without_mirror_says_where_keras_looks(isolated):
     finally:
         socket.setdefaulttimeout(previous)
     message = str(caught.value)
-    assert message.startswith(f"cannot download mnist from {sources.KERAS_ORIGIN}mnist.npz")
+    assert message.startswith(f"cannot download mnist from {remote.KERAS_ORIGIN}mnist.npz")
     assert str(isolated / "datasets" / "mnist.npz") in message
     assert "-P dataset=digits" in message
 

@@ -10,14 +10,13 @@ import re
 import numpy as np
 import pytest
 
-from steps import build, evaluate, fit, plots, prepare, sources
-from steps.build import ModelOptions
-from steps.datasets import Dataset
+from steps import build, evaluate, families, fit, plots, prepare
+from steps.data import Dataset
 from steps.errors import UserError
-from steps.fit import FitConfig
-from steps.prepare import PrepareOptions
+from steps.sources import npz_file, sklearn_sets, toys
 
 from helpers import upstream_files
+from helpers.options import fit_options, model_options, prepare_options
 
 QUIET = {"verbose": 0}
 
@@ -29,22 +28,22 @@ QUIET = {"verbose": 0}
 def mnist(tmp_path_factory) -> Dataset:
     """Tiny MNIST in Keras's own file format, read by the npz: reader (60 train, 20 test)."""
     folder = tmp_path_factory.mktemp("mnist")
-    return sources.npz_file(upstream_files.write_mnist_npz(folder, n_train=60, n_test=20)).load()
+    return npz_file.source(upstream_files.write_mnist_npz(folder, n_train=60, n_test=20)).load()
 
 
 @pytest.fixture(scope="module")
 def iris() -> Dataset:
-    return sources.sklearn_source("iris").load()
+    return sklearn_sets.source("iris").load()
 
 
 @pytest.fixture(scope="module")
 def digits() -> Dataset:
-    return sources.sklearn_source("digits").load()
+    return sklearn_sets.source("digits").load()
 
 
 @pytest.fixture(scope="module")
 def linear() -> Dataset:
-    return sources.linear().load()
+    return toys.linear().load()
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +78,10 @@ def body_params(model) -> int:
 def trained(dataset: Dataset, family: str = "dnn", seed: int = 3, **config):
     """prepare -> build -> fit as a lesson does it, from one seed."""
     fit.seed_everything(seed)
-    prepared = prepare.prepare(dataset, family, PrepareOptions(seed=seed))
-    model = build.build(family, prepared, ModelOptions(units=8, layers=1, filters=(4, 8)))
+    prepared = prepare.prepare(dataset, prepare_options(seed=seed))
+    model = build.build(family, prepared, model_options(units=8, layers=1, filters=(4, 8)))
     config = {"epochs": 2, "batch_size": 16, "seed": seed, **QUIET} | config
-    result = fit.fit(model, build.head_for(prepared), prepared.data, FitConfig(**config))
+    result = fit.fit(model, build.head_for(prepared), prepared.data, fit_options(**config))
     return prepared, model, result
 
 
@@ -90,7 +89,7 @@ def trained(dataset: Dataset, family: str = "dnn", seed: int = 3, **config):
 
 
 def test_own_test_split_is_kept_and_validation_comes_from_train(mnist):
-    prepared = prepare.prepare(mnist, "cnn", PrepareOptions(val_fraction=0.25))
+    prepared = prepare.prepare(mnist, prepare_options(val_fraction=0.25))
     data = prepared.data
     np.testing.assert_array_equal(data.x_test, mnist.x_test.astype(np.float32))
     np.testing.assert_array_equal(data.y_test, np.eye(10, dtype=np.float32)[mnist.y_test])
@@ -100,7 +99,7 @@ def test_own_test_split_is_kept_and_validation_comes_from_train(mnist):
 
 
 def test_table_without_test_split_gets_stratified_test_and_validation(iris):
-    data = prepare.prepare(iris, "dnn", PrepareOptions()).data
+    data = prepare.prepare(iris, prepare_options()).data
     assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (96, 24, 30)
     assert data.y_test.sum(axis=0).tolist() == [10, 10, 10]  # stratified by class
     assert rows(np.concatenate([data.x_train, data.x_val, data.x_test])) == rows(iris.x_train)
@@ -109,14 +108,14 @@ def test_table_without_test_split_gets_stratified_test_and_validation(iris):
 @pytest.mark.parametrize(("name", "sizes"), [("iris", (120, 0, 30)), ("linear", (80, 0, 20))])
 def test_no_validation_when_fraction_is_zero(request, name, sizes):
     dataset = request.getfixturevalue(name)
-    data = prepare.prepare(dataset, "dnn", PrepareOptions(val_fraction=0.0)).data
+    data = prepare.prepare(dataset, prepare_options(val_fraction=0.0)).data
     assert (len(data.x_train), len(data.x_val), len(data.x_test)) == sizes
     assert len(data.y_val) == 0
 
 
 def test_same_seed_same_split_other_seed_other_split(iris):
     first, again, other = (
-        prepare.prepare(iris, "dnn", PrepareOptions(seed=seed)).data for seed in (5, 5, 6)
+        prepare.prepare(iris, prepare_options(seed=seed)).data for seed in (5, 5, 6)
     )
     np.testing.assert_array_equal(first.x_train, again.x_train)
     np.testing.assert_array_equal(first.y_test, again.y_test)
@@ -128,11 +127,11 @@ def test_fractions_must_be_below_one(iris, fraction):
     with pytest.raises(
         UserError, match=f"^val_fraction must be at least 0 and below 1, got {fraction}$"
     ):
-        prepare.prepare(iris, "dnn", PrepareOptions(val_fraction=fraction))
+        prepare.prepare(iris, prepare_options(val_fraction=fraction))
     with pytest.raises(
         UserError, match=f"^test_fraction must be at least 0 and below 1, got {fraction}$"
     ):
-        prepare.prepare(iris, "dnn", PrepareOptions(test_fraction=fraction))
+        prepare.prepare(iris, prepare_options(test_fraction=fraction))
 
 
 def test_too_few_rows_to_split(tmp_path):
@@ -140,14 +139,14 @@ def test_too_few_rows_to_split(tmp_path):
         "tiny", "classification", np.zeros((2, 3)), np.array([0, 1]), class_names=("a", "b")
     )
     with pytest.raises(UserError, match=r"^tiny has 2 rows: too few to split$"):
-        prepare.prepare(tiny, "dnn", PrepareOptions())
+        prepare.prepare(tiny, prepare_options())
 
 
 # ------------------------------------------------------------------ prepare: scaling
 
 
 def test_standard_scaling_is_fit_on_the_training_rows_only(iris):
-    prepared = prepare.prepare(iris, "dnn", PrepareOptions(scaler="standard"))
+    prepared = prepare.prepare(iris, prepare_options(scaler="standard"))
     x_train, scaling = prepared.data.x_train.astype(np.float64), prepared.preprocessing.x_scaling
     np.testing.assert_allclose(scaling.offset, x_train.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(scaling.scale, x_train.std(axis=0), rtol=1e-6)
@@ -160,7 +159,7 @@ def test_standard_scaling_is_fit_on_the_training_rows_only(iris):
 
 def test_auto_scaling_of_a_table_is_standard(iris):
     auto, standard = (
-        prepare.prepare(iris, "dnn", PrepareOptions(scaler=kind)).preprocessing.x_scaling
+        prepare.prepare(iris, prepare_options(scaler=kind)).preprocessing.x_scaling
         for kind in ("auto", "standard")
     )
     np.testing.assert_array_equal(auto.offset, standard.offset)
@@ -168,7 +167,7 @@ def test_auto_scaling_of_a_table_is_standard(iris):
 
 
 def test_minmax_scaling_maps_the_training_range_to_0_1(iris):
-    prepared = prepare.prepare(iris, "dnn", PrepareOptions(scaler="minmax"))
+    prepared = prepare.prepare(iris, prepare_options(scaler="minmax"))
     x_train, scaling = prepared.data.x_train, prepared.preprocessing.x_scaling
     np.testing.assert_allclose(scaling.offset, x_train.min(axis=0), rtol=1e-6)
     np.testing.assert_allclose(scaling.scale, x_train.max(axis=0) - x_train.min(axis=0), rtol=1e-6)
@@ -179,19 +178,19 @@ def test_minmax_scaling_maps_the_training_range_to_0_1(iris):
 
 @pytest.mark.parametrize(("name", "pixel_max"), [("mnist", 255.0), ("digits", 16.0)])
 def test_auto_scaling_of_images_divides_by_the_largest_pixel(request, name, pixel_max):
-    prepared = prepare.prepare(request.getfixturevalue(name), "cnn", PrepareOptions())
+    prepared = prepare.prepare(request.getfixturevalue(name), prepare_options())
     scaling = prepared.preprocessing.x_scaling
     assert (float(scaling.offset), float(scaling.scale)) == (0.0, pixel_max)
     assert scaling.apply(np.array([pixel_max])).tolist() == [1.0]
 
 
 def test_no_scaling(iris):
-    prepared = prepare.prepare(iris, "dnn", PrepareOptions(scaler="none"))
+    prepared = prepare.prepare(iris, prepare_options(scaler="none"))
     assert prepared.preprocessing.x_scaling.is_identity
 
 
 def test_standard_scaling_of_images_is_per_pixel(digits):
-    prepared = prepare.prepare(digits, "dnn", PrepareOptions(scaler="standard"))
+    prepared = prepare.prepare(digits, prepare_options(scaler="standard"))
     scaling = prepared.preprocessing.x_scaling
     assert scaling.offset.shape == (8, 8)
     np.testing.assert_allclose(scaling.offset, prepared.data.x_train.mean(axis=0), rtol=1e-6)
@@ -201,51 +200,53 @@ def test_standard_scaling_of_images_is_per_pixel(digits):
 def test_unknown_scaler(iris):
     message = "unknown scaler 'robust'; choose one of auto, minmax, standard, none"
     with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
-        prepare.prepare(iris, "dnn", PrepareOptions(scaler="robust"))
+        prepare.prepare(iris, prepare_options(scaler="robust"))
 
 
 def test_unknown_family(iris):
-    message = "unknown model family 'rnn'; choose one of dnn, cnn, lstm, conv1d"
+    message = "unknown model family 'rnn'; choose one of dnn, cnn, lstm, gru, simple_rnn, conv1d"
+    prepared = prepare.prepare(iris, prepare_options())
     with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
-        prepare.prepare(iris, "rnn", PrepareOptions())
+        build.build("rnn", prepared, model_options())
 
 
 # ------------------------------------------------------------------ prepare: shapes and labels
 
 
 @pytest.mark.parametrize(
-    ("family", "sample_shape", "is_image", "expected"),
+    ("family", "sample_shape", "expected"),
     [
-        ("dnn", (28, 28), True, (784,)),
-        ("cnn", (28, 28), True, (28, 28, 1)),
-        ("lstm", (28, 28), True, (28, 28)),
-        ("conv1d", (28, 28), True, (28, 28)),
-        ("dnn", (32, 32, 3), True, (3072,)),
-        ("cnn", (32, 32, 3), True, (32, 32, 3)),
-        ("lstm", (32, 32, 3), True, (32, 96)),
-        ("conv1d", (32, 32, 3), True, (32, 96)),
-        ("dnn", (4,), False, (4,)),
-        ("cnn", (4,), False, (4, 1, 1)),
-        ("lstm", (4,), False, (4, 1)),
-        ("conv1d", (4,), False, (4, 1)),
+        ("dnn", (28, 28), (784,)),
+        ("cnn", (28, 28), (28, 28, 1)),
+        ("lstm", (28, 28), (28, 28)),
+        ("conv1d", (28, 28), (28, 28)),
+        ("dnn", (32, 32, 3), (3072,)),
+        ("cnn", (32, 32, 3), (32, 32, 3)),
+        ("lstm", (32, 32, 3), (32, 96)),
+        ("gru", (32, 32, 3), (32, 96)),
+        ("conv1d", (32, 32, 3), (32, 96)),
+        ("dnn", (4,), (4,)),
+        ("cnn", (4,), (4, 1, 1)),
+        ("lstm", (4,), (4, 1)),
+        ("conv1d", (4,), (4, 1)),
+        ("dnn", (12, 2), (24,)),  # a window of 12 steps of 2 columns
+        ("lstm", (12, 2), (12, 2)),
+        ("conv1d", (12, 2), (12, 2)),
     ],
 )
-def test_family_shape(family, sample_shape, is_image, expected):
-    assert prepare.family_shape(family, sample_shape, is_image) == expected
+def test_the_input_each_family_reads(family, sample_shape, expected):
+    assert families.get(family).input_shape(sample_shape) == expected
 
 
-@pytest.mark.parametrize("family", prepare.FAMILIES)
-def test_prepared_shapes_of_images_and_tables(mnist, iris, family):
-    images = prepare.prepare(mnist, family, PrepareOptions()).preprocessing
-    table = prepare.prepare(iris, family, PrepareOptions()).preprocessing
+def test_prepared_shapes_of_images_and_tables(mnist, iris):
+    images = prepare.prepare(mnist, prepare_options()).preprocessing
+    table = prepare.prepare(iris, prepare_options()).preprocessing
     assert images.sample_shape == (28, 28) and table.sample_shape == (4,)
-    assert images.family_shape == prepare.family_shape(family, (28, 28), True)
-    assert table.family_shape == prepare.family_shape(family, (4,), False)
 
 
 def test_one_hot_or_sparse_labels(iris):
-    dense = prepare.prepare(iris, "dnn", PrepareOptions(one_hot=True)).data
-    sparse = prepare.prepare(iris, "dnn", PrepareOptions(one_hot=False)).data
+    dense = prepare.prepare(iris, prepare_options(labels="onehot")).data
+    sparse = prepare.prepare(iris, prepare_options(labels="sparse")).data
     assert dense.y_train.shape == (96, 3) and dense.y_train.dtype == np.float32
     np.testing.assert_array_equal(dense.y_train.sum(axis=1), 1)
     assert sparse.y_train.shape == (96,) and sparse.y_train.dtype == np.int64
@@ -254,7 +255,7 @@ def test_one_hot_or_sparse_labels(iris):
 
 
 def test_regression_targets_stay_in_their_units(linear):
-    prepared = prepare.prepare(linear, "dnn", PrepareOptions())
+    prepared = prepare.prepare(linear, prepare_options())
     y_train = prepared.data.y_train
     assert prepared.task == "regression" and prepared.class_names == ()
     assert y_train.shape == (len(y_train), 1) and y_train.max() > 100  # not standardized
@@ -266,12 +267,12 @@ def test_regression_targets_stay_in_their_units(linear):
 # ------------------------------------------------------------------ build
 
 
-@pytest.mark.parametrize("family", prepare.FAMILIES)
+@pytest.mark.parametrize("family", families.names())
 @pytest.mark.parametrize("name", ["mnist", "iris", "cifar_like"])
 def test_model_takes_raw_samples_and_outputs_one_probability_per_class(request, name, family):
     dataset = request.getfixturevalue(name)
-    prepared = prepare.prepare(dataset, family, PrepareOptions())
-    model = build.build(family, prepared, ModelOptions(units=4, layers=1, filters=(2,)))
+    prepared = prepare.prepare(dataset, prepare_options())
+    model = build.build(family, prepared, model_options(units=4, layers=1, filters=(2,)))
     assert model.name == family
     assert model.input_shape == (None, *dataset.x_train.shape[1:])
     assert model.output_shape == (None, dataset.n_classes)
@@ -280,33 +281,35 @@ def test_model_takes_raw_samples_and_outputs_one_probability_per_class(request, 
 
 
 CONFIGS = {
-    "dnn-batch-norm": ("iris", "dnn", ModelOptions(units=16, layers=2, batch_norm=True)),
-    "dnn-images": ("mnist", "dnn", ModelOptions(units=8, layers=3, dropout=0.2)),
-    "cnn-28x28": ("mnist", "cnn", ModelOptions(units=8, layers=1, filters=(4, 8))),
+    "dnn-batch-norm": ("iris", "dnn", model_options(units=16, layers=2, batch_norm=True)),
+    "dnn-images": ("mnist", "dnn", model_options(units=8, layers=3, dropout=0.2)),
+    "cnn-28x28": ("mnist", "cnn", model_options(units=8, layers=1, filters=(4, 8))),
     "cnn-28x28-bn": (
         "mnist",
         "cnn",
-        ModelOptions(units=8, layers=1, filters=(4, 8), batch_norm=True, pool_last=False),
+        model_options(units=8, layers=1, filters=(4, 8), batch_norm=True, pool_last=False),
     ),
-    "cnn-8x8-digits": ("digits", "cnn", ModelOptions(units=8, layers=1, filters=(4, 8))),
-    "cnn-8x8-three-blocks": ("digits", "cnn", ModelOptions(units=8, layers=2, filters=(4, 8, 8))),
-    "cnn-rgb": ("cifar_like", "cnn", ModelOptions(units=8, layers=1, filters=(4, 8))),
-    "lstm-2-layers": ("mnist", "lstm", ModelOptions(units=8, layers=2)),
-    "lstm-table-bn": ("iris", "lstm", ModelOptions(units=8, layers=2, batch_norm=True)),
-    "conv1d-images": ("mnist", "conv1d", ModelOptions(units=8, layers=2)),
-    "conv1d-table": ("iris", "conv1d", ModelOptions(units=8, layers=2)),
-    "dnn-regression": ("linear", "dnn", ModelOptions(units=8, layers=2)),
+    "cnn-8x8-digits": ("digits", "cnn", model_options(units=8, layers=1, filters=(4, 8))),
+    "cnn-8x8-three-blocks": ("digits", "cnn", model_options(units=8, layers=2, filters=(4, 8, 8))),
+    "cnn-rgb": ("cifar_like", "cnn", model_options(units=8, layers=1, filters=(4, 8))),
+    "lstm-2-layers": ("mnist", "lstm", model_options(units=8, layers=2)),
+    "lstm-table-bn": ("iris", "lstm", model_options(units=8, layers=2, batch_norm=True)),
+    "gru-2-layers": ("mnist", "gru", model_options(units=8, layers=2)),
+    "simple_rnn-table": ("iris", "simple_rnn", model_options(units=8, layers=1)),
+    "conv1d-images": ("mnist", "conv1d", model_options(units=8, layers=2)),
+    "conv1d-table": ("iris", "conv1d", model_options(units=8, layers=2)),
+    "dnn-regression": ("linear", "dnn", model_options(units=8, layers=2)),
 }
 
 
 @pytest.mark.parametrize("config", CONFIGS)
 def test_parameter_estimate_matches_the_built_model(request, config):
     name, family, options = CONFIGS[config]
-    prepared = prepare.prepare(request.getfixturevalue(name), family, PrepareOptions())
+    prepared = prepare.prepare(request.getfixturevalue(name), prepare_options())
     model = build.build(family, prepared, options)
-    blocks = build.estimate_layers(
-        family, prepared.preprocessing.family_shape, build.head_for(prepared), options
-    )
+    chosen = families.get(family)
+    shape = chosen.input_shape(prepared.preprocessing.sample_shape)
+    blocks = build.estimate(chosen, shape, build.head_for(prepared), options)
     # The scaling layers hold their fitted statistics as constants, not weights: the whole
     # model has exactly the parameters of its body and head.
     assert body_params(model) == model.count_params()
@@ -315,16 +318,16 @@ def test_parameter_estimate_matches_the_built_model(request, config):
 
 
 def test_parameter_estimate_of_a_cnn_on_a_table(iris):
-    options = ModelOptions(units=8, layers=2, filters=(4, 8), batch_norm=True)
-    prepared = prepare.prepare(iris, "cnn", PrepareOptions())
+    options = model_options(units=8, layers=2, filters=(4, 8), batch_norm=True)
+    prepared = prepare.prepare(iris, prepare_options())
     model = build.build("cnn", prepared, options)
-    blocks = build.estimate_layers("cnn", (4, 1, 1), build.head_for(prepared), options)
+    blocks = build.estimate(families.get("cnn"), (4, 1, 1), build.head_for(prepared), options)
     assert sum(count for _, count in blocks) == model.count_params()
 
 
 def test_estimate_names_each_block_with_its_count():
     head = build.Head(10, "softmax", "categorical_crossentropy", ("accuracy",))
-    blocks = build.estimate_layers("dnn", (784,), head, ModelOptions(units=64, layers=2))
+    blocks = build.estimate(families.get("dnn"), (784,), head, model_options(units=64, layers=2))
     assert blocks == [
         ("Dense 64 on 784 inputs", 784 * 64 + 64),
         ("Dense 64 on 64 inputs", 64 * 64 + 64),
@@ -334,7 +337,7 @@ def test_estimate_names_each_block_with_its_count():
 
 def test_model_too_large_for_the_memory_names_its_largest_block():
     head = build.Head(10, "softmax", "categorical_crossentropy", ("accuracy",))
-    blocks = build.estimate_layers("dnn", (784,), head, ModelOptions(units=4096, layers=2))
+    blocks = build.estimate(families.get("dnn"), (784,), head, model_options(units=4096, layers=2))
     total = 784 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 10 + 10
     assert total == 20_037_642
     assert build.check_fits_in_memory(blocks, available=2**30) == total  # 0.3 GiB < 0.5 GiB
@@ -348,19 +351,19 @@ def test_model_too_large_for_the_memory_names_its_largest_block():
 
 
 def test_build_refuses_an_absurd_model_before_allocating_it(mnist):
-    prepared = prepare.prepare(mnist, "dnn", PrepareOptions())
+    prepared = prepare.prepare(mnist, prepare_options())
     # 10**12 parameters: 16 TB of weights and optimizer state, more than any machine has.
     with pytest.raises(UserError, match=r"^model too large: .* \(largest: Dense 1000000 on "):
-        build.build("dnn", prepared, ModelOptions(units=10**6, layers=2))
+        build.build("dnn", prepared, model_options(units=10**6, layers=2))
 
 
 def test_head_for_each_task_and_label_encoding(iris, linear):
-    assert build.head_for(prepare.prepare(iris, "dnn", PrepareOptions())) == build.Head(
+    assert build.head_for(prepare.prepare(iris, prepare_options())) == build.Head(
         3, "softmax", "categorical_crossentropy", ("accuracy",)
     )
-    sparse = prepare.prepare(iris, "dnn", PrepareOptions(one_hot=False))
+    sparse = prepare.prepare(iris, prepare_options(labels="sparse"))
     assert build.head_for(sparse).loss == "sparse_categorical_crossentropy"
-    regression = prepare.prepare(linear, "dnn", PrepareOptions())
+    regression = prepare.prepare(linear, prepare_options())
     assert build.head_for(regression) == build.Head(1, "linear", "mse", ("mae",))
 
 
@@ -368,8 +371,8 @@ def test_regression_model_predicts_in_target_units(linear):
     import keras
 
     fit.seed_everything(0)
-    prepared = prepare.prepare(linear, "dnn", PrepareOptions())
-    model = build.build("dnn", prepared, ModelOptions(units=8, layers=2))
+    prepared = prepare.prepare(linear, prepare_options())
+    model = build.build("dnn", prepared, model_options(units=8, layers=2))
     y_scaling = prepared.preprocessing.y_scaling
     last = model.layers[-1]
     assert isinstance(last, keras.layers.Rescaling)
@@ -387,8 +390,8 @@ def test_regression_model_predicts_in_target_units(linear):
 
 def test_model_scales_raw_images_itself(digits):
     fit.seed_everything(0)
-    prepared = prepare.prepare(digits, "cnn", PrepareOptions())
-    model = build.build("cnn", prepared, ModelOptions(units=8, layers=1, filters=(4, 8)))
+    prepared = prepare.prepare(digits, prepare_options())
+    model = build.build("cnn", prepared, model_options(units=8, layers=1, filters=(4, 8)))
     raw = digits.x_train[:8]
     assert raw.dtype == np.uint8
     from_raw = model.predict(raw, verbose=0)
@@ -400,8 +403,8 @@ def test_model_scales_raw_images_itself(digits):
 def test_fitted_standard_scaling_is_inside_the_model(iris):
     import keras
 
-    prepared = prepare.prepare(iris, "dnn", PrepareOptions(scaler="standard"))
-    model = build.build("dnn", prepared, ModelOptions(units=4, layers=1))
+    prepared = prepare.prepare(iris, prepare_options(scaler="standard"))
+    model = build.build("dnn", prepared, model_options(units=4, layers=1))
     scaler = model.get_layer("scaler")
     x = prepared.data.x_test
     expected = prepared.preprocessing.x_scaling.apply(x)
@@ -457,11 +460,11 @@ def test_reduce_lr_on_plateau_lowers_a_huge_learning_rate(iris):
 
 def test_without_validation_the_training_loss_is_monitored(iris):
     fit.seed_everything(0)
-    prepared = prepare.prepare(iris, "dnn", PrepareOptions())
+    prepared = prepare.prepare(iris, prepare_options())
     data = prepared.data
     no_val = dataclasses.replace(data, x_val=data.x_val[:0], y_val=data.y_val[:0])
-    model = build.build("dnn", prepared, ModelOptions(units=4, layers=1))
-    config = FitConfig(epochs=10, patience=1, learning_rate=0.0, optimizer="sgd", **QUIET)
+    model = build.build("dnn", prepared, model_options(units=4, layers=1))
+    config = fit_options(epochs=10, patience=1, learning_rate=0.0, optimizer="sgd", **QUIET)
     result = fit.fit(model, build.head_for(prepared), no_val, config)
     assert set(result.history) == {"loss", "accuracy"}
     assert result.epochs_run == 2  # early stopping watched `loss`
@@ -472,9 +475,9 @@ def test_tensorboard_event_files_hold_the_epoch_scalars(iris, tmp_path):
     from tensorboard.util import tensor_util
 
     fit.seed_everything(0)
-    prepared = prepare.prepare(iris, "dnn", PrepareOptions())
-    model = build.build("dnn", prepared, ModelOptions(units=4, layers=1))
-    config = FitConfig(epochs=2, batch_size=32, **QUIET)
+    prepared = prepare.prepare(iris, prepare_options())
+    model = build.build("dnn", prepared, model_options(units=4, layers=1))
+    config = fit_options(epochs=2, batch_size=32, **QUIET)
     log_dir = tmp_path / "tensorboard"
     result = fit.fit(model, build.head_for(prepared), prepared.data, config, log_dir=log_dir)
     for part, history_key in (("train", "loss"), ("validation", "val_loss")):
@@ -492,10 +495,10 @@ def test_best_model_checkpoint_reloads(iris, tmp_path):
     import keras
 
     fit.seed_everything(0)
-    prepared = prepare.prepare(iris, "dnn", PrepareOptions())
-    model = build.build("dnn", prepared, ModelOptions(units=4, layers=1))
+    prepared = prepare.prepare(iris, prepare_options())
+    model = build.build("dnn", prepared, model_options(units=4, layers=1))
     checkpoint = tmp_path / "best.keras"
-    config = FitConfig(epochs=2, **QUIET)
+    config = fit_options(epochs=2, **QUIET)
     result = fit.fit(model, build.head_for(prepared), prepared.data, config, checkpoint=checkpoint)
     assert result.checkpoint == checkpoint and checkpoint.is_file()
     reloaded = keras.models.load_model(checkpoint)
@@ -509,9 +512,9 @@ def test_best_model_checkpoint_reloads(iris, tmp_path):
 @pytest.mark.parametrize("one_hot", [True, False])
 def test_classification_metrics(iris, one_hot):
     fit.seed_everything(0)
-    prepared = prepare.prepare(iris, "dnn", PrepareOptions(one_hot=one_hot))
-    model = build.build("dnn", prepared, ModelOptions(units=8, layers=1))
-    fit.fit(model, build.head_for(prepared), prepared.data, FitConfig(epochs=2, **QUIET))
+    prepared = prepare.prepare(iris, prepare_options(labels="onehot" if one_hot else "sparse"))
+    model = build.build("dnn", prepared, model_options(units=8, layers=1))
+    fit.fit(model, build.head_for(prepared), prepared.data, fit_options(epochs=2, **QUIET))
     predictions = evaluate.predict(model, prepared.data.x_test)
     metrics = evaluate.test_metrics(model, prepared, predictions)
     assert set(metrics) == {"test_loss", "test_accuracy"}
@@ -629,8 +632,8 @@ def test_cnn_mnist_defaults_build_the_keras_io_convnet(mnist):
     Dropout before the head, the activation inside each Conv2D."""
     from pipelines.registry import ENTRY_POINTS
 
-    params = ENTRY_POINTS["cnn_mnist"].defaults
-    prepared = prepare.prepare(mnist, "cnn", params.prepare_options())
+    params = ENTRY_POINTS["cnn_mnist"].params()
+    prepared = prepare.prepare(mnist, params.prepare_options())
     model = build.build("cnn", prepared, params.model_options())
     kinds = [type(layer).__name__ for layer in model.layers[1:]]
     assert kinds == [

@@ -9,27 +9,30 @@ import numpy as np
 import optuna
 import pytest
 
-from steps import search
+from steps import families, search, space
 from steps.build import Head
 from steps.errors import UserError
-from steps.fit import FitConfig
 from steps.prepare import Split
 from steps.tracking import Tracker
 
+from helpers.options import fit_options
+
 
 def test_space_overrides_narrow_fix_or_list_choices():
-    space = search.parse_space("dnn", "units=16:32, dropout=0:0.1,optimizer=adam|sgd,batch_size=8")
-    assert space["units"] == search.IntRange(16, 32, log=True)  # keeps the default's log scale
-    assert space["dropout"] == search.FloatRange(0.0, 0.1)
-    assert space["optimizer"] == search.Choice(("adam", "sgd"))
-    assert space["batch_size"] == search.Choice((8,))
-    assert space["layers"] == search.SPACES["dnn"]["layers"]  # untouched entries stay
+    searched = search.parse_space(
+        "dnn", "units=16:32, dropout=0:0.1,optimizer=adam|sgd,batch_size=8"
+    )
+    assert searched["units"] == space.IntRange(16, 32, log=True)  # keeps the default's log scale
+    assert searched["dropout"] == space.FloatRange(0.0, 0.1)
+    assert searched["optimizer"] == space.Choice(("adam", "sgd"))
+    assert searched["batch_size"] == space.Choice((8,))
+    assert searched["layers"] == families.get("dnn").space["layers"]  # untouched entries stay
 
 
 @pytest.mark.parametrize(
     ("family", "text", "message"),
     [
-        ("rnn", "activation=relu", "'activation' is not searched for family rnn; choose from"),
+        ("lstm", "activation=relu", "'activation' is not searched for model lstm; choose from"),
         ("dnn", "units=64:16", "bad space value '64:16' for units: use low:high"),
         ("dnn", "units=a:b", "bad space value 'a:b' for units"),
         ("dnn", "learning_rate=0:0.1", "bad space value '0:0.1' for learning_rate"),
@@ -50,7 +53,7 @@ def first_params(tmp_path, seed: int, name: str) -> dict:
         pruner="median",
         sampler_seed=seed,
     )
-    return search.suggest(study.ask(), search.SPACES["dnn"])
+    return space.suggest(study.ask(), families.get("dnn").space)
 
 
 def test_same_seed_gives_the_same_first_trial(tmp_path):
@@ -102,7 +105,7 @@ def tiny_model(units: int = 8):
 
 def test_metric_names_come_from_the_compiled_model_before_training():
     model = tiny_model()
-    names = search.reported_metrics(model, HEAD, tiny_data(), FitConfig())
+    names = search.reported_metrics(model, HEAD, tiny_data(), fit_options())
     assert sorted(names) == ["accuracy", "loss", "val_accuracy", "val_loss"]
     assert not model.optimizer.iterations.numpy()  # nothing was trained
     with pytest.raises(UserError) as error:
@@ -120,7 +123,11 @@ def test_pruning_stops_fit_without_raising_inside_it():
     trial = study.ask()
     callback = search.pruning_callback(trial, "val_loss")  # any loss is above 0: prune
     result = fit.fit(
-        tiny_model(), HEAD, tiny_data(), FitConfig(epochs=5, verbose=0), extra_callbacks=[callback]
+        tiny_model(),
+        HEAD,
+        tiny_data(),
+        fit_options(epochs=5, verbose=0),
+        extra_callbacks=[callback],
     )
     assert callback.pruned_at == 0
     assert result.epochs_run == 1  # stopped after the epoch that reported
@@ -142,11 +149,11 @@ def search_tiny(tracker: Tracker, study, n_trials: int, units_space, epochs: int
     data = tiny_data(256)
 
     def objective(trial):
-        chosen = search.suggest(trial, {"units": units_space})
+        chosen = space.suggest(trial, {"units": units_space})
 
         def train(callbacks):
             model = tiny_model(chosen["units"])
-            config = FitConfig(epochs=epochs, verbose=0, patience=1)
+            config = fit_options(epochs=epochs, verbose=0, patience=1)
             return fit.fit(model, HEAD, data, config, extra_callbacks=callbacks).history
 
         return search.run_trial(
@@ -160,7 +167,7 @@ def test_pruned_trials_are_finished_child_runs_tagged_pruned(parent):
     study = optuna.create_study(
         direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=1.01)
     )
-    search_tiny(parent, study, 2, search.IntRange(4, 8))
+    search_tiny(parent, study, 2, space.IntRange(4, 8))
     assert [t.state.name for t in study.trials] == ["PRUNED", "PRUNED"]
     client = mlflow.MlflowClient()
     children = client.search_runs(
@@ -188,7 +195,7 @@ def test_memory_does_not_grow_from_trial_to_trial(parent):
     code, so growth is counted from the 2nd to the 6th.
     """
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
-    search_tiny(parent, study, 6, search.IntRange(64, 64), epochs=1)
+    search_tiny(parent, study, 6, space.IntRange(64, 64), epochs=1)
     rss = [t.user_attrs["rss_mb"] for t in study.trials]
     history = mlflow.MlflowClient().get_metric_history(parent.run_id, "trial_rss_mb")
     assert [m.step for m in history] == list(range(6))

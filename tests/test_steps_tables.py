@@ -8,14 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from steps import sources, tables
-from steps.datasets import Dataset
+from steps import tables
+from steps.data import Dataset
 from steps.errors import UserError
-from steps.prepare import PrepareOptions, prepare
+from steps.prepare import prepare
+from steps.sources import csv_file, sklearn_sets
+
+from helpers.options import prepare_options
 
 
 def iris() -> Dataset:
-    return sources.sklearn_source("iris").load()
+    return sklearn_sets.source("iris").load()
 
 
 def test_dataset_frame_has_named_features_and_class_names_as_target():
@@ -64,10 +67,10 @@ def test_profile_counts_missing_and_distinct_values_per_column():
 
 @pytest.mark.parametrize("name", ["iris", "diabetes"])
 def test_test_rows_are_the_rows_prepare_puts_in_the_test_set(name):
-    dataset = sources.sklearn_source(name).load()
-    options = PrepareOptions(val_fraction=0.25, test_fraction=0.2, seed=7)
+    dataset = sklearn_sets.source(name).load()
+    options = prepare_options(val_fraction=0.25, test_fraction=0.2, seed=7)
     index = tables.test_rows(dataset, options)
-    prepared = prepare(dataset, "dnn", options)
+    prepared = prepare(dataset, options)
     np.testing.assert_array_equal(prepared.data.x_test, dataset.x_train[index].astype(np.float32))
     assert len(set(index.tolist())) == len(index) == {"iris": 30, "diabetes": 89}[name]
 
@@ -75,7 +78,7 @@ def test_test_rows_are_the_rows_prepare_puts_in_the_test_set(name):
 def test_with_predictions_puts_truth_and_prediction_beside_the_original_rows():
     dataset = iris()
     rows = tables.dataset_frame(dataset, "species")
-    options = PrepareOptions(seed=1)
+    options = prepare_options(seed=1)
     index = tables.test_rows(dataset, options)
     probabilities = np.eye(3)[np.zeros(len(index), dtype=int)]  # always "setosa"
     out = tables.with_predictions(rows, dataset, options, probabilities)
@@ -86,9 +89,9 @@ def test_with_predictions_puts_truth_and_prediction_beside_the_original_rows():
 
 
 def test_with_predictions_of_a_regression_are_numbers():
-    dataset = sources.sklearn_source("diabetes").load()
+    dataset = sklearn_sets.source("diabetes").load()
     rows = tables.dataset_frame(dataset, "progression")
-    options = PrepareOptions()
+    options = prepare_options()
     guesses = np.full((len(tables.test_rows(dataset, options)), 1), 150.0, dtype=np.float32)
     out = tables.with_predictions(rows, dataset, options, guesses)
     np.testing.assert_allclose(out["true"], out["progression"])
@@ -107,24 +110,24 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_an_empty_file_is_named_as_empty(tmp_path):
     path = write(tmp_path, "")
     with pytest.raises(UserError, match=r"data\.csv is empty; a CSV needs a header row and data"):
-        sources.csv_file(path, target="y").load()
+        csv_file.source(path, target="y").load()
 
 
 def test_a_header_without_rows_has_no_labelled_rows(tmp_path):
     path = write(tmp_path, "a,y\n")
     with pytest.raises(UserError, match="has no rows with a value in 'y'"):
-        sources.csv_file(path, target="y").load()
+        csv_file.source(path, target="y").load()
 
 
 def test_a_missing_target_column_lists_the_columns(tmp_path):
     path = write(tmp_path, "a,b\n1,2\n")
     with pytest.raises(UserError, match=r"target column 'y' is not in .*; its columns are a, b"):
-        sources.csv_file(path, target="y").load()
+        csv_file.source(path, target="y").load()
 
 
 def test_labelled_rows_drop_rows_without_a_target_and_renumber():
     table = pd.DataFrame({"a": [1, 2, 3], "y": [1.0, None, 3.0]})
-    rows = sources.labelled_rows(table, Path("t.csv"), "y")
+    rows = csv_file.labelled_rows(table, Path("t.csv"), "y")
     assert rows.index.tolist() == [0, 1] and rows["a"].tolist() == [1, 3]
 
 
@@ -137,7 +140,7 @@ def id_table(rows: int) -> str:
 def test_a_text_column_with_a_value_per_row_is_refused_by_name(tmp_path):
     path = write(tmp_path, id_table(40))
     with pytest.raises(UserError) as caught:
-        sources.csv_file(path, target="y").load()
+        csv_file.source(path, target="y").load()
     assert str(caught.value) == (
         f"column 'name' of {path} is text with 40 distinct values in 40 rows "
         "(an id or free text, not a category): drop that column from the CSV"
@@ -146,13 +149,13 @@ def test_a_text_column_with_a_value_per_row_is_refused_by_name(tmp_path):
 
 def test_few_categories_are_one_hot_encoded(tmp_path):
     path = write(tmp_path, "\n".join(line.split(",", 1)[1] for line in id_table(40).splitlines()))
-    dataset = sources.csv_file(path, target="y").load()
+    dataset = csv_file.source(path, target="y").load()
     assert dataset.feature_names == ("size", "colour_blue", "colour_red")
     assert dataset.task == "classification" and dataset.x_train.shape == (40, 3)
 
 
 def test_a_small_file_keeps_its_names_as_categories(tmp_path):
     """Up to TEXT_DISTINCT_FLOOR distinct values are always a category, even one per row."""
-    path = write(tmp_path, id_table(sources.TEXT_DISTINCT_FLOOR))
-    dataset = sources.csv_file(path, target="y").load()
+    path = write(tmp_path, id_table(csv_file.TEXT_DISTINCT_FLOOR))
+    dataset = csv_file.source(path, target="y").load()
     assert dataset.x_train.shape == (20, 1 + 2 + 20)

@@ -8,50 +8,50 @@ import re
 import numpy as np
 import pytest
 
-from pipelines.params import Text
-from steps import build, evaluate, sources, text
-from steps.build import ModelOptions
-from steps.datasets import Dataset
+from pipelines.registry import params_for
+from steps import build, evaluate, text
+from steps.data import Dataset
 from steps.errors import UserError
-from steps.prepare import PrepareOptions
+from steps.sources import remote, text_sets
 
 from helpers import upstream_files
+from helpers.options import model_options, prepare_options, text_options
 
 
 def test_encode_sequences_uses_keras_indexing_then_pads_at_the_front():
     texts = upstream_files._ragged([[1, 2, 3], [5, 6, 7, 8, 9, 10]])
-    encoded = sources.encode_sequences(texts, num_words=8, maxlen=5)
+    encoded = text_sets.encode_sequences(texts, num_words=8, maxlen=5)
     # start mark 1, words shifted by 3, indices >= 8 become OOV 2, pre-padding and pre-cutting
     np.testing.assert_array_equal(encoded, [[0, 1, 4, 5, 6], [2, 2, 2, 2, 2]])
     assert encoded.dtype == np.int32
-    every_word = sources.encode_sequences(texts, num_words=0, maxlen=3)
+    every_word = text_sets.encode_sequences(texts, num_words=0, maxlen=3)
     np.testing.assert_array_equal(every_word, [[4, 5, 6], [11, 12, 13]])
 
 
 def test_reuters_is_split_as_keras_splits_it(tmp_path):
     path = upstream_files.write_reuters_npz(tmp_path, n=20)
     raw = np.load(path, allow_pickle=True)  # our own trusted fixture
-    dataset = sources.parse_reuters(0, 40, [path])
+    dataset = text_sets.parse_reuters(0, 40, [path])
     order = np.arange(20)
     np.random.RandomState(113).shuffle(order)
     assert len(dataset.x_train) == 16 and len(dataset.x_test) == 4
     first = np.asarray(raw["x"][order[0]]) + 3
     np.testing.assert_array_equal(dataset.x_train[0][-len(first) :], first)
-    assert dataset.x_train[0][-len(first) - 1] == sources.START_CHAR
+    assert dataset.x_train[0][-len(first) - 1] == text_sets.START_CHAR
     np.testing.assert_array_equal(dataset.y_test, raw["y"][order[16:]])
     assert dataset.class_names[:3] == ("cocoa", "grain", "veg-oil") and dataset.n_classes == 46
 
 
 def test_imdb_keeps_its_own_test_set(tmp_path):
     path = upstream_files.write_imdb_npz(tmp_path, n_train=10, n_test=6)
-    dataset = sources.parse_imdb(10, 7, [path])
+    dataset = text_sets.parse_imdb(10, 7, [path])
     assert dataset.x_train.shape == (10, 7) and dataset.x_test.shape == (6, 7)
     assert dataset.x_train.max() < 10 and dataset.class_names == ("negative", "positive")
 
 
 def test_ragged_archive_reader_matches_numpy_on_honest_files(tmp_path):
     path = upstream_files.write_imdb_npz(tmp_path, n_train=8, n_test=4)
-    ours = sources.read_ragged_npz(path, "imdb")
+    ours = text_sets.read_ragged_npz(path, "imdb")
     with np.load(path, allow_pickle=True) as trusted:
         for key in trusted.files:
             assert ours[key].dtype == trusted[key].dtype
@@ -73,7 +73,7 @@ def test_a_pickle_that_runs_code_is_refused_not_run(tmp_path):
     path = tmp_path / "reuters.npz"
     np.savez(path, x=texts, y=np.zeros(1, dtype=np.int64))
     with pytest.raises(UserError, match=r"cannot read .*reuters.npz.*refusing to unpickle"):
-        sources.read_ragged_npz(path, "reuters")
+        text_sets.read_ragged_npz(path, "reuters")
     assert not marker.exists()
 
 
@@ -81,22 +81,22 @@ def test_a_missing_key_names_what_the_archive_should_hold(tmp_path):
     path = tmp_path / "reuters.npz"
     np.savez(path, texts=np.zeros((2, 3)))
     with pytest.raises(UserError, match=r"has keys \['texts'\]; Keras's reuters.npz has"):
-        sources.parse_reuters(0, 5, [path])
+        text_sets.parse_reuters(0, 5, [path])
 
 
 def test_word_index_decodes_the_sequences(tmp_path, monkeypatch):
-    monkeypatch.setenv(sources.MIRROR_ENV, str(tmp_path))
+    monkeypatch.setenv(remote.MIRROR_ENV, str(tmp_path))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     upstream_files.write_text_word_index(tmp_path, "imdb")
-    words = sources.word_index("imdb")
+    words = text_sets.word_index("imdb")
     assert words[0] == "<pad>" and words[1] == "<start>" and words[2] == "<oov>"
-    assert words[1 + sources.INDEX_FROM] == "the"  # rank 1 is stored as 1 + 3
+    assert words[1 + text_sets.INDEX_FROM] == "the"  # rank 1 is stored as 1 + 3
     assert text.decode(np.array([0, 1, 4, 2]), words) == "<start> the <oov>"
 
 
 @pytest.fixture(scope="module")
 def sentences():
-    return sources.sentences().load()
+    return text_sets.sentences().load()
 
 
 def test_vocabulary_lists_frequent_words_first_with_their_counts(sentences):
@@ -126,7 +126,7 @@ def test_one_hot_size_against_indices_and_embedding():
 
 
 def test_two_classes_get_one_sigmoid_column(sentences):
-    prepared = text.prepare_text(sentences, PrepareOptions(seed=0))
+    prepared = text.prepare_text(sentences, prepare_options(seed=0))
     assert prepared.data.y_train.shape[1:] == (1,) and prepared.data.x_train.dtype == object
     assert build.head_for(prepared) == build.BINARY
     probabilities = np.array([[0.9], [0.2], [0.51]], dtype=np.float32)
@@ -134,15 +134,17 @@ def test_two_classes_get_one_sigmoid_column(sentences):
 
 
 def test_the_string_model_takes_raw_sentences(sentences):
-    prepared = text.prepare_text(sentences, PrepareOptions(seed=0))
+    prepared = text.prepare_text(sentences, prepare_options(seed=0))
     layer = text.vectorizer(prepared.data.x_train, 0, 5)
-    spec = text.TextModel("lstm", layer.vocabulary_size(), 5, 4)
-    model = text.build_model(spec, prepared, ModelOptions(units=4, layers=1), layer)
+    options = text_options(maxlen=5, embedding_dim=4)
+    model = text.build_model(
+        "lstm", layer.vocabulary_size(), prepared, options, model_options(units=4, layers=1), layer
+    )
     out = model.predict(text.as_strings(np.array(["so much fun", "no fun"])), verbose=0)
     assert out.shape == (2, 1) and np.all((out > 0) & (out < 1))
 
 
-@pytest.mark.parametrize("kind", ["dense", "conv1d", "gru"])
+@pytest.mark.parametrize("kind", ["dnn", "conv1d", "gru", "cnn"])
 def test_each_body_on_word_indices(kind):
     rng = np.random.default_rng(0)
     dataset = Dataset(
@@ -152,9 +154,11 @@ def test_each_body_on_word_indices(kind):
         y_train=np.arange(30) % 3,
         class_names=("a", "b", "c"),
     )
-    prepared = text.prepare_text(dataset, PrepareOptions(seed=0))
-    spec = text.TextModel(kind, 20, 6, 4, bidirectional=kind == "gru")
-    model = text.build_model(spec, prepared, ModelOptions(units=4, layers=1))
+    prepared = text.prepare_text(dataset, prepare_options(seed=0))
+    options = text_options(maxlen=6, embedding_dim=4, bidirectional=kind == "gru")
+    model = text.build_model(
+        kind, 20, prepared, options, model_options(units=4, layers=1, filters=(4,))
+    )
     assert model.predict(prepared.data.x_test, verbose=0).shape == (len(prepared.data.x_test), 3)
     layers = {type(layer).__name__ for layer in model.layers}
     assert "Embedding" in layers and ("Bidirectional" in layers) == (kind == "gru")
@@ -168,23 +172,23 @@ def test_a_huge_vocabulary_is_refused_before_allocating():
         y_train=np.arange(10) % 2,
         class_names=("a", "b"),
     )
-    prepared = text.prepare_text(dataset, PrepareOptions(seed=0))
-    spec = text.TextModel("dense", 10**10, 4, 64)
+    prepared = text.prepare_text(dataset, prepare_options(seed=0))
+    options = text_options(maxlen=4, embedding_dim=64)
     with pytest.raises(UserError, match=r"model too large: .*Embedding 10000000000x64"):
-        text.build_model(spec, prepared, ModelOptions(units=4, layers=1))
+        text.build_model("dnn", 10**10, prepared, options, model_options(units=4, layers=1))
 
 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"model": "cnn"}, "bad value 'cnn' for model: choose one of dense, lstm, conv1d, gru"),
-        ({"model": "dense", "bidirectional": True}, "bidirectional=true wraps a recurrent layer"),
+        ({"model": "dense"}, "bad value 'dense' for model: choose one of dnn, cnn, lstm, gru"),
+        ({"model": "dnn", "bidirectional": True}, "bidirectional=true wraps a recurrent layer"),
         ({"num_words": 2}, "bad value 2 for num_words: use 0 (every word) or 4 or more"),
         ({"maxlen": 0}, "bad value 0 for maxlen: use 1 or more"),
-        ({"model": "lstm", "layers": 0}, "bad value 0 for layers: model=lstm needs 1+"),
+        ({"model": "lstm", "layers": 0}, "bad value 0 for layers: model=lstm needs 1 or more"),
         ({"epochs": 0}, "bad value 0 for epochs"),
     ],
 )
 def test_text_parameters_are_checked(params, message):
     with pytest.raises(UserError, match=re.escape(message)):
-        Text(**params).validate()
+        params_for("nlp_imdb", **params)

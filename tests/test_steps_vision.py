@@ -7,24 +7,17 @@ import shutil
 import numpy as np
 import pytest
 
-from steps import cache, datasets, sources, vision
+from steps import cache, datasets, vision
 from steps.errors import UserError
+from steps.sources import image_folder
 
 from helpers.images import add_bad_files, write_image_folder
-
-
-def test_parse_size_takes_one_side_or_height_and_width():
-    assert vision.parse_size("64") == (64, 64)
-    assert vision.parse_size("64,48") == (64, 48)
-    for bad in ("0", "big", "1,2,3", ""):
-        with pytest.raises(UserError, match="for image_size: give a size like 64 or 64,48"):
-            vision.parse_size(bad)
 
 
 def test_scan_skips_unreadable_files_with_reasons(tmp_path):
     root = write_image_folder(tmp_path / "photos", per_class=3)
     add_bad_files(root)
-    folder = sources.scan_image_folder(root)
+    folder = image_folder.scan_image_folder(root)
     assert folder.class_names == ("cat", "dog")
     assert len(folder.files) == 6
     reasons = dict(folder.skipped)
@@ -54,7 +47,7 @@ def test_scan_refuses_folders_it_cannot_classify(tmp_path, layout, message):
         for i in range(count):
             Image.new("RGB", (4, 4)).save(root / name / f"{i}.png")
     with pytest.raises(UserError) as error:
-        sources.scan_image_folder(root)
+        image_folder.scan_image_folder(root)
     assert message in str(error.value)
 
 
@@ -66,7 +59,7 @@ def test_missing_folder_says_what_dir_expects(tmp_path):
 def test_folder_loads_resized_through_keras_and_labels_follow_folders(tmp_path):
     root = write_image_folder(tmp_path / "photos", per_class=4, side=16)
     add_bad_files(root)
-    dataset = sources.image_folder_source(sources.scan_image_folder(root), (8, 12)).load()
+    dataset = image_folder.image_folder_source(image_folder.scan_image_folder(root), (8, 12)).load()
     assert dataset.x_train.shape == (8, 8, 12, 3) and dataset.x_train.dtype == np.uint8
     assert dataset.class_names == ("cat", "dog")
     assert dataset.y_train.tolist() == [0] * 4 + [1] * 4
@@ -79,12 +72,12 @@ def test_folder_loads_resized_through_keras_and_labels_follow_folders(tmp_path):
 
 def test_cache_key_follows_contents_and_size_not_paths_or_times(tmp_path):
     root = write_image_folder(tmp_path / "photos", per_class=2)
-    key = sources.image_folder(root).key
+    key = image_folder.source(root).key
     copy = shutil.copytree(root, tmp_path / "elsewhere" / "photos")  # new times, same bytes
-    assert sources.image_folder(copy).key == key
-    assert sources.image_folder(root, (32, 32)).key != key
+    assert image_folder.source(copy).key == key
+    assert image_folder.source(root, size=(32, 32)).key != key
     (copy / "cat" / "extra.png").write_bytes((root / "dog" / "dog_01.png").read_bytes())
-    assert sources.image_folder(copy).key != key
+    assert image_folder.source(copy).key != key
 
 
 def test_second_read_of_a_folder_is_a_cache_hit(tmp_path):

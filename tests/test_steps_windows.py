@@ -3,27 +3,28 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import numpy as np
 import pytest
 
-from steps import build, fit, sources, windows
-from steps.build import ModelOptions
-from steps.datasets import Dataset
+from steps import build, families, fit, windows
+from steps.data import Dataset
 from steps.errors import UserError
-from steps.prepare import PrepareOptions
+from steps.prepare import prepare
+from steps.sources import toys
+
+from helpers.options import model_options, prepare_options
 
 
 @pytest.fixture(scope="module")
 def series() -> Dataset:
-    return sources.series().load()
+    return toys.series().load()
 
 
-def windowed_prepared(dataset: Dataset, window: int, features: int, family: str = "lstm"):
+def windowed_prepared(dataset: Dataset, window: int, features: int):
     windowed = windows.window_dataset(dataset, window, features)
-    return windows.prepare_windows(windowed, family, PrepareOptions(seed=0))
+    return prepare(windowed, prepare_options(seed=0))
 
 
 # ------------------------------------------------------------------ split_x
@@ -95,7 +96,7 @@ def test_split_x_refuses_a_target_column_the_series_lacks():
 
 
 def test_the_toy_series_is_deterministic_and_its_target_follows_the_driver(series):
-    again = sources.series().load()
+    again = toys.series().load()
     np.testing.assert_array_equal(series.x_train, again.x_train)
     np.testing.assert_array_equal(series.y_train, again.y_train)
     assert series.x_train.shape == (500, 2) and series.feature_names == ("driver", "season")
@@ -183,9 +184,9 @@ def test_preview_names_each_step_of_each_feature():
     ("family", "shape"), [("lstm", (6, 2)), ("conv1d", (6, 2)), ("dnn", (12,))]
 )
 def test_windows_are_read_as_time_steps_of_features(series, family, shape):
-    prepared = windowed_prepared(series, window=6, features=2, family=family)
+    prepared = windowed_prepared(series, window=6, features=2)
     assert prepared.preprocessing.sample_shape == (6, 2)
-    assert prepared.preprocessing.family_shape == shape
+    assert families.get(family).input_shape(prepared.preprocessing.sample_shape) == shape
     data = prepared.data
     assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 494  # all windows, split
 
@@ -203,75 +204,82 @@ def test_split_inputs_gives_each_named_input_its_columns(series):
 # ------------------------------------------------------------------ recurrent builders
 
 CELL_CONFIGS = {
-    "lstm-1": ModelOptions(units=8, layers=1),
-    "simple_rnn-1": ModelOptions(units=8, layers=1, cell="simple_rnn"),
-    "gru-1": ModelOptions(units=8, layers=1, cell="gru"),
-    "simple_rnn-3-bn": ModelOptions(units=5, layers=3, cell="simple_rnn", batch_norm=True),
-    "gru-2-dropout": ModelOptions(units=6, layers=2, cell="gru", dropout=0.2),
+    "lstm-1": ("lstm", model_options(units=8, layers=1)),
+    "simple_rnn-1": ("simple_rnn", model_options(units=8, layers=1)),
+    "gru-1": ("gru", model_options(units=8, layers=1)),
+    "simple_rnn-3-bn": ("simple_rnn", model_options(units=5, layers=3, batch_norm=True)),
+    "gru-2-dropout": ("gru", model_options(units=6, layers=2, dropout=0.2)),
 }
 
 
 @pytest.mark.parametrize("config", CELL_CONFIGS)
-def test_parameter_estimate_matches_each_recurrent_cell(series, config):
-    options = CELL_CONFIGS[config]
+def test_parameter_estimate_matches_each_recurrent_family(series, config):
+    family, options = CELL_CONFIGS[config]
     prepared = windowed_prepared(series, window=6, features=3)
-    model = build.build("lstm", prepared, options)
-    blocks = build.estimate_layers(
-        "lstm", prepared.preprocessing.family_shape, build.head_for(prepared), options
-    )
+    model = build.build(family, prepared, options)
+    chosen = families.get(family)
+    shape = chosen.input_shape(prepared.preprocessing.sample_shape)
+    blocks = build.estimate(chosen, shape, build.head_for(prepared), options)
     assert sum(count for _, count in blocks) == model.count_params()
-    assert blocks[0][0] == f"{build.RECURRENT_CELLS[options.cell][0]} {options.units} on 3 features"
+    assert blocks[0][0] == f"{chosen.cell} {options.units} on 3 features"
 
 
 def test_recurrent_counts_by_hand():
     # units=4 on 3 features: kernel 3x4, recurrent kernel 4x4 and bias 4, per gate
-    assert build.recurrent_count("simple_rnn", 3, 4) == 12 + 16 + 4
-    assert build.recurrent_count("lstm", 3, 4) == 4 * (12 + 16 + 4)
-    assert build.recurrent_count("gru", 3, 4) == 3 * (12 + 16 + 4 + 4)  # reset_after: 2 biases
+    options = model_options(units=4, layers=1)
+
+    def count(family: str) -> int:
+        blocks, width = families.get(family).estimate((6, 3), options)
+        assert width == 4
+        return blocks[0][1]
+
+    assert count("simple_rnn") == 12 + 16 + 4
+    assert count("lstm") == 4 * (12 + 16 + 4)
+    assert count("gru") == 3 * (12 + 16 + 4 + 4)  # reset_after: 2 biases
 
 
-@pytest.mark.parametrize("cell", ["lstm", "simple_rnn", "gru"])
-def test_each_cell_builds_its_own_keras_layer(series, cell):
+@pytest.mark.parametrize("family", families.recurrent_names())
+def test_each_recurrent_family_builds_its_own_keras_layer(series, family):
     import keras
 
     prepared = windowed_prepared(series, window=6, features=1)
-    model = build.build("lstm", prepared, ModelOptions(units=4, layers=1, cell=cell))
+    model = build.build(family, prepared, model_options(units=4, layers=1))
     expected = {
         "lstm": keras.layers.LSTM,
         "simple_rnn": keras.layers.SimpleRNN,
         "gru": keras.layers.GRU,
     }
     recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
-    assert [type(layer) for layer in recurrent] == [expected[cell]]
+    assert [type(layer) for layer in recurrent] == [expected[family]]
 
 
-def test_unknown_cell_is_refused_before_building(series):
+def test_a_recurrent_family_needs_a_layer(series):
     prepared = windowed_prepared(series, window=6, features=1)
-    message = "unknown recurrent cell 'rnn'; choose one of lstm, simple_rnn, gru"
+    message = "bad value 0 for layers: model=gru needs 1 or more"
     with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
-        build.build("lstm", prepared, ModelOptions(cell="rnn"))
+        build.build("gru", prepared, model_options(layers=0))
 
 
 def test_stacked_layers_return_sequences_except_the_last(series):
     import keras
 
     prepared = windowed_prepared(series, window=6, features=2)
-    model = build.build("lstm", prepared, ModelOptions(units=5, layers=3, cell="gru"))
+    model = build.build("gru", prepared, model_options(units=5, layers=3))
     shapes = [layer.output.shape for layer in model.layers if isinstance(layer, keras.layers.RNN)]
     assert [tuple(shape) for shape in shapes] == [(None, 6, 5), (None, 6, 5), (None, 5)]
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_sequential_api_builds_the_same_model_as_the_functional_api(series, cell):
+@pytest.mark.parametrize("family", ["lstm", "gru"])
+def test_sequential_api_builds_the_same_model_as_the_functional_api(series, family):
     """Same layers in the same order: same parameter count, and the same weights give the
     same predictions on raw windows."""
     import keras
 
     prepared = windowed_prepared(series, window=6, features=2)
-    options = ModelOptions(units=4, layers=2, cell=cell, dropout=0.1)
+    options = model_options(units=4, layers=2, dropout=0.1)
     fit.seed_everything(0)
-    functional = build.build("lstm", prepared, options)
-    sequential = build.build_sequential(prepared, options, name="seq")
+    functional = build.build(family, prepared, options)
+    sequential = build.build_sequential(family, prepared, options, name="seq")
     assert isinstance(sequential, keras.Sequential) and not isinstance(functional, keras.Sequential)
     assert sequential.name == "seq"
     assert sequential.count_params() == functional.count_params()
@@ -290,7 +298,7 @@ def test_sequential_api_builds_the_same_model_as_the_functional_api(series, cell
 def test_sequential_api_refuses_a_model_too_large(series):
     prepared = windowed_prepared(series, window=6, features=1)
     with pytest.raises(UserError, match=r"^model too large: .*\(largest: LSTM 1000000 on "):
-        build.build_sequential(prepared, ModelOptions(units=10**6, layers=2))
+        build.build_sequential("lstm", prepared, model_options(units=10**6, layers=2))
 
 
 def test_ensemble_has_one_named_input_and_recurrent_stack_per_branch(series):
@@ -298,7 +306,7 @@ def test_ensemble_has_one_named_input_and_recurrent_stack_per_branch(series):
 
     branches = {"target": slice(0, 1), "others": slice(1, None)}
     prepared = windows.split_inputs(windowed_prepared(series, window=6, features=3), branches)
-    model = build.build_branches(prepared, branches, ModelOptions(units=4, layers=1))
+    model = build.build_branches("lstm", prepared, branches, model_options(units=4, layers=1))
     shapes = {tensor.name: tuple(tensor.shape) for tensor in model.inputs}  # Keras sorts them
     assert shapes == {"target": (None, 6, 1), "others": (None, 6, 2)}
     assert any(isinstance(layer, keras.layers.Concatenate) for layer in model.layers)
@@ -319,15 +327,15 @@ def test_ensemble_has_one_named_input_and_recurrent_stack_per_branch(series):
 def test_ensemble_refuses_no_recurrent_layer_and_huge_models(series):
     branches = {"target": slice(0, 1), "others": slice(1, None)}
     prepared = windows.split_inputs(windowed_prepared(series, window=6, features=2), branches)
-    with pytest.raises(UserError, match=r"^an ensemble needs at least one recurrent layer"):
-        build.build_branches(prepared, branches, ModelOptions(layers=0))
+    with pytest.raises(UserError, match=r"^bad value 0 for layers: model=lstm needs 1 or more"):
+        build.build_branches("lstm", prepared, branches, model_options(layers=0))
     with pytest.raises(UserError, match=r"^model too large: .*\(largest: target: LSTM 1000000"):
-        build.build_branches(prepared, branches, ModelOptions(units=10**6, layers=2))
+        build.build_branches("lstm", prepared, branches, model_options(units=10**6, layers=2))
+    with pytest.raises(UserError, match=r"^model=dnn is not recurrent; choose one of lstm, gru"):
+        build.build_branches("dnn", prepared, branches, model_options())
 
 
-def test_default_cell_keeps_the_lstm_family_as_it_was():
-    assert ModelOptions().cell == "lstm"
+def test_the_lstm_estimate_on_images_read_row_by_row():
     head = build.Head(10, "softmax", "categorical_crossentropy", ("accuracy",))
-    blocks = build.estimate_layers("lstm", (28, 28), head, ModelOptions(units=8, layers=1))
+    blocks = build.estimate(families.get("lstm"), (28, 28), head, model_options(units=8, layers=1))
     assert blocks == [("LSTM 8 on 28 features", 4 * (8 * (28 + 8) + 8)), ("Dense 10 output", 90)]
-    assert dataclasses.replace(ModelOptions(), cell="gru").cell == "gru"

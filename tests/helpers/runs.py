@@ -21,6 +21,13 @@ MLFLOW = Path(sys.executable).with_name("mlflow")
 TINY = {"epochs": 2, "batch_size": 16, "units": 8, "filters": "4,8", "verbose": 0}
 
 
+def tiny(entry_point: str) -> dict[str, object]:
+    """TINY without what `entry_point` does not take (transfer builds no units or filters)."""
+    from pipelines.registry import ENTRY_POINTS
+
+    return {k: v for k, v in TINY.items() if k in ENTRY_POINTS[entry_point].takes}
+
+
 def fresh_tracking_store(template: Path, folder: Path) -> Path:
     """`folder/mlflow.db`, as MLflow would have made it there: its Default experiment keeps
     artifacts in `folder/mlruns/0` (MLflow resolves ./mlruns where the store is created)."""

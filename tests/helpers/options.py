@@ -1,0 +1,28 @@
+"""Step options for tests that call steps directly: the declared parameters' defaults, with
+the changes a test names (the option types themselves have no defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pipelines.params import Params
+from steps.fit import FitOptions
+from steps.layers import ModelOptions
+from steps.prepare import PrepareOptions
+from steps.text import TextOptions
+
+
+def prepare_options(**changes: object) -> PrepareOptions:
+    return replace(Params().prepare_options(), **changes)
+
+
+def model_options(**changes: object) -> ModelOptions:
+    return replace(Params().model_options(), **changes)
+
+
+def fit_options(**changes: object) -> FitOptions:
+    return replace(Params().fit_options(), **changes)
+
+
+def text_options(**changes: object) -> TextOptions:
+    return replace(Params().text_options(), **changes)

@@ -1,0 +1,382 @@
+"""The layout's promises: one home for each concept, imports that only go down, and the
+README's recipes for a new data set, model family and lesson, followed step by step."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import re
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipelines import mlproject, params, registry
+from pipelines.cli import main, parser_for
+from pipelines.params import Params, validate
+from steps import datasets, families
+from steps.data import Dataset, Source
+from steps.errors import UserError
+from steps.space import FloatRange
+
+from helpers.runs import REPO, TINY, in_process, only_run
+
+# ---------------------------------------------------------------- imports
+
+
+def project_modules() -> dict[str, Path]:
+    found = {}
+    for path in [*REPO.glob("steps/**/*.py"), *REPO.glob("pipelines/**/*.py")]:
+        name = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def imported(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The project modules `path` imports anywhere, inside functions too."""
+    targets: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [
+                f"{node.module}.{alias.name}"
+                if f"{node.module}.{alias.name}" in modules
+                else node.module
+                for alias in node.names
+            ]
+        else:
+            continue
+        for name in names:
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name:
+                targets.add(name)
+    return targets
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in graph[node]:
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                other = stack.pop()
+                component.append(other)
+                if other == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle_and_steps_never_import_pipelines():
+    modules = project_modules()
+    graph = {name: imported(path, modules) - {name} for name, path in modules.items()}
+    assert cycles(graph) == []
+    upward = [
+        (a, b)
+        for a, targets in graph.items()
+        for b in targets
+        if a.startswith("steps") and b.startswith("pipelines")
+    ]
+    assert upward == []
+
+
+def test_the_import_check_sees_a_cycle_and_a_lazy_import():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}
+    assert cycles(graph) == [["a", "b", "c"]]
+    source = Path(datasets.__file__)
+    assert "steps.sources.npz_file" in imported(source, project_modules())
+    lazy = Path(registry.__file__)  # `from steps.transfer import check_choice` in a function
+    assert "steps.transfer" in imported(lazy, project_modules())
+
+
+def test_bench_imports_nothing_from_tests():
+    for path in REPO.glob("bench/**/*"):
+        if path.is_dir() or "__pycache__" in path.parts:
+            continue
+        text = path.read_text()
+        reach = r'/ "tests"|PYTHONPATH=\S*tests/|import upstream_files|from (conftest|helpers)\b'
+        assert not re.search(reach, text), path
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def option_types() -> list[type]:
+    """Every `*Options` dataclass in steps/: what a step takes from the parameters."""
+    found = []
+    for name in project_modules():
+        if name.startswith("steps"):
+            module = importlib.import_module(name)
+            found += [
+                value
+                for key, value in vars(module).items()
+                if key.endswith("Options")
+                and dataclasses.is_dataclass(value)
+                and value.__module__ == name
+            ]
+    return found
+
+
+def test_every_step_option_is_a_declared_parameter_without_a_default_of_its_own():
+    kinds = option_types()
+    assert set(kinds) == set(params.STEP_OPTIONS)
+    for kind in kinds:
+        for field in dataclasses.fields(kind):
+            assert field.name in Params.model_fields, f"{kind.__name__}.{field.name}"
+            assert field.default is dataclasses.MISSING, f"{kind.__name__}.{field.name}"
+        built = Params().options(kind)
+        assert all(
+            getattr(built, f.name) == getattr(Params(), f.name) for f in dataclasses.fields(kind)
+        )
+
+
+def test_a_renamed_option_field_fails_loudly():
+    @dataclasses.dataclass(frozen=True)
+    class RenamedOptions:
+        epoch_count: int
+
+    with pytest.raises(AttributeError, match="epoch_count"):
+        Params().options(RenamedOptions)
+
+
+def bad_value(name: str) -> object | None:
+    """A value the declaration of `name` refuses, or None for free text."""
+    info = Params.model_fields[name]
+    marks = list(info.metadata)
+    if info.annotation is bool:
+        return "maybe"
+    if any(isinstance(m, params.OneOf) for m in marks):
+        return "no-such-choice"
+    if any(isinstance(m, params.Parsed) for m in marks):
+        return "a,,b,a"
+    for mark in marks:
+        if hasattr(mark, "ge"):
+            return mark.ge - 1
+        if hasattr(mark, "gt"):
+            return mark.gt
+    return "" if any(type(m).__name__ == "MinLen" for m in marks) else None
+
+
+@pytest.mark.parametrize("name", list(Params.model_fields))
+def test_every_parameter_refuses_a_bad_value_in_one_line_naming_it(name):
+    value = bad_value(name)
+    if value is None:
+        assert name in {"dataset", "target", "predict_npz", "path", "metric", "study_name", "space"}
+        return
+    with pytest.raises(UserError) as caught:
+        validate(Params, {name: value})
+    message = str(caught.value)
+    assert message.startswith("bad value ") and f" for {name}: " in message
+    assert message.endswith(params.rule(name)) and "\n" not in message
+
+
+def test_non_finite_numbers_are_refused():
+    for name, value in (("learning_rate", "inf"), ("dropout", "nan"), ("l2", "inf")):
+        with pytest.raises(UserError, match=f"bad value {value} for {name}: use "):
+            validate(Params, {name: value})
+
+
+def test_entry_points_take_declared_parameters_and_override_only_those():
+    for entry in registry.ENTRY_POINTS.values():
+        assert set(entry.takes) <= Params.model_fields.keys(), entry.name
+        assert len(set(entry.takes)) == len(entry.takes), entry.name
+        assert set(entry.defaults) <= set(entry.takes), entry.name
+        assert set(entry.narrow) <= set(entry.takes), entry.name
+        entry.params()  # its defaults pass its own checks
+        module = importlib.import_module(f"pipelines.{entry.pipeline}")
+        assert callable(module.run), entry.name
+        assert module.__doc__.startswith("Lesson") and "mlflow run . -e " in module.__doc__
+
+
+def test_each_entry_point_name_is_written_once_in_the_table():
+    text = Path(registry.__file__).read_text()
+    assert text.count("EntryPoint(\n            name=") == len(registry.ENTRY_POINTS)
+    for name in registry.ENTRY_POINTS:
+        assert text.count(f'name="{name}"') == 1, name
+
+
+def test_an_entry_point_refuses_a_parameter_it_does_not_take():
+    with pytest.raises(UserError, match="gpu_check takes no parameter 'epochs'"):
+        registry.params_for("gpu_check", epochs=3)
+
+
+def test_narrowed_choices_show_in_help_and_messages():
+    rnn = registry.ENTRY_POINTS["rnn"]
+    recurrent = ", ".join(families.recurrent_names())
+    with pytest.raises(UserError, match=f"^bad value 'dnn' for model: choose one of {recurrent}$"):
+        rnn.params(model="dnn")
+    assert f"choose one of {recurrent}" in " ".join(parser_for(rnn).format_help().split())
+
+
+# ---------------------------------------------------------------- recipe: a new model family
+
+
+def linear_body(x, opts):
+    """The throwaway family's body: nothing between the scaled input and the head."""
+    return x
+
+
+@pytest.fixture
+def throwaway_family(monkeypatch):
+    family = families.Family(
+        "linear_model",
+        input_shape=families.flat,
+        body=linear_body,
+        estimate=lambda shape, opts: ([], int(np.prod(shape))),
+        space={"learning_rate": FloatRange(1e-3, 1e-1, log=True)},
+    )
+    monkeypatch.setitem(families.FAMILIES, family.name, family)
+    return family
+
+
+def test_recipe_a_new_model_family_is_one_record(throwaway_family, lesson_env, tracking, tmp_path):
+    # Every list of families is read from the registry: choices, help, comparisons, search.
+    assert "linear_model" in registry.ENTRY_POINTS["tabular"].params(model="linear_model").model
+    help_text = " ".join(parser_for(registry.ENTRY_POINTS["tabular"]).format_help().split())
+    assert "linear_model" in help_text
+    assert registry.params_for("compare_models", models="dnn,linear_model").models[-1] == (
+        "linear_model"
+    )
+    registry.params_for("tune", model="linear_model", space="learning_rate=0.01:0.05")
+    # ...and it trains like any other family.
+    result = in_process(
+        "tabular", {"dataset": "iris", "model": "linear_model", **TINY}, lesson_env, tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    run = only_run(tracking, "tabular")
+    assert run.data.params["model"] == "linear_model"
+    assert 0 <= run.data.metrics["test_accuracy"] <= 1
+
+
+def test_an_unknown_family_raises():
+    with pytest.raises(UserError, match="unknown model family 'mlp'; choose one of dnn, cnn"):
+        families.get("mlp")
+    with pytest.raises(UserError, match=r"^bad value 'mlp' for model: choose one of dnn, cnn"):
+        registry.params_for("tabular", model="mlp")
+
+
+# ---------------------------------------------------------------- recipe: a new data set
+
+
+def squares() -> Source:
+    """The throwaway data set: x and its square."""
+
+    def load() -> Dataset:
+        x = np.arange(40, dtype=np.float32).reshape(-1, 1)
+        return Dataset(name="squares", task="regression", x_train=x, y_train=x[:, 0] ** 2)
+
+    return Source(name="squares", key="squares-40-v1", load=load)
+
+
+def test_recipe_a_new_data_set_is_one_row(monkeypatch, lesson_env, tracking, tmp_path):
+    monkeypatch.setitem(datasets.NAMED, "squares", datasets.Named(squares, "table", "regression"))
+    assert "squares" in datasets.names(kind="table", task="regression")
+    assert "squares" in Params.model_fields["dataset"].description or "squares" in (
+        params.data_sets()
+    )
+    result = in_process("dnn_regression", {"dataset": "squares", **TINY}, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    run = only_run(tracking, "dnn_regression")
+    assert run.data.tags["dataset"] == "squares"
+    assert run.data.params["n_samples"] == "40"
+
+
+def test_unknown_names_and_schemes_list_what_is_registered():
+    with pytest.raises(UserError) as caught:
+        datasets.resolve("mnsit")
+    assert str(caught.value) == (
+        f"unknown data set 'mnsit'; choose one of {', '.join(sorted(datasets.NAMED))}, "
+        "or give npz:PATH, csv:PATH or dir:PATH"
+    )
+    with pytest.raises(UserError, match=r"use npz:PATH, csv:PATH or dir:PATH$"):
+        datasets.resolve("parquet:x.pq")
+
+
+# ---------------------------------------------------------------- recipe: a new lesson
+
+
+@pytest.fixture
+def throwaway_lesson(monkeypatch):
+    module = types.ModuleType("pipelines.squares_lesson")
+    module.__doc__ = "Lesson 99: the mean of the data.\n\n    mlflow run . -e squares_mean\n"
+
+    def run(params: Params, tracker) -> None:
+        from steps import workflow
+
+        dataset = workflow.load_dataset(tracker, params.dataset)
+        tracker.log_metrics({"mean_target": float(np.mean(dataset.y_train))})
+
+    module.run = run
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    entry = registry.EntryPoint(
+        name="squares_mean",
+        pipeline="squares_lesson",
+        lessons="99",
+        summary="the mean of a data set's target",
+        takes=("dataset", "seed"),
+        defaults={"dataset": "diabetes"},
+    )
+    monkeypatch.setitem(registry.ENTRY_POINTS, entry.name, entry)
+    return entry
+
+
+def test_recipe_a_new_lesson_is_a_module_and_an_entry(
+    throwaway_lesson, lesson_env, tracking, tmp_path
+):
+    rendered = mlproject.render()
+    assert "  squares_mean:  # lessons 99: the mean of a data set's target" in rendered
+    assert 'command: "python -m pipelines squares_mean --dataset {dataset} --seed {seed}"' in (
+        rendered
+    )
+    result = in_process("squares_mean", {}, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    run = only_run(tracking, "squares_mean")
+    assert run.data.params == {
+        "dataset": "diabetes",
+        "seed": "42",
+        "backend": "tensorflow",
+        "n_samples": "442",
+    }
+    assert run.data.metrics["mean_target"] == pytest.approx(152.133, abs=1e-3)
+    assert main(["squares_mean", "--epochs", "3"]) == 2
+
+
+# ---------------------------------------------------------------- leftovers
+
+
+def test_the_repository_speaks_of_itself_only():
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    outside = re.compile(r"\biss" + r"ue [0-9]|DESIGN" + r"\.md")  # split: not a match itself
+    offenders = [
+        name
+        for name in tracked
+        if Path(REPO, name).is_file()
+        and outside.search(Path(REPO, name).read_text(errors="ignore"))
+    ]
+    assert offenders == []
