@@ -121,7 +121,8 @@ def build(family: str, prepared: Prepared, opts: ModelOptions, name: str = ""):
     check_fits_in_memory(estimate(chosen, shape, head, opts))
     inputs = keras.Input(pre.sample_shape, name="sample")
     x = inputs if pre.x_scaling.is_identity else scaling_layer(pre.x_scaling)(inputs)
-    outputs = head_layer(head)(family_body(x, chosen, opts))
+    x = family_body(x, chosen, opts)  # before the head: layers draw their seeds in order
+    outputs = head_layer(head)(x)
     if not pre.y_scaling.is_identity:
         outputs = target_units_layer(pre.y_scaling)(outputs)
     return keras.Model(inputs, outputs, name=name or family)

@@ -276,6 +276,7 @@ def build_model(
         inputs = keras.Input((), dtype="string", name="text")
         x = vectorize(inputs)
     x = keras.layers.Embedding(vocabulary, text.embedding_dim, name="embedding")(x)
-    outputs = build.head_layer(head)(body(x, chosen, text, opts))
+    x = body(x, chosen, text, opts)  # before the head: layers draw their seeds in order
+    outputs = build.head_layer(head)(x)
     prefix = "bidirectional_" if text.bidirectional else ""
     return keras.Model(inputs, outputs, name=name or f"{prefix}{family}")
