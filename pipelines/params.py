@@ -144,9 +144,7 @@ Numbers = Annotated[
     Parsed(commas, "give numbers above 0 like 0.001,0.01"),
     at.MinLen(1),
 ]
-Values = Annotated[
-    tuple[float, ...], Parsed(commas, "give numbers like 101,102,103"), at.MinLen(1)
-]
+Values = Annotated[tuple[float, ...], Parsed(commas, "give numbers like 101,102,103"), at.MinLen(1)]
 Size = Annotated[
     tuple[Annotated[int, at.Ge(1)], Annotated[int, at.Ge(1)]],
     Parsed(height_width, "give a size like 64 or 64,48"),
@@ -192,7 +190,7 @@ class Params(BaseModel):
     # -- the model
     model: Family = Field("dnn", description="the model family (steps/families.py)")
     units: int = Field(
-        64, ge=1, le=4096, description="units of each hidden Dense, recurrent or Conv1D layer"
+        64, ge=1, description="units of each hidden Dense, recurrent or Conv1D layer"
     )
     layers: int = Field(
         2,
@@ -214,7 +212,7 @@ class Params(BaseModel):
     l1: Annotated[float, Off] = Field(0.0, ge=0, le=1, description="L1 penalty on each kernel")
     l2: Annotated[float, Off] = Field(0.0, ge=0, le=1, description="L2 penalty on each kernel")
     # -- the fit
-    epochs: int = Field(10, ge=1, le=100_000, description="passes over the training rows")
+    epochs: int = Field(10, ge=1, description="passes over the training rows")
     batch_size: int = Field(32, ge=1, description="rows per gradient step")
     learning_rate: float = Field(0.001, gt=0, le=10, description="the optimizer's step size")
     optimizer: Annotated[str, OneOf(OPTIMIZERS)] = Field("adam", description="the optimizer")
@@ -302,8 +300,8 @@ class Params(BaseModel):
     num_words: Annotated[int, ZeroOr(4, "every word")] = Field(
         0, ge=0, description="keep the most frequent words, indices below this"
     )
-    maxlen: int = Field(8, ge=1, le=100_000, description="words every text is padded or cut to")
-    embedding_dim: int = Field(8, ge=1, le=4096, description="length of each word's vector")
+    maxlen: int = Field(8, ge=1, description="words every text is padded or cut to")
+    embedding_dim: int = Field(8, ge=1, description="length of each word's vector")
     bidirectional: bool = Field(False, description="each recurrent layer reads the text both ways")
     max_trials: int = Field(3, ge=1, description="models AutoKeras tries")
     # -- search and training dynamics (66-72)
@@ -469,7 +467,9 @@ def validate(
         if error["type"] == "extra_forbidden":
             raise UserError(f"unknown parameter {name!r}") from None
         value = values.get(name, error.get("input"))
-        raise UserError(f"bad value {shown(value)} for {name}: {rule(name)}") from None
+        item = error["loc"][1] if len(error["loc"]) > 1 else None
+        unknown = f"{error['input']!r} unknown; " if isinstance(item, int) else ""  # in a list
+        raise UserError(f"bad value {shown(value)} for {name}: {unknown}{rule(name)}") from None
     for name, marks in (narrowing or {}).items():
         value = getattr(params, name)
         if not all(allows(mark, value) for mark in marks):
