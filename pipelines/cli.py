@@ -11,7 +11,8 @@ import signal
 import sys
 from contextlib import nullcontext
 
-from pipelines.params import Params, declared, rule
+from pipelines.declare import rule
+from pipelines.params import Params
 from pipelines.registry import ENTRY_POINTS, EntryPoint
 from steps import backends
 from steps.errors import UserError
@@ -36,17 +37,18 @@ def parser_for(entry: EntryPoint) -> argparse.ArgumentParser:
     defaults = entry.params()
     for name in entry.takes:
         text = param_text(getattr(defaults, name)) or "''"
-        takes = rule(name, entry.narrow.get(name, ())).removeprefix("use ")
+        takes = rule(Params, name, entry.narrow.get(name, ())).removeprefix("use ")
         parser.add_argument(
             f"--{name}",
             metavar=metavar(name),
-            help=f"{declared(name).description}{': ' if takes else ''}{takes} (default: {text})",
+            help=f"{Params.model_fields[name].description}{': ' if takes else ''}{takes} "
+            f"(default: {text})",
         )
     return parser
 
 
 def metavar(name: str) -> str:
-    kind = declared(name).annotation
+    kind = Params.model_fields[name].annotation
     return {int: "INT", float: "NUMBER", bool: "BOOL"}.get(kind, "TEXT")
 
 

@@ -4,7 +4,7 @@ the code.
 python -m pipelines.mlproject > MLproject      (or `make mlproject`)
 """
 
-from pipelines.params import ARCHITECTURE, DATA, FIT, RUN, Params, declared
+from pipelines.params import ARCHITECTURE, DATA, FIT, RUN, Params
 from pipelines.registry import ENTRY_POINTS, EntryPoint
 from steps.tracking import param_text
 
@@ -39,7 +39,7 @@ def declared_names(names: tuple[str, ...]) -> list[str]:
 
 
 def line(name: str, value: object) -> str:
-    kind = declared(name).annotation
+    kind = Params.model_fields[name].annotation
     text = param_text(value)
     default = text if kind in (int, float) else f'"{text}"'
     return f"{name}: {{type: {'float' if kind in (int, float) else 'string'}, default: {default}}}"

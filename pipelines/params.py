@@ -4,151 +4,34 @@ Each field is one parameter: its name, type, default, range or choices, and one 
 sentence. The entry-point table (`pipelines.registry`) says which parameters each entry
 point takes and overrides their defaults or narrows their choices. From these two come the
 command line and its `--help` (`pipelines.cli`), MLproject (`pipelines.mlproject`), the one
-validation loop and its messages (`validate`), the run's logged parameters (spelt by
-`steps.tracking.param_text`), and the step options (`Params.options`), whose fields must
-each be a parameter here.
+validation loop and its messages (`pipelines.declare.validate`), the run's logged
+parameters (spelt by `steps.tracking.param_text`), and the step options (`Params.options`),
+whose fields must each be a parameter here.
 
-pydantic checks types and ranges; only the messages are written here, from the declared
-range or choices. Nothing here imports TensorFlow or MLflow, so `--help` and parameter errors
-stay fast.
+pydantic checks types and ranges; the messages come from the declared range or choices.
+Nothing here imports TensorFlow or MLflow, so `--help` and parameter errors stay fast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
-from typing import Annotated, Any, TypeVar
+from dataclasses import fields
+from typing import Annotated, TypeVar
 
-import annotated_types as at
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import core_schema
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pipelines.declare import Counts, Numbers, OneOf, Size, Values, Zero, ZeroOr, names_of, validate
 from steps import datasets, families
 from steps.backends import BACKENDS, JIT_COMPILE, PRECISIONS
-from steps.errors import UserError
 from steps.fit import OPTIMIZERS, FitOptions
 from steps.layers import ACTIVATIONS, INITIALIZERS, ModelOptions
 from steps.prepare import LABELS, SCALERS, PrepareOptions
 from steps.search import DIRECTIONS, PRUNERS
 from steps.text import TextOptions
-from steps.tracking import param_text
 from steps.transfer import BASES, MIN_SIZE
 from steps.workflow import Recipe
 
-# ---------------------------------------------------------------- how a parameter is declared
-
-
-@dataclass(frozen=True)
-class OneOf:
-    """The allowed values: a tuple, or a function giving them now (model families can be
-    registered at run time)."""
-
-    values: tuple | Callable[[], tuple]
-
-    def allowed(self) -> tuple:
-        return self.values() if callable(self.values) else self.values
-
-    def rule(self) -> str:
-        return f"choose one of {', '.join(str(v) for v in self.allowed() if v != '')}"
-
-    def __get_pydantic_core_schema__(self, source: Any, handler) -> Any:
-        def check(value):
-            if value not in self.allowed():
-                raise ValueError(self.rule())
-            return value
-
-        return core_schema.no_info_after_validator_function(check, handler(source))
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """A parameter given as one text and split (comma lists, sizes) before its parts are
-    checked; `describe` says what it takes."""
-
-    parse: Callable[[str], tuple]
-    describe: str | Callable[[], str]
-
-    def rule(self) -> str:
-        return self.describe() if callable(self.describe) else self.describe
-
-    def __get_pydantic_core_schema__(self, source: Any, handler) -> Any:
-        def parse(value):
-            return self.parse(value) if isinstance(value, str) else value
-
-        return core_schema.no_info_before_validator_function(parse, handler(source))
-
-
-@dataclass(frozen=True)
-class ZeroOr:
-    """0 (meaning `zero`), or at least `least` (a gap: 1..least-1 is refused)."""
-
-    least: int
-    zero: str
-
-    def rule(self) -> str:
-        return f"use 0 ({self.zero}) or {self.least} or more"
-
-    def __get_pydantic_core_schema__(self, source: Any, handler) -> Any:
-        def check(value):
-            if value != 0 and value < self.least:
-                raise ValueError(self.rule())
-            return value
-
-        return core_schema.no_info_after_validator_function(check, handler(source))
-
-
-@dataclass(frozen=True)
-class Zero:
-    """What 0 means for a count or a penalty (`patience` 0: off), for the help and messages."""
-
-    meaning: str
-
-
-@dataclass(frozen=True)
-class Distinct:
-    """Each entry of a list once."""
-
-    def __get_pydantic_core_schema__(self, source: Any, handler) -> Any:
-        def check(value):
-            if len(set(value)) != len(value):
-                raise ValueError("an entry listed twice")
-            return value
-
-        return core_schema.no_info_after_validator_function(check, handler(source))
-
-
-def commas(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-def height_width(text: str) -> tuple[str, ...]:
-    sides = commas(text)
-    return sides * 2 if len(sides) == 1 else sides
-
-
-def names_of(allowed: OneOf) -> Any:
-    """A comma list of names from `allowed`, each once."""
-    describe = lambda: f"give a comma list of {', '.join(allowed.allowed())}, each once"  # noqa: E731
-    return Annotated[
-        tuple[Annotated[str, allowed], ...], Parsed(commas, describe), at.MinLen(1), Distinct()
-    ]
-
-
 FAMILY = OneOf(families.names)
 Family = Annotated[str, FAMILY]
-Counts = Annotated[
-    tuple[Annotated[int, at.Ge(1)], ...], Parsed(commas, "give counts like 32,64"), at.MinLen(1)
-]
-Numbers = Annotated[
-    tuple[Annotated[float, at.Gt(0)], ...],
-    Parsed(commas, "give numbers above 0 like 0.001,0.01"),
-    at.MinLen(1),
-]
-Values = Annotated[tuple[float, ...], Parsed(commas, "give numbers like 101,102,103"), at.MinLen(1)]
-Size = Annotated[
-    tuple[Annotated[int, at.Ge(1)], Annotated[int, at.Ge(1)]],
-    Parsed(height_width, "give a size like 64 or 64,48"),
-]
 Off = Zero("off")
 IO_PATTERNS = ("n_to_1", "1_to_n", "n_to_n")
 VAL_MODES = ("split", "fraction")
@@ -390,104 +273,3 @@ ARCHITECTURE = tuple(f.name for f in fields(ModelOptions))
 FIT = ("epochs", "batch_size", "learning_rate", "optimizer", "patience", "reduce_lr_patience")
 RUN = ("seed", "verbose", "backend", "mixed_precision", "jit_compile")
 TRAINING = (*DATA, "model", *ARCHITECTURE, *FIT, "resume", *RUN)
-
-
-# ---------------------------------------------------------------- rules and messages
-
-
-def declared(name: str) -> Any:
-    return Params.model_fields[name]
-
-
-def rule(name: str, narrowed: tuple = ()) -> str:
-    """What `name` takes, in words, from its declaration (and an entry point's narrowing)."""
-    info = declared(name)
-    marks = tuple(info.metadata)
-    for mark in (*narrowed, *marks):
-        if isinstance(mark, OneOf | Parsed | ZeroOr):
-            return mark.rule()
-    if info.annotation is bool:
-        return "use true or false"
-    low = high = None
-    for mark in (*marks, *narrowed):  # a narrowing wins over the declaration
-        for key in ("ge", "gt"):
-            low = (key, getattr(mark, key)) if hasattr(mark, key) else low
-        for key in ("le", "lt"):
-            high = (key, getattr(mark, key)) if hasattr(mark, key) else high
-    if info.annotation is str:
-        return "use a non-empty value" if any(isinstance(m, at.MinLen) for m in marks) else ""
-    zero = next((m.meaning for m in marks if isinstance(m, Zero)), "")
-    return number_rule(info.annotation, low, high, zero)
-
-
-def number_rule(kind: type, low: tuple | None, high: tuple | None, zero: str) -> str:
-    """'use 1 or more', 'use a number above 0 and below 1', 'use 0 (off) to 1'..."""
-    if low is None and high is None:
-        return "use a whole number" if kind is int else "use a number"
-    start = "" if low is None else f"{low[1]}"
-    if low == ("ge", 0) and zero:
-        start = f"0 ({zero})"
-    if high is None:
-        return f"use {start} or more" if low[0] == "ge" else f"use a number above {start}"
-    if low is None:
-        return f"use a number {'up to' if high[0] == 'le' else 'below'} {high[1]}"
-    if low[0] == "gt":
-        return (
-            f"use a number above {start} and {'at most' if high[0] == 'le' else 'below'} {high[1]}"
-        )
-    if high[0] == "le":
-        return f"use {start} to {high[1]}"
-    return f"use a number from {start} up to (not including) {high[1]}"
-
-
-def shown(value: object) -> str:
-    """A value as a user types it: numbers bare, text quoted."""
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            return repr(value)
-        return value
-    return repr(value) if not isinstance(value, bool) else param_text(value)
-
-
-Kind = TypeVar("Kind", bound=Params)
-
-
-def validate(
-    kind: type[Kind], values: Mapping[str, object], narrowing: Mapping[str, tuple] | None = None
-) -> Kind:
-    """`values` checked against the declarations (and an entry point's narrowing): the
-    parameters, or a UserError naming the first bad one and what it takes."""
-    try:
-        params = kind.model_validate(dict(values))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        name = str(error["loc"][0]) if error["loc"] else ""
-        if error["type"] == "extra_forbidden":
-            raise UserError(f"unknown parameter {name!r}") from None
-        value = values.get(name, error.get("input"))
-        item = error["loc"][1] if len(error["loc"]) > 1 else None
-        unknown = f"{error['input']!r} unknown; " if isinstance(item, int) else ""  # in a list
-        raise UserError(f"bad value {shown(value)} for {name}: {unknown}{rule(name)}") from None
-    for name, marks in (narrowing or {}).items():
-        value = getattr(params, name)
-        if not all(allows(mark, value) for mark in marks):
-            raise UserError(
-                f"bad value {shown(values.get(name, value))} for {name}: {rule(name, marks)}"
-            )
-    return params
-
-
-def allows(mark: object, value: Any) -> bool:
-    if isinstance(mark, OneOf):
-        return value in mark.allowed()
-    if isinstance(mark, at.Ge):
-        return value >= mark.ge
-    if isinstance(mark, at.Gt):
-        return value > mark.gt
-    if isinstance(mark, at.Le):
-        return value <= mark.le
-    if isinstance(mark, at.Lt):
-        return value < mark.lt
-    raise TypeError(f"cannot narrow with {mark!r}")

@@ -12,15 +12,8 @@ from dataclasses import dataclass, field
 
 import annotated_types as at
 
-from pipelines.params import (
-    DATA,
-    FIT,
-    RUN,
-    TRAINING,
-    OneOf,
-    Params,
-    validate,
-)
+from pipelines.declare import OneOf, validate
+from pipelines.params import DATA, FIT, RUN, TRAINING, Params
 from steps import families
 from steps.errors import UserError
 

@@ -17,7 +17,8 @@ import pytest
 
 from pipelines import mlproject, params, registry
 from pipelines.cli import main, parser_for
-from pipelines.params import Params, validate
+from pipelines.declare import OneOf, Parsed, rule, validate
+from pipelines.params import Params
 from steps import datasets, families
 from steps.data import Dataset, Source
 from steps.errors import UserError
@@ -169,9 +170,9 @@ def bad_value(name: str) -> object | None:
     marks = list(info.metadata)
     if info.annotation is bool:
         return "maybe"
-    if any(isinstance(m, params.OneOf) for m in marks):
+    if any(isinstance(m, OneOf) for m in marks):
         return "no-such-choice"
-    if any(isinstance(m, params.Parsed) for m in marks):
+    if any(isinstance(m, Parsed) for m in marks):
         return "a,,b,a"
     for mark in marks:
         if hasattr(mark, "ge"):
@@ -191,7 +192,7 @@ def test_every_parameter_refuses_a_bad_value_in_one_line_naming_it(name):
         validate(Params, {name: value})
     message = str(caught.value)
     assert message.startswith("bad value ") and f" for {name}: " in message
-    assert message.endswith(params.rule(name)) and "\n" not in message
+    assert message.endswith(rule(Params, name)) and "\n" not in message
 
 
 def test_non_finite_numbers_are_refused():

@@ -17,7 +17,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from pipelines.params import Params, validate
+from pipelines.declare import validate
+from pipelines.params import Params
 from steps import backends, build, fit, prepare
 from steps.errors import UserError
 from steps.sources import image_folder, sklearn_sets
