@@ -3,10 +3,10 @@
 # (bench/bare_cifar10.py), at batch 128 and 1024, steady-state images/s (first epoch left
 # out) and their ratio (goal: pipeline >= 0.9 x bare). Details: bench/gpu.py's docstring.
 #
-# Made for a machine with JAX (GPU build) and PyTorch but no TensorFlow, Python 3.12, and
-# no network (this workplace's nvidia-h100-x1 / nvidia-h200 images). What that image lacks
-# travels as wheels in .whl/ (git-ignored). Fetch them once, from the repository root, on a
-# machine with the package index (versions: the ones this project is tested with):
+# Made for a GPU machine without network that has JAX (GPU build) and PyTorch but no
+# TensorFlow, on Python 3.12. What it lacks travels as wheels in .whl/ (git-ignored). Fetch
+# them once, from the repository root, on a machine with the package index (versions: the
+# ones this project is tested with):
 #
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #     --implementation cp --platform manylinux_2_34_x86_64 --platform manylinux_2_28_x86_64 \
@@ -22,16 +22,16 @@
 #     opentelemetry-sdk==1.45.2 opentelemetry-semantic-conventions==0.66b2 \
 #     opentelemetry-proto==1.45.2 typing_extensions==4.16.0
 #
-# (35 MB. The image already has numpy, pandas, scikit-learn, matplotlib, tensorboard,
+# (35 MB. Such a machine already has numpy, pandas, scikit-learn, matplotlib, tensorboard,
 # protobuf, pyyaml, requests, jax and the rest of what the cnn_cifar10 path imports; the list
 # above is what that path imported here beyond it, plus typing_extensions, which
 # pydantic_core wants at 4.16 or newer. Optuna is not on that path. If the import check
 # below names another module, add its wheel the same way, e.g. protobuf==7.36.2 when
-# opentelemetry-proto finds the image's protobuf older than 5.)
+# opentelemetry-proto finds that machine's protobuf older than 5.)
 #
-# Then, through this workplace's device tool, from the checkout it sends:
-#   run(command="bash bench/gpu.sh", carry=[".whl"], timeout_s=600)
-# It prints a markdown table and writes gpu_bench.json to $OUT (else to $BENCH_WORK).
+# Then copy the checkout with .whl/ to the GPU machine and run `bash bench/gpu.sh` from its
+# root. It prints a markdown table and writes gpu_bench.json to $OUT when that is set (else
+# to $BENCH_WORK).
 #
 # Rehearsal on a CPU with this project's venv (no wheels; TensorFlow hidden as on the GPU):
 #   PYTHON=.venv/bin/python BENCH_WHEELS=0 BENCH_HIDE_TENSORFLOW=1 BENCH_TRAIN=1000 \
