@@ -8,7 +8,7 @@ compare runs with `-P layers=1` and `-P layers=8`.
 """
 
 from pipelines.params import Params
-from steps import workflow
+from steps import datasets, workflow
 from steps.errors import UserError
 from steps.tracking import Tracker
 
@@ -18,6 +18,7 @@ def run(params: Params, tracker: Tracker) -> None:
     if dataset.task != "regression":
         raise UserError(
             f"{params.dataset} is a classification data set; dnn_regression needs a numeric "
-            "target (diabetes, linear, or csv:PATH with -P target=COLUMN)"
+            f"target ({', '.join(datasets.names(kind='table', task='regression'))}, or "
+            "csv:PATH with -P target=COLUMN)"
         )
     workflow.fit_dataset(tracker, dataset, params.recipe())

@@ -2,13 +2,14 @@
 
 35 Conv2D widens, Dense narrows, MaxPooling2D keeps each window's max; 36 MNIST: imshow
 (a sample grid is logged), one-hot labels, softmax, categorical_crossentropy; 37-41 no model
-is tied to a data set: `-P model=cnn|dnn|lstm|conv1d` on mnist, fashion_mnist, cifar10,
-cifar100, digits, an `npz:` file of images or a `dir:` folder of class sub-folders. The
-prepare step gives each family its input: flat rows (DNN), images with channels (CNN), rows
-as time steps (LSTM, Conv1D). The twelve `cnn_|dnn_|lstm_` x `mnist|fashion_mnist|cifar10|
-cifar100` entry points run this pipeline with their own defaults. Besides the confusion
-matrix, each run logs every class's test accuracy (evaluation/per_class_accuracy.csv, a bar
-chart, and a `test_accuracy_<class>` metric each when there are at most 10 classes).
+is tied to a data set: `-P model=cnn|dnn|lstm|gru|conv1d|...` on mnist, fashion_mnist,
+cifar10, cifar100, digits, an `npz:` file of images or a `dir:` folder of class sub-folders.
+Each family reads its own input: flat rows (DNN), images with channels (CNN), rows as time
+steps (recurrent families, Conv1D). The twelve `cnn_|dnn_|lstm_` x
+`mnist|fashion_mnist|cifar10|cifar100` entry points run this pipeline with their own
+defaults. Besides the confusion matrix, each run logs every class's test accuracy
+(evaluation/per_class_accuracy.csv, a bar chart, and a `test_accuracy_<class>` metric each
+when there are at most 10 classes).
 
     mlflow run . -e cnn_mnist --env-manager local
     mlflow run . -e lstm_fashion_mnist --env-manager local

@@ -4,7 +4,7 @@
 sigmoid unit, binary_crossentropy); 83 `-P bidirectional=true` reads each text both ways.
 `-P num_words=N` keeps the N most frequent words (the rest become the out-of-vocabulary
 index 2), `-P maxlen=N` pads or cuts every text to N words with `keras.utils.pad_sequences`
-(unlike the loader's own `maxlen`, which drops longer texts). `-P model=dense|lstm|conv1d|gru`
+(unlike the loader's own `maxlen`, which drops longer texts). `-P model=dnn|lstm|gru|conv1d`
 picks what follows the Embedding. The run logs the vocabulary and a few test texts decoded
 back to words with their predicted class.
 

@@ -3,7 +3,7 @@
 79 the Tokenizer numbers words, most frequent first; one-hot vectors would waste space (the
 run logs how many numbers a text takes one-hot, as indices and embedded), so each text
 becomes a padded row of word indices and the model's input layer is an Embedding; 80 the
-same with an LSTM or a Conv1D after the Embedding (`-P model=dense|lstm|conv1d`).
+same with an LSTM or a Conv1D after the Embedding (`-P model=dnn|lstm|conv1d`, any family).
 
 Keras 3 dropped `keras.preprocessing.text.Tokenizer`: `keras.layers.TextVectorization`
 numbers and pads instead. It is the logged model's first layer, so the model takes raw text:

@@ -1,6 +1,6 @@
 """Lessons 17-22: recurrent layers on a windowed time series.
 
-17 / 18 / 19 LSTM, SimpleRNN, GRU: `-P cell=lstm|simple_rnn|gru`; 20 the same model from the
+17 / 18 / 19 LSTM, SimpleRNN, GRU: `-P model=lstm|simple_rnn|gru`; 20 the same model from the
 functional API or as a keras.Sequential: `-P api=functional|sequential` (same layers, same
 parameter count); 21 EarlyStopping: `-P patience=N`; 22 return_sequences keeps the time axis,
 so recurrent layers stack: `-P layers=N` (every layer but the last returns sequences; the
@@ -11,7 +11,7 @@ steps, each predicting the next value: a recurrent layer's lesson is reading tim
 order, which a series shows directly (images read row by row are `image_classify -P
 model=lstm`). `-P features=N` feeds more columns of the series.
 
-    mlflow run . -e rnn --env-manager local [-P cell=gru -P api=sequential -P layers=2]
+    mlflow run . -e rnn --env-manager local [-P model=gru -P api=sequential -P layers=2]
 """
 
 from pipelines.params import Params

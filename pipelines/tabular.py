@@ -10,7 +10,7 @@ and R2, classification sets by accuracy.
 """
 
 from pipelines.params import Params
-from steps import workflow
+from steps import datasets, workflow
 from steps.errors import UserError
 from steps.tracking import Tracker
 
@@ -20,6 +20,6 @@ def run(params: Params, tracker: Tracker) -> None:
     if dataset.is_image:
         raise UserError(
             f"{params.dataset} is a set of images; use image_classify for images, or a table "
-            "here (boston_housing, diabetes, iris, breast_cancer, wine, csv:PATH)"
+            f"here ({', '.join(datasets.names(kind='table'))}, csv:PATH)"
         )
     workflow.fit_dataset(tracker, dataset, params.recipe())

@@ -3,7 +3,7 @@
 25 a `split_x` function cuts the series into windows of `-P window=` steps, each followed by
 the value to predict (the run logs the first ones as `windows/first_windows.csv`); 26-27 the
 windows are ordinary samples: train_test_split, then an LSTM or a DNN (`-P model=lstm|dnn`,
-or `conv1d`); 62 split_x on a 2-D series: `-P features=N` feeds the first N columns, the
+or any other family); 62 split_x on a 2-D series: `-P features=N` feeds the first N columns, the
 target first. On the default `series` data set (a wave plus 0.5 x the previous step of a
 random `driver` column), the target's own past predicts only the wave; `-P features=2` adds
 the driver and test_r2 rises. `plots/forecast.png` shows the one-step predictions in time
