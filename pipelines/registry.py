@@ -70,7 +70,10 @@ def searchable_space(params: Params) -> None:
 
     for name, dimension in parse_space(params.model, params.space).items():
         for end in dimension.ends():
-            validate(Params, {name: end})
+            try:
+                validate(Params, {name: end})
+            except UserError as exc:
+                raise UserError(f"space: {exc}") from None
 
 
 RECURRENT = {"model": (OneOf(families.recurrent_names),)}
