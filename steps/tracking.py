@@ -239,10 +239,25 @@ def open_run(entry_point: str, resume_run_id: str | None = None):
         else:
             mlflow.set_experiment(name or entry_point)
         run = mlflow.start_run()
-    mlflow.MlflowClient().set_experiment_tag(
-        run.info.experiment_id, "mlflow.experimentKind", "custom_model_development"
-    )
+    open_on_runs_table(run.info.experiment_id)
     return run
+
+
+def open_on_runs_table(experiment_id: str) -> None:
+    """Tag the experiment so that MLflow's UI opens it on its runs table, not on its GenAI
+    view. Parallel workers tag the same experiment at once: the store then refuses all but
+    the first insert, which is as good as done."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    key, value = "mlflow.experimentKind", "custom_model_development"
+    if client.get_experiment(experiment_id).tags.get(key) == value:
+        return
+    try:
+        client.set_experiment_tag(experiment_id, key, value)
+    except mlflow.exceptions.MlflowException:
+        if client.get_experiment(experiment_id).tags.get(key) != value:
+            raise
 
 
 def set_experiment_of(run_id: str) -> None:

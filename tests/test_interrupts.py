@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -148,6 +149,31 @@ def test_stale_runs_are_marked_killed_and_live_ones_left_alone(tracking, tmp_pat
     assert status[fresh.info.run_id] == "RUNNING"
     reason = tracking.get_run(dead.info.run_id).data.tags["error"]
     assert reason == f"marked KILLED by stale_runs: its process 999999999 on {host} is gone"
+
+
+def test_workers_opening_runs_at_once_all_tag_the_experiment_for_the_runs_table(tracking):
+    """Parallel tune workers open their runs in one experiment at the same moment; each
+    tags it for the UI's runs table, and the store refuses every insert but the first."""
+    from steps.tracking import open_on_runs_table
+
+    experiment = tracking.create_experiment("workers")
+    start, failures = threading.Barrier(4), []
+
+    def worker() -> None:
+        start.wait()
+        try:
+            open_on_runs_table(experiment)
+        except Exception as exc:  # any failure of any worker fails the test
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    tags = tracking.get_experiment(experiment).tags
+    assert tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_two_processes_building_one_cold_cache_both_succeed(lesson_env, tmp_path):
