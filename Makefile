@@ -59,7 +59,9 @@ clean:
 
 # Optuna: the dashboard, and several workers on one study
 .PHONY: optuna-dashboard tune-workers
-OPTUNA_STORAGE ?= sqlite:///optuna.db
+# The study's storage URL, read from the environment by tune and the dashboard: a password
+# in it stays off every command line (better still: PGPASSWORD or ~/.pgpass, see README).
+export OPTUNA_STORAGE ?= sqlite:///optuna.db
 OPTUNA_PORT ?= 8080
 N ?= 2
 TUNE_ARGS ?= -P model=dnn -P dataset=breast_cancer -P n_trials=20
@@ -70,11 +72,11 @@ optuna-dashboard: $(STAMP)  ## Optuna's dashboard over OPTUNA_STORAGE on http://
 # N workers on one study (OPTUNA_STORAGE, TUNE_ARGS), then one run that retrains the best.
 # With PostgreSQL: OPTUNA_STORAGE=postgresql://... MLFLOW_TRACKING_URI=postgresql://...
 tune-workers: $(STAMP)  ## N Optuna workers sharing one study (N=2), then the best retrained
-	$(BIN)/python -c "import optuna, mlflow; optuna.storages.RDBStorage('$(OPTUNA_STORAGE)'); \
+	$(BIN)/python -c "import os, optuna, mlflow; optuna.storages.RDBStorage(os.environ['OPTUNA_STORAGE']); \
 		c = mlflow.MlflowClient(); c.get_experiment_by_name('tune') or c.create_experiment('tune')"
 	pids=""; for i in $$(seq 1 $(N)); do \
-		$(BIN)/mlflow run . -e tune --env-manager local $(TUNE_ARGS) -P storage=$(OPTUNA_STORAGE) \
+		$(BIN)/mlflow run . -e tune --env-manager local $(TUNE_ARGS) \
 			-P resume=true -P retrain=false -P worker=$$i & pids="$$pids $$!"; \
 	done; for pid in $$pids; do wait $$pid || exit 1; done
-	$(BIN)/mlflow run . -e tune --env-manager local $(TUNE_ARGS) -P storage=$(OPTUNA_STORAGE) \
+	$(BIN)/mlflow run . -e tune --env-manager local $(TUNE_ARGS) \
 		-P resume=true

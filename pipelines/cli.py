@@ -16,6 +16,7 @@ from pipelines.params import Params
 from pipelines.registry import ENTRY_POINTS, EntryPoint
 from steps import backends
 from steps.errors import UserError
+from steps.secrets import redacted
 from steps.tracking import param_text
 
 EXIT_USER_ERROR = 2
@@ -116,7 +117,7 @@ def main(argv: list[str]) -> int:
     try:
         entry, params = parse(argv)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redacted(str(exc))}", file=sys.stderr)
         from steps.tracking import fail_launched_run
 
         fail_launched_run(str(exc))
@@ -125,7 +126,7 @@ def main(argv: list[str]) -> int:
     try:
         run(entry, params)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redacted(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         from steps.tracking import RESUME_HINT

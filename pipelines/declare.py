@@ -14,6 +14,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import core_schema
 
 from steps.errors import UserError
+from steps.secrets import holds_password, redacted
 from steps.tracking import param_text
 
 
@@ -84,6 +85,25 @@ class Zero:
 
 
 @dataclass(frozen=True)
+class NoPassword:
+    """A URL that names no password: `mlflow run` would store and print it with the run."""
+
+    def rule(self) -> str:
+        return (
+            "leave the password out of the URL: libpq reads it from PGPASSWORD or ~/.pgpass "
+            "(or give the whole URL in OPTUNA_STORAGE)"
+        )
+
+    def __get_pydantic_core_schema__(self, source: Any, handler) -> Any:
+        def check(value):
+            if holds_password(value):
+                raise ValueError(self.rule())
+            return value
+
+        return core_schema.no_info_after_validator_function(check, handler(source))
+
+
+@dataclass(frozen=True)
 class Distinct:
     """Each entry of a list once."""
 
@@ -137,7 +157,7 @@ def rule(kind: type[BaseModel], name: str, narrowed: tuple = ()) -> str:
     info = kind.model_fields[name]
     marks = tuple(info.metadata)
     for mark in (*narrowed, *marks):
-        if isinstance(mark, OneOf | Parsed | ZeroOr):
+        if isinstance(mark, OneOf | Parsed | ZeroOr | NoPassword):
             return mark.rule()
     if info.annotation is bool:
         return "use true or false"
@@ -174,8 +194,9 @@ def number_rule(kind: type, low: tuple | None, high: tuple | None, zero: str) ->
 
 
 def shown(value: object) -> str:
-    """A value as a user types it: numbers bare, text quoted."""
+    """A value as a user types it: numbers bare, text quoted, no password."""
     if isinstance(value, str):
+        value = redacted(value)
         try:
             float(value)
         except ValueError:

@@ -6,10 +6,14 @@ that default; this one answers with the entry point's name when the command is
 `mlflow run ... -e NAME` for one of our entry points. `--experiment-name`,
 `--experiment-id` and the MLFLOW_EXPERIMENT_* variables still win, as MLflow checks
 them first.
+
+Being asked before the run exists, it also stops a `-P name=URL` that holds a password:
+`mlflow run` would store it as the run's parameter and print it in its command line.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 
 
@@ -29,12 +33,37 @@ def entry_point_from_argv(argv: list[str]) -> str | None:
     return None
 
 
+def password_parameter(argv: list[str]) -> str | None:
+    """The first `-P name=value` of `mlflow run` whose value is a URL with a password."""
+    from steps.secrets import holds_password
+
+    for flag, value in itertools.pairwise(argv):
+        if flag in ("-P", "--param-list") and holds_password(value):
+            return value.partition("=")[0]
+    return None
+
+
+def stop_a_stored_password(argv: list[str]) -> None:
+    name = password_parameter(argv)
+    if name:
+        print(
+            f"error: -P {name}= holds a password, which mlflow run would store with the run "
+            "and print; leave it out of the URL: libpq reads it from PGPASSWORD or ~/.pgpass "
+            "(or give the whole URL in OPTUNA_STORAGE)",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+
+
 class EntryPointExperimentProvider:
     """Duck-types MLflow's DefaultExperimentProvider: MLflow imports this module while
     it initialises, so importing MLflow here would be circular."""
 
     def in_context(self) -> bool:
-        return entry_point_from_argv(sys.argv) is not None
+        if entry_point_from_argv(sys.argv) is None:
+            return False
+        stop_a_stored_password(sys.argv)
+        return True
 
     def get_experiment_id(self) -> str:
         import mlflow

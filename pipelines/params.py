@@ -19,7 +19,18 @@ from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipelines.declare import Counts, Numbers, OneOf, Size, Values, Zero, ZeroOr, names_of, validate
+from pipelines.declare import (
+    Counts,
+    NoPassword,
+    Numbers,
+    OneOf,
+    Size,
+    Values,
+    Zero,
+    ZeroOr,
+    names_of,
+    validate,
+)
 from steps import datasets, families
 from steps.backends import BACKENDS, JIT_COMPILE, PRECISIONS
 from steps.fit import OPTIMIZERS, FitOptions
@@ -203,8 +214,10 @@ class Params(BaseModel):
     pruner: Annotated[str, OneOf(PRUNERS)] = Field(
         "hyperband", description="what stops weak trials early"
     )
-    storage: str = Field(
-        "sqlite:///optuna.db", min_length=1, description="the Optuna storage URL of the study"
+    storage: Annotated[str, NoPassword()] = Field(
+        "",
+        description="the Optuna storage URL of the study (default: the OPTUNA_STORAGE "
+        "variable, else sqlite:///optuna.db)",
     )
     study_name: str = Field("", description="the study's name (default: tune-MODEL-DATASET)")
     space: str = Field(

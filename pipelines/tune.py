@@ -9,9 +9,10 @@ logs the best parameters (`best_*`) and `best_value`, the optimization history a
 parameter importances, the trials table, and then the best configuration retrained and
 logged like any other lesson's model.
 
-The study lives in `-P storage=` (default `sqlite:///optuna.db` in the folder `mlflow run`
-runs in): `-P resume=true` continues it up to `n_trials` trials in all, several workers can
-share it (`make tune-workers N=2`), and `make optuna-dashboard` shows it.
+The study lives in `-P storage=` (else in the OPTUNA_STORAGE variable's URL, else
+`sqlite:///optuna.db` in the folder `mlflow run` runs in; a password goes in PGPASSWORD or
+~/.pgpass, never in the URL): `-P resume=true` continues it up to `n_trials` trials in all,
+several workers can share it (`make tune-workers N=2`), and `make optuna-dashboard` shows it.
 
     mlflow run . -e tune --env-manager local -P model=dnn -P dataset=breast_cancer -P n_trials=20
 """
@@ -19,6 +20,7 @@ share it (`make tune-workers N=2`), and `make optuna-dashboard` shows it.
 from pipelines.params import Params
 from steps import build, fit, search, workflow
 from steps.prepare import prepare
+from steps.secrets import redacted
 from steps.space import describe, suggest
 from steps.tracking import Tracker
 
@@ -49,12 +51,10 @@ def run(params: Params, tracker: Tracker) -> None:
         pruner=params.pruner,
         sampler_seed=params.seed + params.worker,
     )
-    tracker.set_tags(
-        study=name, storage=search.redacted(storage), metric=metric, direction=direction
-    )
+    tracker.set_tags(study=name, storage=redacted(storage), metric=metric, direction=direction)
     tracker.log_text(describe(space) + "\n", "search/space.txt")
     print(
-        f"study {name!r} in {search.redacted(storage)}: {direction} {metric} over",
+        f"study {name!r} in {redacted(storage)}: {direction} {metric} over",
         describe(space),
     )
 

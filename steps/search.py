@@ -24,6 +24,7 @@ from pathlib import Path
 
 from steps import families
 from steps.errors import UserError
+from steps.secrets import redacted
 from steps.space import Space, narrowed
 
 PRUNERS = ("hyperband", "median", "none")
@@ -42,22 +43,19 @@ def default_direction(metric: str) -> str:
     return "maximize" if metric.endswith(("accuracy", "auc", "precision", "recall")) else "minimize"
 
 
+# Where the study lives when -P storage= is empty: OPTUNA_STORAGE keeps a database URL, and
+# any password in it, off the command line.
+STORAGE_ENV, DEFAULT_STORAGE = "OPTUNA_STORAGE", "sqlite:///optuna.db"
+
+
 def storage_url(text: str) -> str:
-    """sqlite paths made absolute (relative ones are relative to the current folder)."""
+    """`-P storage=`, else OPTUNA_STORAGE, else sqlite:///optuna.db; sqlite paths made
+    absolute (relative ones are relative to the current folder)."""
+    text = text or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
     prefix = "sqlite:///"
     if text.startswith(prefix) and not text.startswith(prefix + "/"):
         return prefix + str(Path(text.removeprefix(prefix)).resolve())
     return text
-
-
-def redacted(url: str) -> str:
-    """A storage URL fit for a tag or a log line: no password."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy knows: Optuna will say so
-        return url
 
 
 def make_pruner(kind: str):
@@ -80,7 +78,8 @@ def open_study(
     try:
         existing = optuna.study.get_all_study_names(storage)
     except Exception as exc:
-        raise UserError(f"cannot open Optuna storage {redacted(storage)}: {exc}") from None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot open Optuna storage {redacted(storage)}: {reason}") from None
     if name in existing and not resume:
         done = len(optuna.load_study(study_name=name, storage=storage).trials)
         raise UserError(

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from steps.errors import UserError
+from steps.secrets import redacted
 
 # Full disk, read-only or unwritable places: the user's to fix, not a bug.
 STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
@@ -54,14 +55,14 @@ class Tracker:
     def set_tags(self, **tags: object) -> None:
         import mlflow
 
-        mlflow.set_tags({k: str(v) for k, v in tags.items()})
+        mlflow.set_tags({k: redacted(str(v)) for k, v in tags.items()})
 
     def log_params(self, params: dict[str, object]) -> None:
         """Params not already on the run (`mlflow run` logs the declared ones itself)."""
         import mlflow
 
         present = mlflow.get_run(self.run_id).data.params
-        fresh = {k: param_text(v) for k, v in params.items() if k not in present}
+        fresh = {k: redacted(param_text(v)) for k, v in params.items() if k not in present}
         if fresh:
             mlflow.log_params(fresh)
 
@@ -279,6 +280,7 @@ def resumable(run_id: str) -> bool:
 def record_failure(message: str, status: str) -> None:
     import mlflow
 
+    message = redacted(message)
     mlflow.set_tags({"error": message, "mlflow.note.content": f"**{status}**: {message}"})
     mlflow.end_run(status)
 
@@ -360,6 +362,7 @@ def fail_launched_run(message: str) -> None:
     import mlflow
 
     client = mlflow.MlflowClient()
+    message = redacted(message)
     client.set_tag(run_id, "error", message)
     client.set_tag(run_id, "mlflow.note.content", f"**FAILED**: {message}")
     client.set_terminated(run_id, "FAILED")

@@ -108,7 +108,7 @@ POSTGRES = os.environ.get("KERAS_LESSONS_TEST_POSTGRES", "")
 
 
 @pytest.fixture
-def postgres_databases():
+def postgres_databases(monkeypatch):
     """Two fresh databases (Optuna's, MLflow's: both keep an alembic_version table)."""
     if not POSTGRES:
         pytest.skip(
@@ -116,7 +116,7 @@ def postgres_databases():
             "(.ci/run installs and starts one where Debian's postgresql package installs)"
         )
     import psycopg
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import URL, make_url
 
     names = [f"lessons_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("optuna", "mlflow")]
     connection = psycopg.connect(POSTGRES, autocommit=True)
@@ -124,7 +124,14 @@ def postgres_databases():
         for name in names:
             cursor.execute(f"CREATE DATABASE {name}")
     base = make_url(POSTGRES)
-    yield [base.set(database=name).render_as_string(hide_password=False) for name in names]
+    # URLs without the password, which libpq reads from PGPASSWORD, as the README shows
+    monkeypatch.setenv("PGPASSWORD", base.password or "")
+    yield [
+        URL.create(
+            base.drivername, base.username, None, base.host, base.port, name
+        ).render_as_string()
+        for name in names
+    ]
     with connection.cursor() as cursor:
         for name in names:
             cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -144,7 +151,7 @@ def test_two_workers_share_one_postgres_study_each_trial_recorded_once(
     client = mlflow.MlflowClient(tracking_uri=mlflow_url)
     client.create_experiment("tune", artifact_location=str(tmp_path / "artifacts"))
     optuna.storages.RDBStorage(optuna_url)
-    env = lesson_env | {"MLFLOW_TRACKING_URI": mlflow_url}
+    env = lesson_env | {"MLFLOW_TRACKING_URI": mlflow_url, "PGPASSWORD": os.environ["PGPASSWORD"]}
     params = SEARCH | {
         "n_trials": 4,
         "storage": optuna_url,
@@ -174,3 +181,51 @@ def test_two_workers_share_one_postgres_study_each_trial_recorded_once(
     assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {
         run.info.run_id for run in trial_runs
     }
+
+
+# ------------------------------------------------------------------ credentials
+
+SECRET_URL = "postgresql://lessons:s3cr3t@127.0.0.1:9/optuna"  # nothing listens on port 9
+
+
+def everything_stored(client) -> str:
+    """Every parameter and tag of every run in the store, as one text."""
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    return " ".join(f"{r.data.params} {r.data.tags}" for r in runs)
+
+
+def test_mlflow_run_with_a_password_in_a_parameter_stops_before_storing_it(
+    lesson_env, tracking, tmp_path
+):
+    result = mlflow_run("tune", SEARCH | {"storage": SECRET_URL}, lesson_env, tmp_path)
+    assert result.returncode == 2
+    assert "s3cr3t" not in result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert lines == [
+        "error: -P storage= holds a password, which mlflow run would store with the run and "
+        "print; leave it out of the URL: libpq reads it from PGPASSWORD or ~/.pgpass (or give "
+        "the whole URL in OPTUNA_STORAGE)"
+    ]
+    assert "Traceback" not in result.stderr
+    assert "s3cr3t" not in everything_stored(tracking)
+
+
+def test_a_password_in_the_storage_parameter_is_refused_without_showing_it(
+    lesson_env, tracking, tmp_path
+):
+    result = in_process("tune", SEARCH | {"storage": SECRET_URL}, lesson_env, tmp_path)
+    message = (
+        "bad value 'postgresql://lessons:***@127.0.0.1:9/optuna' for storage: leave the "
+        "password out of the URL"
+    )
+    assert_clean_failure(result, tracking, "tune", message, parameter_error=True)
+    assert "s3cr3t" not in result.stdout + result.stderr
+
+
+def test_a_storage_url_from_the_environment_never_reaches_the_run(lesson_env, tracking, tmp_path):
+    env = lesson_env | {"OPTUNA_STORAGE": SECRET_URL}
+    result = in_process("tune", SEARCH, env, tmp_path)
+    message = "cannot open Optuna storage postgresql://lessons:***@127.0.0.1:9/optuna: "
+    assert_clean_failure(result, tracking, "tune", message)
+    assert "s3cr3t" not in result.stdout + result.stderr
+    assert "s3cr3t" not in everything_stored(tracking)

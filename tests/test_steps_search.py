@@ -13,6 +13,7 @@ from steps import families, search, space
 from steps.build import Head
 from steps.errors import UserError
 from steps.prepare import Split
+from steps.secrets import redacted
 from steps.tracking import Tracker
 
 from helpers.options import fit_options
@@ -81,8 +82,24 @@ def test_storage_paths_are_made_absolute_and_passwords_hidden(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     assert search.storage_url("sqlite:///optuna.db") == f"sqlite:///{tmp_path}/optuna.db"
     assert search.storage_url("sqlite:////abs/o.db") == "sqlite:////abs/o.db"
-    url = "postgresql://lessons:secret@db:5432/optuna"
-    assert search.redacted(url) == "postgresql://lessons:***@db:5432/optuna"
+    monkeypatch.setenv("OPTUNA_STORAGE", "postgresql://lessons@db:5432/optuna")
+    assert search.storage_url("") == "postgresql://lessons@db:5432/optuna"
+    monkeypatch.delenv("OPTUNA_STORAGE")
+    assert search.storage_url("") == f"sqlite:///{tmp_path}/optuna.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("postgresql://lessons:secret@db:5432/optuna", "postgresql://lessons:***@db:5432/optuna"),
+        ("postgresql+psycopg://u:p@ss@h/d", "postgresql+psycopg://u:***@h/d"),
+        ("cannot open mysql://u:x@h/d: refused", "cannot open mysql://u:***@h/d: refused"),
+        ("sqlite:////abs/o.db", "sqlite:////abs/o.db"),
+        ("postgresql://lessons@db/optuna", "postgresql://lessons@db/optuna"),
+    ],
+)
+def test_passwords_in_urls_are_hidden_wherever_they_stand(text, shown):
+    assert redacted(text) == shown
 
 
 def tiny_data(rows: int = 64) -> Split:
