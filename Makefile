@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 TB_PORT ?= 6006
+# Host names the dashboards answer to besides 127.0.0.1, localhost and HOST (comma-separated)
+ALLOWED_HOSTS ?=
 export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 # `mlflow run --env-manager local` starts `python` from PATH: make it this venv's.
@@ -45,8 +47,9 @@ ui: $(STAMP)  ## MLflow UI on http://$(HOST):$(PORT)
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host $(HOST) --port $(PORT)
 
 tensorboard: $(STAMP)  ## TensorBoard over every run's traces (RUN=<run id> for one run)
-	$(BIN)/tensorboard --logdir $(if $(RUN),$(wildcard mlruns/*/$(RUN)/artifacts/tensorboard),mlruns) \
-		--host $(HOST) --port $(TB_PORT)
+	$(BIN)/python -m steps.servers tensorboard \
+		--logdir $(if $(RUN),$(wildcard mlruns/*/$(RUN)/artifacts/tensorboard),mlruns) \
+		--host $(HOST) --port $(TB_PORT) --allowed-hosts "$(ALLOWED_HOSTS)"
 
 bench: $(STAMP)  ## side-by-side speed measurements (not part of make test); results in bench-results/
 	$(BIN)/python bench/run.py
@@ -67,7 +70,8 @@ N ?= 2
 TUNE_ARGS ?= -P model=dnn -P dataset=breast_cancer -P n_trials=20
 
 optuna-dashboard: $(STAMP)  ## Optuna's dashboard over OPTUNA_STORAGE on http://$(HOST):$(OPTUNA_PORT)
-	$(BIN)/optuna-dashboard $(OPTUNA_STORAGE) --host $(HOST) --port $(OPTUNA_PORT)
+	$(BIN)/python -m steps.servers optuna --host $(HOST) --port $(OPTUNA_PORT) \
+		--allowed-hosts "$(ALLOWED_HOSTS)"
 
 # N workers on one study (OPTUNA_STORAGE, TUNE_ARGS), then one run that retrains the best.
 # With PostgreSQL: OPTUNA_STORAGE=postgresql://... MLFLOW_TRACKING_URI=postgresql://...

@@ -1,0 +1,94 @@
+"""The dashboards answer only to their own host names (no DNS rebinding), served for real."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import optuna
+import pytest
+
+from steps.servers import allowed_hosts, host_name
+
+from helpers.runs import REPO
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def status(port: int, path: str, host: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", path, headers={"Host": host})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@contextmanager
+def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[int]:
+    """`python -m steps.servers ARGS` on a free port, until it answers; stopped afterwards."""
+    port = free_port()
+    command = [sys.executable, "-m", "steps.servers", *args, "--port", str(port)]
+    server = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"server did not start: {server.stdout.read()}") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [("127.0.0.1:6006", "127.0.0.1"), ("[::1]:6006", "[::1]"), ("a.example", "a.example")],
+)
+def test_host_name_drops_the_port(header, name):
+    assert host_name(header) == name
+
+
+def test_allowed_hosts_are_the_local_names_the_bound_address_and_those_given():
+    assert allowed_hosts("0.0.0.0", ["board.example", " "]) == {
+        "localhost",
+        "127.0.0.1",
+        "[::1]",
+        "0.0.0.0",
+        "board.example",
+    }
+    assert "[::1]" in allowed_hosts("::1")
+
+
+def test_tensorboard_refuses_a_foreign_host_name(tmp_path):
+    with serving("tensorboard", "--logdir", str(tmp_path)) as port:
+        assert status(port, "/", f"127.0.0.1:{port}") == 200
+        assert status(port, "/", f"localhost:{port}") == 200
+        assert status(port, "/", f"rebound.example:{port}") == 403
+        assert status(port, "/data/runs", "rebound.example") == 403
+
+
+def test_optuna_dashboard_refuses_a_foreign_host_name_and_reads_optuna_storage(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    optuna.create_study(storage=storage, study_name="served")
+    env = {"OPTUNA_STORAGE": storage, "PATH": "/usr/bin:/bin"}
+    with serving("optuna", "--allowed-hosts", "board.example", env=env) as port:
+        assert status(port, "/api/studies", f"127.0.0.1:{port}") == 200
+        assert status(port, "/api/studies", f"board.example:{port}") == 200
+        assert status(port, "/api/studies", f"rebound.example:{port}") == 403
