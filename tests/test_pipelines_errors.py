@@ -38,6 +38,13 @@ def test_bad_input_fails_cleanly(entry_point, params, message, lesson_env, track
         ({"epochs": 0}, "bad value 0 for epochs: use 1 or more"),
         ({"scaler": "robust"}, "bad value 'robust' for scaler: choose one of"),
         ({"epochs": "ten"}, "bad value 'ten' for epochs: use 1 or more"),
+        ({"seed": -5}, "bad value -5 for seed: use 0 to 4294967295"),
+        ({"activation": "nonsense"}, "bad value 'nonsense' for activation: choose one of sigmoid"),
+        ({"initializer": "nonsense"}, "bad value 'nonsense' for initializer: choose one of"),
+        ({"l1": "inf"}, "bad value inf for l1: use 0 (off) to 1"),
+        ({"layers": 1000}, "bad value 1000 for layers: use 0 to 64"),
+        ({"learning_rate": "inf"}, "bad value inf for learning_rate: use a number above 0"),
+        ({"test_fraction": 0}, "bad value 0 for test_fraction: use a number above 0 and below 1"),
     ],
 )
 def test_bad_parameter_is_refused_before_a_run(params, message, lesson_env, tracking, tmp_path):
