@@ -46,12 +46,14 @@ def run(params: Params, tracker: Tracker) -> None:
     study = search.open_study(
         storage,
         name,
+        metric,
         direction,
         resume=params.resume,
         pruner=params.pruner,
         sampler_seed=params.seed + params.worker,
     )
     tracker.set_tags(study=name, storage=redacted(storage), metric=metric, direction=direction)
+    search.link_to_run(study, tracker.experiment_id, tracker.run_id, params.worker)
     tracker.log_text(describe(space) + "\n", "search/space.txt")
     print(
         f"study {name!r} in {redacted(storage)}: {direction} {metric} over",

@@ -69,9 +69,17 @@ def make_pruner(kind: str):
 
 
 def open_study(
-    storage: str, name: str, direction: str, *, resume: bool, pruner: str, sampler_seed: int
+    storage: str,
+    name: str,
+    metric: str,
+    direction: str,
+    *,
+    resume: bool,
+    pruner: str,
+    sampler_seed: int,
 ):
-    """Create the study, or continue it when `resume`; an existing one is never reused silently."""
+    """Create the study, named after the metric it optimizes, or continue it when `resume`;
+    an existing one is never reused silently, nor with another metric or direction."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -99,7 +107,20 @@ def open_study(
             f"study {name!r} was created to {study.direction.name.lower()}, not {direction}; "
             "use the same -P direction= or another -P study_name="
         )
+    if study.metric_names is None:  # Optuna's dashboard and plots show it, not "Objective 0"
+        study.set_metric_names([metric])
+    elif study.metric_names != [metric]:
+        raise UserError(
+            f"study {name!r} optimizes {study.metric_names[0]}, not {metric}; "
+            f"use -P metric={study.metric_names[0]} or another -P study_name="
+        )
     return study
+
+
+def link_to_run(study, experiment_id: str, run_id: str, worker: int) -> None:
+    """Where the study's trials are in MLflow: its experiment and each worker's parent run."""
+    study.set_user_attr("mlflow_experiment_id", experiment_id)
+    study.set_user_attr(f"mlflow_parent_run_worker_{worker}", run_id)
 
 
 # ---------------------------------------------------------------- metrics and memory
@@ -274,8 +295,12 @@ def optuna_plot(name: str, study, **kwargs):
         return getattr(plots, name)(study, **kwargs).figure
 
 
+def metric_of(study) -> str:
+    return (study.metric_names or ["Objective Value"])[0]
+
+
 def history_figure(study):
-    figure = optuna_plot("plot_optimization_history", study)
+    figure = optuna_plot("plot_optimization_history", study, target_name=metric_of(study))
     figure.set_size_inches(7, 4)
     figure.tight_layout()
     return figure
@@ -288,7 +313,10 @@ def importance_figure(study):
     varied = sorted(n for n in names if len({repr(t.params.get(n)) for t in complete}) > 1)
     if len(complete) < 2 or not varied:
         return None
-    figure = optuna_plot("plot_param_importances", study, params=varied)
+    figure = optuna_plot(
+        "plot_param_importances", study, params=varied, target_name=metric_of(study)
+    )
+    figure.axes[0].set_title(f"Hyperparameter importances for {metric_of(study)}", loc="left")
     figure.set_size_inches(7, 4)
     figure.tight_layout()
     return figure

@@ -41,6 +41,10 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
     assert len(trials) == 2
     study = optuna.load_study(study_name="tune-dnn-iris", storage=storage)
     assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {r.info.run_id for r in trials}
+    # The study names its metric and points at its MLflow experiment and parent run.
+    assert study.metric_names == ["val_accuracy"]
+    assert study.user_attrs["mlflow_experiment_id"] == parent.info.experiment_id
+    assert study.user_attrs["mlflow_parent_run_worker_0"] == parent.info.run_id
     for trial in trials:
         assert trial.info.status == "FINISHED"
         assert trial.data.tags["state"] == "COMPLETE"

@@ -49,6 +49,7 @@ def first_params(tmp_path, seed: int, name: str) -> dict:
     study = search.open_study(
         f"sqlite:///{tmp_path / 'optuna.db'}",
         name,
+        "val_accuracy",
         "maximize",
         resume=False,
         pruner="median",
@@ -65,17 +66,44 @@ def test_same_seed_gives_the_same_first_trial(tmp_path):
 def test_existing_study_needs_resume_and_the_same_direction(tmp_path):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     opened = search.open_study(
-        storage, "s", "minimize", resume=False, pruner="none", sampler_seed=1
+        storage, "s", "val_loss", "minimize", resume=False, pruner="none", sampler_seed=1
     )
     opened.enqueue_trial({"x": 1})
     with pytest.raises(
         UserError, match=r"^study 's' already exists in sqlite:///.* with 1 trials; "
     ):
-        search.open_study(storage, "s", "minimize", resume=False, pruner="none", sampler_seed=1)
-    again = search.open_study(storage, "s", "minimize", resume=True, pruner="none", sampler_seed=1)
+        search.open_study(
+            storage, "s", "val_loss", "minimize", resume=False, pruner="none", sampler_seed=1
+        )
+    again = search.open_study(
+        storage, "s", "val_loss", "minimize", resume=True, pruner="none", sampler_seed=1
+    )
     assert len(again.trials) == 1
     with pytest.raises(UserError, match="was created to minimize, not maximize"):
-        search.open_study(storage, "s", "maximize", resume=True, pruner="none", sampler_seed=1)
+        search.open_study(
+            storage, "s", "val_loss", "maximize", resume=True, pruner="none", sampler_seed=1
+        )
+    assert again.metric_names == ["val_loss"]  # what Optuna's dashboard and plots show
+    with pytest.raises(UserError, match=r"^study 's' optimizes val_loss, not loss; use -P metric="):
+        search.open_study(
+            storage, "s", "loss", "minimize", resume=True, pruner="none", sampler_seed=1
+        )
+
+
+def test_plots_are_labelled_by_the_studys_metric(tmp_path):
+    study = search.open_study(
+        f"sqlite:///{tmp_path / 'optuna.db'}",
+        "labelled",
+        "val_accuracy",
+        "maximize",
+        resume=False,
+        pruner="none",
+        sampler_seed=1,
+    )
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("y", 0, 1), n_trials=4)
+    assert search.history_figure(study).axes[0].get_ylabel() == "val_accuracy"
+    importance = search.importance_figure(study)
+    assert importance.axes[0].get_title(loc="left") == "Hyperparameter importances for val_accuracy"
 
 
 def test_storage_paths_are_made_absolute_and_passwords_hidden(tmp_path, monkeypatch):
