@@ -46,9 +46,8 @@ mlproject: $(STAMP)  ## regenerate MLproject from pipelines/params.py and pipeli
 ui: $(STAMP)  ## MLflow UI on http://$(HOST):$(PORT)
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host $(HOST) --port $(PORT)
 
-tensorboard: $(STAMP)  ## TensorBoard over every run's traces (RUN=<run id> for one run)
-	$(BIN)/python -m steps.servers tensorboard \
-		--logdir $(if $(RUN),$(wildcard mlruns/*/$(RUN)/artifacts/tensorboard),mlruns) \
+tensorboard: $(STAMP)  ## TensorBoard over the runs' traces by name (EXP=<experiment>, RUN=<run id or name>)
+	$(BIN)/python -m steps.servers tensorboard --experiment "$(EXP)" --run "$(RUN)" \
 		--host $(HOST) --port $(TB_PORT) --allowed-hosts "$(ALLOWED_HOSTS)"
 
 bench: $(STAMP)  ## side-by-side speed measurements (not part of make test); results in bench-results/

@@ -1,21 +1,30 @@
 """Local dashboards that answer only to their own host names: TensorBoard over the runs'
 traces (lesson 33) and Optuna's dashboard over a study (lesson 66).
 
+TensorBoard reads a tree of links it is given, `<experiment>/<run name>[/<child run>]/train`,
+built from the tracking store, so its run list names runs as the MLflow UI does instead of
+`1/a8e62ec7.../artifacts/tensorboard/train`.
+
 A server bound to 127.0.0.1 still answers a page of another site whose DNS name was made to
 point at 127.0.0.1 (DNS rebinding). Refusing a request whose Host header is not one of the
 server's own names stops that, as MLflow's `--allowed-hosts` does for its UI.
 
-    python -m steps.servers tensorboard --logdir mlruns [--host H --port P --allowed-hosts A,B]
+    python -m steps.servers tensorboard [--experiment NAME] [--run ID_OR_NAME] [--logdir DIR]
+                                        [--host H --port P --allowed-hosts A,B]
     python -m steps.servers optuna [--storage URL] [--host H --port P --allowed-hosts A,B]
 
-(`make tensorboard`, `make optuna-dashboard`; the study's URL defaults to OPTUNA_STORAGE.)
+(`make tensorboard [EXP=...] [RUN=...]`, `make optuna-dashboard`; the tracking store is
+MLFLOW_TRACKING_URI's, the study's URL defaults to OPTUNA_STORAGE.)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
+from pathlib import Path
+from urllib.parse import urlparse
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
@@ -53,6 +62,67 @@ def host_checked(app: Callable, allowed: frozenset[str]) -> Callable:
     return checked
 
 
+def local_folder(artifact_uri: str) -> Path | None:
+    """A run's artifact folder when it is on this machine's disk."""
+    parts = urlparse(artifact_uri)
+    return Path(parts.path) if parts.scheme in ("", "file") else None
+
+
+def trace_tree(root: Path, experiment: str = "", run: str = "") -> int:
+    """Link each run's traces as `root/<experiment>/<run name>[/<child name>]/<train|...>`
+    (runs of `experiment`, and `run` with its children, when given); the runs linked."""
+    import mlflow
+
+    client, linked = mlflow.MlflowClient(), 0
+    for found in client.search_experiments():
+        if not experiment or found.name == experiment:
+            runs = {r.info.run_id: r for r in client.search_runs([found.experiment_id])}
+            linked += link_runs(root / safe(found.name), runs, run)
+    return linked
+
+
+def link_runs(top: Path, runs: dict, only: str) -> int:
+    folders: dict[str, Path] = {}
+
+    def folder(run_id: str) -> Path:  # parents first: a child's folder is inside its parent's
+        if run_id not in folders:
+            parent = runs[run_id].data.tags.get("mlflow.parentRunId")
+            above = folder(parent) if parent in runs else top
+            name = safe(runs[run_id].info.run_name or run_id)
+            if (above / name).exists():  # two runs of one name: the second gets its id
+                name = f"{name} ({run_id[:8]})"
+            folders[run_id] = above / name
+            folders[run_id].mkdir(parents=True)
+        return folders[run_id]
+
+    linked = 0
+    oldest_first = sorted(reversed(runs.items()), key=lambda item: item[1].info.start_time)
+    for run_id, found in oldest_first:  # the first run of a name keeps it
+        names = (run_id, found.info.run_name, *lineage(runs, run_id))
+        local = local_folder(found.info.artifact_uri)
+        traces = local / "tensorboard" if local else None
+        if (not only or only in names) and traces and traces.is_dir():
+            for part in traces.iterdir():
+                (folder(run_id) / part.name).symlink_to(part.resolve())
+            linked += 1
+    return linked
+
+
+def lineage(runs: dict, run_id: str) -> list[str]:
+    """The ids and names of a run's parents, nearest first."""
+    found = []
+    parent = runs[run_id].data.tags.get("mlflow.parentRunId")
+    while parent in runs:
+        found += [parent, runs[parent].info.run_name]
+        parent = runs[parent].data.tags.get("mlflow.parentRunId")
+    return found
+
+
+def safe(name: str) -> str:
+    """A run or experiment name as one folder name."""
+    return name.replace("/", "-").strip() or "-"
+
+
 def tensorboard(logdir: str, host: str, port: int, allowed: frozenset[str]) -> None:
     from tensorboard import program
 
@@ -86,7 +156,11 @@ def optuna(storage: str, host: str, port: int, allowed: frozenset[str]) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m steps.servers", description=__doc__)
     parser.add_argument("dashboard", choices=("tensorboard", "optuna"))
-    parser.add_argument("--logdir", default="mlruns", help="tensorboard: the traces' folder")
+    parser.add_argument(
+        "--logdir", default="", help="tensorboard: a folder of traces (default: the runs')"
+    )
+    parser.add_argument("--experiment", default="", help="tensorboard: one experiment's runs")
+    parser.add_argument("--run", default="", help="tensorboard: one run (id or name)")
     parser.add_argument(
         "--storage", default="", help="optuna: the study's URL (default: OPTUNA_STORAGE)"
     )
@@ -98,7 +172,12 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     allowed = allowed_hosts(args.host, args.allowed_hosts.split(","))
     if args.dashboard == "tensorboard":
-        tensorboard(args.logdir, args.host, args.port or 6006, allowed)
+        logdir = args.logdir
+        if not logdir:
+            logdir = tempfile.mkdtemp(prefix="tensorboard-runs-")
+            count = trace_tree(Path(logdir), args.experiment, args.run)
+            print(f"{count} runs' traces, by experiment and run name, in {logdir}", flush=True)
+        tensorboard(logdir, args.host, args.port or 6006, allowed)
     else:
         optuna(args.storage, args.host, args.port or 8080, allowed)
     return 0

@@ -92,3 +92,67 @@ def test_optuna_dashboard_refuses_a_foreign_host_name_and_reads_optuna_storage(t
         assert status(port, "/api/studies", f"127.0.0.1:{port}") == 200
         assert status(port, "/api/studies", f"board.example:{port}") == 200
         assert status(port, "/api/studies", f"rebound.example:{port}") == 403
+
+
+# ------------------------------------------------------------------ TensorBoard's run names
+
+
+def run_with_traces(client, experiment_id: str, name: str, tmp_path, parent: str = "") -> str:
+    """A run whose artifacts hold TensorBoard event files, as a lesson's run does."""
+    from tensorboard.summary import Writer
+
+    tags = {"mlflow.parentRunId": parent} if parent else {}
+    run = client.create_run(experiment_id, run_name=name, tags=tags)
+    traces = tmp_path / "traces" / run.info.run_id
+    for part in ("train", "validation"):
+        writer = Writer(str(traces / part))
+        writer.add_scalar("epoch_loss", 1.0, 0)
+        writer.close()
+    client.log_artifacts(run.info.run_id, str(traces), "tensorboard")
+    return run.info.run_id
+
+
+def tensorboard_runs(folder) -> set[str]:
+    from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
+
+    return set(EventMultiplexer().AddRunsFromDirectory(str(folder)).Reload().Runs())
+
+
+def test_tensorboard_lists_runs_by_experiment_and_run_name(tracking, tmp_path):
+    from steps.servers import trace_tree
+
+    tune = tracking.create_experiment("tune", artifact_location=str(tmp_path / "a1"))
+    parent = run_with_traces(tracking, tune, "tune dnn", tmp_path)
+    run_with_traces(tracking, tune, "trial 0", tmp_path, parent=parent)
+    twin = run_with_traces(tracking, tune, "trial 0", tmp_path, parent=parent)  # named the same
+    tabular = tracking.create_experiment("tabular", artifact_location=str(tmp_path / "a2"))
+    run_with_traces(tracking, tabular, "dnn · iris", tmp_path)
+    tracking.create_run(tabular, run_name="no traces")
+
+    assert trace_tree(tmp_path / "all") == 4
+    assert tensorboard_runs(tmp_path / "all") == {
+        f"{experiment}/{run}/{part}"
+        for experiment, run in (
+            ("tune", "tune dnn"),
+            ("tune", "tune dnn/trial 0"),
+            ("tune", f"tune dnn/trial 0 ({twin[:8]})"),
+            ("tabular", "dnn · iris"),
+        )
+        for part in ("train", "validation")
+    }
+    assert trace_tree(tmp_path / "one", experiment="tabular") == 1
+    assert trace_tree(tmp_path / "parent", run="tune dnn") == 3  # with its trials
+    assert trace_tree(tmp_path / "child", run=twin) == 1
+
+
+def test_make_tensorboard_serves_the_named_runs(lesson_env, tracking, tmp_path):
+    import json
+
+    experiment = tracking.create_experiment("tabular", artifact_location=str(tmp_path / "a"))
+    run_with_traces(tracking, experiment, "dnn · iris", tmp_path)
+    with serving("tensorboard", "--experiment", "tabular", env=lesson_env) as port:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/data/runs", headers={"Host": f"127.0.0.1:{port}"})
+        runs = json.loads(connection.getresponse().read())
+        connection.close()
+    assert sorted(runs) == ["tabular/dnn · iris/train", "tabular/dnn · iris/validation"]
