@@ -2,9 +2,10 @@
 
 Each rule returns '' when the data passes it, else the problem in words. `check_dataset`
 runs them on every data set a lesson loads (steps/workflow.py), whatever its source (the npz
-reader also runs `stored_problems` on the arrays as stored). A refusal is one UserError
-line: where, what, how many, and the first row it occurs in. Only floating-point arrays are
-read for their values, with one min and one max each.
+reader also runs `stored_problems` on the arrays as stored); steps/prepare.py runs
+`split_problem` after the split. A refusal is one UserError line: where, what, how many, and
+the first row it occurs in. Only floating-point arrays are read for their values, with one
+min and one max each.
 """
 
 from __future__ import annotations
@@ -231,6 +232,26 @@ def classes_problem(split: list[Part], class_names: tuple[str, ...]) -> str:
     if len(present) == 1:
         found = class_list(present, counts, class_names)
         return f"every row has the same class, {found}; a classifier needs two or more"
+    return ""
+
+
+def split_problem(
+    y_train: np.ndarray, held_out: dict[str, np.ndarray], class_names: tuple[str, ...]
+) -> str:
+    """Classes of the validation or test rows (`held_out`, by name) missing from training."""
+    n_classes = len(class_names)
+    trained = np.bincount(np.ravel(y_train), minlength=n_classes) > 0
+    counts = {name: np.bincount(np.ravel(y), minlength=n_classes) for name, y in held_out.items()}
+    unseen = {name: np.flatnonzero((c > 0) & ~trained) for name, c in counts.items()}
+    for name, indices in unseen.items():
+        if len(indices):
+            classes = class_list(indices, counts[name], class_names)
+            return (
+                f"{plural(len(indices), 'class')} only in the {name} rows, none in training: "
+                f"{classes}; add training rows of each, or drop those rows"
+            )
+    if trained.sum() < 2:
+        return "the training rows hold one class only; a classifier needs two or more"
     return ""
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from steps import checks
 from steps.data import Dataset
 from steps.errors import UserError
 
@@ -109,6 +110,9 @@ def split(dataset: Dataset, *, val_fraction: float, test_fraction: float, seed: 
         x_train, y_train, x_val, y_val = x, y, x[:0], y[:0]
     if len(x_train) == 0 or len(x_test) == 0:
         raise UserError(f"{dataset.name} has {len(dataset.x_train)} rows: too few to split")
+    if dataset.task == "classification":
+        held_out = {"validation": y_val, "test": y_test}
+        checks.refuse(dataset.name, checks.split_problem(y_train, held_out, dataset.class_names))
     return Split(x_train, y_train, x_val, y_val, x_test, y_test)
 
 

@@ -213,6 +213,31 @@ def test_keras_style_label_columns_pass():
     checks.check_dataset(dataset, "t")
 
 
+# ------------------------------------------------------------------ after the split
+
+
+def test_classes_only_in_the_test_rows_are_named_with_their_counts():
+    held_out = {"validation": np.array([0, 1]), "test": np.array([2, 3, 3, 1])}
+    assert checks.split_problem(np.array([0, 0, 1, 1]), held_out, ("a", "b", "c", "d")) == (
+        "2 classes only in the test rows, none in training: 'c' (1 row), 'd' (2 rows); "
+        "add training rows of each, or drop those rows"
+    )
+
+
+def test_a_class_only_in_the_validation_rows():
+    held_out = {"validation": np.array([2]), "test": np.array([0])}
+    assert checks.split_problem(np.array([0, 1]), held_out, ("a", "b", "c")).startswith(
+        "1 class only in the validation rows, none in training: 'c' (1 row)"
+    )
+
+
+def test_one_class_in_the_training_rows():
+    held_out = {"validation": np.array([], dtype=int), "test": np.array([0])}
+    assert checks.split_problem(np.array([0, 0]), held_out, TWO) == (
+        "the training rows hold one class only; a classifier needs two or more"
+    )
+
+
 @pytest.fixture(scope="module")
 def every_upstream_file(tmp_path_factory) -> Path:
     from helpers import upstream_files

@@ -142,6 +142,24 @@ def test_too_few_rows_to_split(tmp_path):
         prepare.prepare(tiny, prepare_options())
 
 
+def test_a_class_seen_only_in_the_test_rows_is_refused():
+    given = Dataset(
+        "given",
+        "classification",
+        np.zeros((8, 2)),
+        np.array([0, 1] * 4),
+        x_test=np.zeros((4, 2)),
+        y_test=np.array([0, 1, 2, 2]),
+        class_names=("cat", "dog", "fox"),
+    )
+    message = (
+        "given: 1 class only in the test rows, none in training: 'fox' (2 rows); add training "
+        "rows of each, or drop those rows"
+    )
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        prepare.prepare(given, prepare_options())
+
+
 # ------------------------------------------------------------------ prepare: scaling
 
 
