@@ -3,9 +3,9 @@
 Each rule returns '' when the data passes it, else the problem in words. `check_dataset`
 runs them on every data set a lesson loads (steps/workflow.py), whatever its source (the npz
 reader also runs `stored_problems` on the arrays as stored); steps/prepare.py runs
-`split_problem` after the split. A refusal is one UserError line: where, what, how many, and
-the first row it occurs in. Only floating-point arrays are read for their values, with one
-min and one max each.
+`split_problem` after the split and `scale_problem` once the scaling is fitted. A refusal is
+one UserError line: where, what, how many, and the first row it occurs in. Only
+floating-point arrays are read for their values, with one min and one max each.
 """
 
 from __future__ import annotations
@@ -19,6 +19,13 @@ from steps.data import Dataset
 from steps.errors import UserError
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# What overflows first in float32 training is the optimizer's running square of each gradient
+# (Adam, RMSprop, Nadam, ...). A classifier's gradient grows with its inputs (the loss's slope
+# per logit is at most 1); a squared error's with the inputs times the target's spread, squared.
+# bench/overflow.py: the tabular DNN with Adam stayed finite up to |x| = 1e20 (classifier) and
+# |x| * std(y) = 1e10 (regression), and overflowed from 1e21 and 7.7e10 on.
+CLASSIFIER_INPUT_LIMIT = FLOAT32_MAX**0.5  # 1.8e19
+REGRESSION_INPUT_LIMIT = FLOAT32_MAX**0.25  # 4.3e9, for |x| times the target's std
 SHOWN = 3  # columns or classes named in a message; the rest are counted
 
 KIND_WORDS = {
@@ -253,6 +260,28 @@ def split_problem(
     if trained.sum() < 2:
         return "the training rows hold one class only; a classifier needs two or more"
     return ""
+
+
+# ---------------------------------------------------------------- scale
+
+
+def scale_problem(largest: float, target_std: float | None, scaled: bool) -> str:
+    """Inputs as the model sees them (`largest` |value|, after the scaling) must keep the
+    squared gradient within float32; `target_std` is a regression target's spread."""
+    features = f"{'scaled' if scaled else 'unscaled'} features reach {largest:.2g}"
+    overflows = "where float32 training overflows"
+    use_a_scaler = "use -P scaler=standard (or minmax)"
+    if target_std is None:
+        if largest <= CLASSIFIER_INPUT_LIMIT:
+            return ""
+        return f"{features}, past {CLASSIFIER_INPUT_LIMIT:.1e} {overflows}: {use_a_scaler}"
+    if largest * target_std <= REGRESSION_INPUT_LIMIT:
+        return ""
+    spread = f"with the target's spread (std {target_std:.2g}) that passes"
+    fix = (
+        "give the target in larger units (divide it by a power of ten)" if scaled else use_a_scaler
+    )
+    return f"{features}; {spread} {REGRESSION_INPUT_LIMIT:.1e} {overflows}: {fix}"
 
 
 # ---------------------------------------------------------------- the checks

@@ -238,6 +238,33 @@ def test_one_class_in_the_training_rows():
     )
 
 
+# ------------------------------------------------------------------ scale
+
+
+def test_unscaled_classifier_inputs_past_the_square_root_of_float32_max():
+    assert checks.scale_problem(1.0e19, None, scaled=False) == ""
+    assert checks.scale_problem(2.0e19, None, scaled=False) == (
+        "unscaled features reach 2e+19, past 1.8e+19 where float32 training overflows: "
+        "use -P scaler=standard (or minmax)"
+    )
+
+
+def test_regression_inputs_count_with_the_targets_spread():
+    assert checks.scale_problem(1.0e7, 77.0, scaled=False) == ""
+    assert checks.scale_problem(1.0e8, 77.0, scaled=False) == (
+        "unscaled features reach 1e+08; with the target's spread (std 77) that passes 4.3e+09 "
+        "where float32 training overflows: use -P scaler=standard (or minmax)"
+    )
+    assert checks.scale_problem(4.0, 1.0e10, scaled=True) == (
+        "scaled features reach 4; with the target's spread (std 1e+10) that passes 4.3e+09 "
+        "where float32 training overflows: give the target in larger units "
+        "(divide it by a power of ten)"
+    )
+
+
+# ------------------------------------------------------------------ clean sets
+
+
 @pytest.fixture(scope="module")
 def every_upstream_file(tmp_path_factory) -> Path:
     from helpers import upstream_files

@@ -207,6 +207,17 @@ def test_no_scaling(iris):
     assert prepared.preprocessing.x_scaling.is_identity
 
 
+def test_unscaled_features_too_large_for_float32_training(iris):
+    huge = dataclasses.replace(iris, x_train=iris.x_train * 1e19)  # up to 7.9e19
+    message = (
+        "iris: unscaled features reach 7.9e+19, past 1.8e+19 where float32 training overflows: "
+        "use -P scaler=standard (or minmax)"
+    )
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        prepare.prepare(huge, prepare_options(scaler="none"))
+    prepare.prepare(huge, prepare_options(scaler="standard"))
+
+
 def test_standard_scaling_of_images_is_per_pixel(digits):
     prepared = prepare.prepare(digits, prepare_options(scaler="standard"))
     scaling = prepared.preprocessing.x_scaling
