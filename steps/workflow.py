@@ -107,6 +107,7 @@ def fit_and_log(
     if len(next(iter(history.values()), [])) < result.epochs_run:  # resumed: earlier epochs
         history = tracker.full_history(history)
     tracker.log_figure(plots.history_figure(history), "plots/history.png")
+    fit.refuse(fit.divergence_problem(result, config))
     return result
 
 
@@ -135,6 +136,7 @@ def train_and_log(
     x_test, y_test = prepared.data.x_test, prepared.data.y_test
     predictions = evaluate.predict(model, x_test)
     metrics = evaluate.test_metrics(model, prepared, predictions)
+    fit.refuse(fit.metrics_problem(metrics, config))
     tracker.log_metrics(metrics)
     if prepared.task == "classification":
         figure = plots.confusion_figure(

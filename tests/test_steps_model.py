@@ -535,6 +535,40 @@ def test_best_model_checkpoint_reloads(iris, tmp_path):
     assert reloaded.predict(raw, verbose=0).shape == (30, 3)
 
 
+def test_a_diverging_fit_stops_at_its_first_bad_epoch_and_leaves_nothing_to_resume(
+    linear, tmp_path
+):
+    """SGD at 0.001 on y = 2x + 1 (a squared error in the target's units) blows up in epoch
+    3: TerminateOnNaN stops there, and the backups, whose last epoch holds NaN weights, go."""
+    fit.seed_everything(0)
+    prepared = prepare.prepare(linear, prepare_options())
+    model = build.build("dnn", prepared, model_options(units=4, layers=1))
+    config = fit_options(epochs=6, optimizer="sgd", learning_rate=0.001, patience=2, **QUIET)
+    backup = tmp_path / "backup"
+    result = fit.fit(model, build.head_for(prepared), prepared.data, config, backup=backup)
+    epoch, loss = result.diverged
+    assert epoch == result.epochs_run == 3 and math.isinf(loss)
+    assert not backup.exists()
+    assert fit.divergence_problem(result, config) == (
+        "training diverged at epoch 3: loss is inf; lower -P learning_rate (now 0.001) or try "
+        "another -P optimizer (now sgd)"
+    )
+
+
+def test_a_converging_fit_is_no_problem(iris):
+    *_, result = trained(iris, epochs=2)
+    assert result.diverged is None and fit.divergence_problem(result, fit_options()) == ""
+
+
+def test_test_metrics_that_are_not_finite_are_refused():
+    config = fit_options(learning_rate=10.0, optimizer="sgd")
+    assert fit.metrics_problem({"test_loss": 0.5, "test_accuracy": 0.9}, config) == ""
+    assert fit.metrics_problem({"test_loss": float("nan"), "test_r2": 0.1}, config) == (
+        "the trained model scores test_loss=nan on the test rows; lower -P learning_rate "
+        "(now 10) or try another -P optimizer (now sgd)"
+    )
+
+
 # ------------------------------------------------------------------ evaluate
 
 
