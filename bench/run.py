@@ -4,10 +4,12 @@ Writes bench-results/bench.md and bench-results/bench.json. Sections:
   overhead  cnn_mnist through the pipeline vs bench/bare_mnist.py (same model, data, seed)
   startup   `python -m pipelines --help`; process start to the end of the first epoch
   cache     a CIFAR-10-sized data set from the npy cache vs from its archive
+  checks    the data checks on a CIFAR-10-sized set, uint8 and float32, against 0.2 s
   logging   per-epoch cost of MLflow metric logging (sync, async) and TensorBoard histograms
   tests     the test suite's wall time (`--sections tests`; not in the default run)
 
-    python bench/run.py [--sections overhead,startup,cache,logging] [--repeats 3] [--mnist-rows N]
+    python bench/run.py [--sections overhead,startup,cache,checks,logging] [--repeats 3]
+        [--mnist-rows N]
 """
 
 from __future__ import annotations
@@ -202,6 +204,41 @@ def cache(work: Path, repeats: int) -> list[dict]:
     ]
 
 
+def checks(work: Path, repeats: int) -> list[dict]:
+    """Goal < 0.2 s: every check a CIFAR-10-sized set meets (steps/checks.py on load, the
+    split's classes, the scale rule with -P scaler=none), as uint8 pixels and as float32."""
+    import numpy as np
+
+    from steps import checks as rules
+    from steps import prepare
+    from steps.data import Dataset
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(50_000, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=50_000)
+    rows = []
+    for x in (pixels, pixels.astype(np.float32)):
+        dataset = Dataset(
+            "cifar_like",
+            "classification",
+            x,
+            labels,
+            class_names=tuple("0123456789"),
+            pixel_max=255.0,
+        )
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            rules.check_dataset(dataset, "cifar_like")
+            rules.split_problem(labels[:40_000], {"test": labels[40_000:]}, dataset.class_names)
+            prepare.input_scale_problem(x, prepare.fit_scaling("none", x, None), None)
+            times.append(time.perf_counter() - started)
+        what = f"checks of a 50,000x32x32x3 {x.dtype} set (s)"
+        goal = 1.0 if x.dtype == np.uint8 else None  # float32 pixels: two scans, measured only
+        rows.append(row("checks", what, median(times), 0.2, goal, "the checks", "0.2 s"))
+    return rows
+
+
 def logging_cost(work: Path, repeats: int) -> list[dict]:
     """Per-epoch cost of each way of logging, on an epoch of one tiny batch."""
     import keras
@@ -298,6 +335,7 @@ SECTIONS = {
     "overhead": overhead,
     "startup": startup,
     "cache": cache,
+    "checks": checks,
     "logging": logging_cost,
     "tests": tests,
 }
@@ -326,7 +364,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sections", default="overhead,startup,cache,logging")
+    parser.add_argument("--sections", default="overhead,startup,cache,checks,logging")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mnist-rows", type=int, default=60_000, help="overhead's data size")
     args = parser.parse_args()

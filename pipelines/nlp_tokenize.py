@@ -21,7 +21,7 @@ from steps.tracking import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:
-    dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
+    dataset = workflow.load_dataset(tracker, params.dataset, target=params.target, text=True)
     if not text.is_text(dataset):
         raise UserError(
             f"{params.dataset} is not a set of sentences; nlp_tokenize reads text (the default "

@@ -57,6 +57,7 @@ def run(params: Params, tracker: Tracker) -> None:
     if params.fine_tune_layers:  # first the new head alone, then the top of the base too
         head = fit.fit(model, build.head_for(prepared), prepared.data, config)
         tracker.log_metrics({"head_epochs": head.epochs_run})
+        fit.refuse(fit.divergence_problem(head, config))
         transfer.unfreeze_top(base, params.fine_tune_layers)
         config = replace(config, learning_rate=config.learning_rate / 10)
     trainable, frozen = transfer.count(model)

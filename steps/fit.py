@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from steps import events, resume
 from steps.build import Head
+from steps.errors import UserError
 from steps.prepare import Split
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
@@ -33,6 +35,8 @@ class FitResult:
     best_epoch: int  # 0-based, by the monitored quantity
     seconds: float
     checkpoint: Path | None = field(default=None)
+    # (epoch from 1, its loss) when the loss became NaN or infinite: TerminateOnNaN stopped there.
+    diverged: tuple[int, float] | None = None
 
 
 def rows(x) -> int:
@@ -75,10 +79,11 @@ def standard_callbacks(
     checkpoint: Path | None,
     backup: Path | None = None,
 ) -> list:
-    """Seeds per epoch, EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, TensorBoard."""
+    """Seeds per epoch, TerminateOnNaN, EarlyStopping, ReduceLROnPlateau, ModelCheckpoint,
+    TensorBoard."""
     import keras
 
-    callbacks: list = [resume.epoch_seeds(config.seed)]
+    callbacks: list = [resume.epoch_seeds(config.seed), keras.callbacks.TerminateOnNaN()]
     if config.patience > 0:
         stopping = {"monitor": monitor, "patience": config.patience, "restore_best_weights": True}
         callbacks.append(
@@ -146,10 +151,44 @@ def fit(
     stopping = [c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)]
     if stopping and stopping[0].best_weights is not None:
         best = stopping[0].best_epoch
+    epochs = zip(history.epoch, history.history.get("loss", []), strict=False)
+    diverged = next(((e + 1, v) for e, v in epochs if not math.isfinite(v)), None)
+    if diverged and backup is not None:  # its last epoch holds NaN weights: nothing to resume
+        resume.forget(backup)
     return FitResult(
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
         epochs_run=history.epoch[-1] + 1 if history.epoch else 0,
         best_epoch=int(best),
         seconds=seconds,
         checkpoint=checkpoint,
+        diverged=diverged,
     )
+
+
+def divergence_problem(result: FitResult, config: FitOptions) -> str:
+    """Training that blew up, in words, with what to change; '' when it did not."""
+    if result.diverged is None:
+        return ""
+    epoch, loss = result.diverged
+    return f"training diverged at epoch {epoch}: loss is {loss}; {remedy(config)}"
+
+
+def remedy(config: FitOptions) -> str:
+    return (
+        f"lower -P learning_rate (now {config.learning_rate:g}) or try another -P optimizer "
+        f"(now {config.optimizer})"
+    )
+
+
+def metrics_problem(metrics: dict[str, float], config: FitOptions) -> str:
+    """Test metrics that are not finite: the trained model's outputs overflowed."""
+    bad = {name: value for name, value in metrics.items() if not math.isfinite(value)}
+    if not bad:
+        return ""
+    listed = ", ".join(f"{name}={value}" for name, value in bad.items())
+    return f"the trained model scores {listed} on the test rows; {remedy(config)}"
+
+
+def refuse(problem: str) -> None:
+    if problem:
+        raise UserError(problem)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from steps import checks
 from steps.data import Dataset
 from steps.errors import UserError
 
@@ -109,6 +110,9 @@ def split(dataset: Dataset, *, val_fraction: float, test_fraction: float, seed: 
         x_train, y_train, x_val, y_val = x, y, x[:0], y[:0]
     if len(x_train) == 0 or len(x_test) == 0:
         raise UserError(f"{dataset.name} has {len(dataset.x_train)} rows: too few to split")
+    if dataset.task == "classification":
+        held_out = {"validation": y_val, "test": y_test}
+        checks.refuse(dataset.name, checks.split_problem(y_train, held_out, dataset.class_names))
     return Split(x_train, y_train, x_val, y_val, x_test, y_test)
 
 
@@ -136,6 +140,36 @@ def fit_scaling(kind: str, x_train: np.ndarray, pixel_max: float | None) -> Affi
         return Affine(fitted.mean_.reshape(shape), fitted.scale_.reshape(shape))
     fitted = MinMaxScaler().fit(flat)  # x * scale_ + min_  ==  (x + min_/scale_) / (1/scale_)
     return Affine((-fitted.min_ / fitted.scale_).reshape(shape), (1 / fitted.scale_).reshape(shape))
+
+
+def largest_input(x_train: np.ndarray, scaling: Affine, *, by_type: bool = False) -> float:
+    """The largest |value| the model's first layer sees in the training rows, scaled: each
+    feature's is at its smallest or its largest value. `by_type`: a bound from the integer
+    type's range alone, without reading the rows (infinite for floats)."""
+    if x_train.size == 0:
+        return 0.0
+    if by_type and x_train.dtype.kind == "b":
+        low, high = 0.0, 1.0
+    elif by_type and x_train.dtype.kind in "iu":
+        low, high = float(np.iinfo(x_train.dtype).min), float(np.iinfo(x_train.dtype).max)
+    elif by_type:
+        return float("inf")
+    elif np.ndim(scaling.scale) == 0:
+        low, high = float(x_train.min()), float(x_train.max())
+    else:
+        low, high = x_train.min(axis=0).astype(np.float64), x_train.max(axis=0).astype(np.float64)
+    ends = [np.abs((end - scaling.offset) / scaling.scale) for end in (low, high)]
+    return float(max(np.max(ends[0]), np.max(ends[1])))
+
+
+def input_scale_problem(x_train: np.ndarray, scaling: Affine, target_std: float | None) -> str:
+    """`checks.scale_problem` of the training rows as the model sees them; the integer type's
+    range often settles it without reading the rows."""
+    scaled = not scaling.is_identity
+    bound = largest_input(x_train, scaling, by_type=True)
+    return checks.scale_problem(bound, target_std, scaled) and checks.scale_problem(
+        largest_input(x_train, scaling), target_std, scaled
+    )
 
 
 def floats(x: np.ndarray) -> np.ndarray:
@@ -168,9 +202,12 @@ def prepare(dataset: Dataset, options: PrepareOptions) -> Prepared:
         seed=options.seed,
     )
     sample_shape = tuple(parts.x_train.shape[1:])
-    y_scaling = IDENTITY
+    x_scaling = fit_scaling(options.scaler, parts.x_train, dataset.pixel_max)
+    y_scaling, target_std = IDENTITY, None
     if dataset.task == "regression":
         y_scaling = target_scaling(parts.y_train)
+        target_std = float(np.max(y_scaling.scale))
+    checks.refuse(dataset.name, input_scale_problem(parts.x_train, x_scaling, target_std))
 
     def encode(y: np.ndarray) -> np.ndarray:
         if dataset.task == "classification":
@@ -192,7 +229,7 @@ def prepare(dataset: Dataset, options: PrepareOptions) -> Prepared:
         ),
         preprocessing=Preprocessing(
             sample_shape=sample_shape,
-            x_scaling=fit_scaling(options.scaler, parts.x_train, dataset.pixel_max),
+            x_scaling=x_scaling,
             y_scaling=y_scaling,
         ),
     )

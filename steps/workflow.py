@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from steps import build, cache, datasets, evaluate, fit, plots
+from steps import build, cache, checks, datasets, evaluate, fit, plots
 from steps.data import Dataset, Source
 from steps.layers import ModelOptions
 from steps.prepare import Prepared, PrepareOptions, Split, prepare
@@ -28,12 +28,19 @@ class Trained:
 
 
 def load_dataset(
-    tracker: Tracker, uri: str, *, target: str = "", source: Source | None = None
+    tracker: Tracker,
+    uri: str,
+    *,
+    target: str = "",
+    source: Source | None = None,
+    text: bool = False,
 ) -> Dataset:
     """Resolve `-P dataset=` (or take the `source` a lesson built for it, e.g. with its own
-    image size), read it through the npy cache, tag the run with both."""
+    image size), read it through the npy cache, tag the run with both, then check its
+    numbers (and that it holds text only where the lesson reads `text`)."""
     dataset, status = cache.load_cached(source or datasets.resolve(uri, target=target))
     tracker.set_tags(dataset=uri, cache=status)
+    checks.check_dataset(dataset, uri.partition(":")[2] or uri, text=text)
     n_test = 0 if dataset.x_test is None else len(dataset.x_test)
     tracker.log_params({"n_samples": len(dataset.x_train) + n_test})
     return dataset
@@ -100,6 +107,7 @@ def fit_and_log(
     if len(next(iter(history.values()), [])) < result.epochs_run:  # resumed: earlier epochs
         history = tracker.full_history(history)
     tracker.log_figure(plots.history_figure(history), "plots/history.png")
+    fit.refuse(fit.divergence_problem(result, config))
     return result
 
 
@@ -128,6 +136,7 @@ def train_and_log(
     x_test, y_test = prepared.data.x_test, prepared.data.y_test
     predictions = evaluate.predict(model, x_test)
     metrics = evaluate.test_metrics(model, prepared, predictions)
+    fit.refuse(fit.metrics_problem(metrics, config))
     tracker.log_metrics(metrics)
     if prepared.task == "classification":
         figure = plots.confusion_figure(

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from steps import cache, datasets
+from steps import cache, checks, datasets
 from steps.data import Dataset, Source, file_sha256
 from steps.errors import UserError
 from steps.sources import remote
@@ -223,10 +223,15 @@ def test_csv_without_rows(tmp_path):
 
 
 def test_csv_with_missing_feature_values_names_the_columns(tmp_path):
+    """The check step refuses them, as it refuses NaN from any source."""
     path = write_csv(tmp_path / "gaps.csv", "rooms,area,price\n3,,100\n,,120\n2,50,90\n")
-    message = f"{path} has missing feature values in rooms (1), area (2); fill or drop them"
+    dataset = datasets.resolve(f"csv:{path}", target="price").load()
+    message = (
+        "gaps.csv: 3 values are NaN in columns 'rooms' (1), 'area' (2) (first at row 0); "
+        "fill or drop them"
+    )
     with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
-        datasets.resolve(f"csv:{path}", target="price").load()
+        checks.check_dataset(dataset, "gaps.csv")
 
 
 def test_csv_categorical_column_is_one_hot_encoded(tmp_path):

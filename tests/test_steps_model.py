@@ -142,6 +142,24 @@ def test_too_few_rows_to_split(tmp_path):
         prepare.prepare(tiny, prepare_options())
 
 
+def test_a_class_seen_only_in_the_test_rows_is_refused():
+    given = Dataset(
+        "given",
+        "classification",
+        np.zeros((8, 2)),
+        np.array([0, 1] * 4),
+        x_test=np.zeros((4, 2)),
+        y_test=np.array([0, 1, 2, 2]),
+        class_names=("cat", "dog", "fox"),
+    )
+    message = (
+        "given: 1 class only in the test rows, none in training: 'fox' (2 rows); add training "
+        "rows of each, or drop those rows"
+    )
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        prepare.prepare(given, prepare_options())
+
+
 # ------------------------------------------------------------------ prepare: scaling
 
 
@@ -187,6 +205,17 @@ def test_auto_scaling_of_images_divides_by_the_largest_pixel(request, name, pixe
 def test_no_scaling(iris):
     prepared = prepare.prepare(iris, prepare_options(scaler="none"))
     assert prepared.preprocessing.x_scaling.is_identity
+
+
+def test_unscaled_features_too_large_for_float32_training(iris):
+    huge = dataclasses.replace(iris, x_train=iris.x_train * 1e19)  # up to 7.9e19
+    message = (
+        "iris: unscaled features reach 7.9e+19, past 1.8e+19 where float32 training overflows: "
+        "use -P scaler=standard (or minmax)"
+    )
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        prepare.prepare(huge, prepare_options(scaler="none"))
+    prepare.prepare(huge, prepare_options(scaler="standard"))
 
 
 def test_standard_scaling_of_images_is_per_pixel(digits):
@@ -504,6 +533,40 @@ def test_best_model_checkpoint_reloads(iris, tmp_path):
     reloaded = keras.models.load_model(checkpoint)
     raw = prepared.data.x_test
     assert reloaded.predict(raw, verbose=0).shape == (30, 3)
+
+
+def test_a_diverging_fit_stops_at_its_first_bad_epoch_and_leaves_nothing_to_resume(
+    linear, tmp_path
+):
+    """SGD at 0.001 on y = 2x + 1 (a squared error in the target's units) blows up in epoch
+    3: TerminateOnNaN stops there, and the backups, whose last epoch holds NaN weights, go."""
+    fit.seed_everything(0)
+    prepared = prepare.prepare(linear, prepare_options())
+    model = build.build("dnn", prepared, model_options(units=4, layers=1))
+    config = fit_options(epochs=6, optimizer="sgd", learning_rate=0.001, patience=2, **QUIET)
+    backup = tmp_path / "backup"
+    result = fit.fit(model, build.head_for(prepared), prepared.data, config, backup=backup)
+    epoch, loss = result.diverged
+    assert epoch == result.epochs_run == 3 and math.isinf(loss)
+    assert not backup.exists()
+    assert fit.divergence_problem(result, config) == (
+        "training diverged at epoch 3: loss is inf; lower -P learning_rate (now 0.001) or try "
+        "another -P optimizer (now sgd)"
+    )
+
+
+def test_a_converging_fit_is_no_problem(iris):
+    *_, result = trained(iris, epochs=2)
+    assert result.diverged is None and fit.divergence_problem(result, fit_options()) == ""
+
+
+def test_test_metrics_that_are_not_finite_are_refused():
+    config = fit_options(learning_rate=10.0, optimizer="sgd")
+    assert fit.metrics_problem({"test_loss": 0.5, "test_accuracy": 0.9}, config) == ""
+    assert fit.metrics_problem({"test_loss": float("nan"), "test_r2": 0.1}, config) == (
+        "the trained model scores test_loss=nan on the test rows; lower -P learning_rate "
+        "(now 10) or try another -P optimizer (now sgd)"
+    )
 
 
 # ------------------------------------------------------------------ evaluate

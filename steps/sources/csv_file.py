@@ -65,10 +65,6 @@ def source(path: Path, target: str = "") -> Source:
         if table.shape[1] < 2:
             raise UserError(f"{path} has no column besides the target {target!r} to learn from")
         features = pd.get_dummies(table.drop(columns=[target]), dtype=np.float32)
-        missing = features.isna().sum()
-        if missing.any():
-            columns = ", ".join(f"{c} ({n})" for c, n in missing[missing > 0].items())
-            raise UserError(f"{path} has missing feature values in {columns}; fill or drop them")
         y = table[target].to_numpy()
         task = infer_task(y)
         names: tuple[str, ...] = ()

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from steps import checks
 from steps.data import Dataset, Source, encode_classes, existing_file, file_sha256, infer_task
 from steps.errors import UserError
 from steps.sources.keras_sets import split_like_keras
+
+LABELS = ("y_train", "y_test")
 
 
 def source(path: Path, target: str = "") -> Source:
@@ -24,29 +27,23 @@ def source(path: Path, target: str = "") -> Source:
         split_keys, whole_keys = {"x_train", "y_train", "x_test", "y_test"}, {"x", "y"}
         if split_keys <= arrays.keys():
             arrays = {k: arrays[k] for k in split_keys}
-        elif whole_keys <= arrays.keys():  # one table: split as Keras splits boston_housing
-            if len(arrays["x"]) != len(arrays["y"]):
-                raise UserError(
-                    f"{path}: x has {len(arrays['x'])} rows but y has {len(arrays['y'])}"
-                )
-            arrays = split_like_keras(arrays["x"], arrays["y"])
+        elif whole_keys <= arrays.keys():
+            arrays = {k: arrays[k] for k in whole_keys}
         else:
             raise UserError(
                 f"{path} has keys {sorted(arrays)}; expected x_train, y_train, x_test, y_test "
                 "(as Keras's archives have them) or x, y"
             )
-        for part in ("train", "test"):
-            x, y = arrays.get(f"x_{part}"), arrays.get(f"y_{part}")
-            if x is not None and y is not None and len(x) != len(y):
-                raise UserError(f"{path}: x_{part} has {len(x)} rows but y_{part} has {len(y)}")
+        checks.raise_first(str(path), checks.stored_problems(arrays))
+        if "x" in arrays:  # one table: split as Keras splits boston_housing
+            arrays = split_like_keras(arrays["x"], arrays["y"])
         n_train = len(arrays["y_train"])
-        y_all = np.concatenate([arrays[k].ravel() for k in ("y_train", "y_test") if k in arrays])
+        # One label per row (a column, as Keras's CIFAR has them, is one); more are targets.
+        y_all = np.concatenate([arrays[k].reshape(len(arrays[k]), -1) for k in LABELS])
         task, names = infer_task(y_all), ()
-        if task == "classification":
-            y_all, names = encode_classes(y_all)
-            arrays["y_train"] = y_all[:n_train]
-            if "y_test" in arrays:
-                arrays["y_test"] = y_all[n_train:]
+        if task == "classification" and y_all.shape[1] == 1:
+            y_all, names = encode_classes(y_all.ravel())
+            arrays["y_train"], arrays["y_test"] = y_all[:n_train], y_all[n_train:]
         image = arrays["x_train"].ndim >= 3 and arrays["x_train"].dtype == np.uint8
         return Dataset(
             name=path.stem,
