@@ -221,6 +221,9 @@ def open_run(entry_point: str, resume_run_id: str | None = None):
     same process, or by the caller) would otherwise take the run."""
     import mlflow
 
+    from steps.tracking_store import open_store
+
+    open_store()
     launched = os.environ.get("MLFLOW_RUN_ID")
     if resume_run_id and resumable(resume_run_id):
         if launched and launched != resume_run_id:
