@@ -6,10 +6,10 @@ Parsing, `--help` and parameter errors import neither TensorFlow nor MLflow.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import signal
 import sys
-from contextlib import nullcontext
 
 from pipelines.declare import rule
 from pipelines.params import Params
@@ -78,23 +78,29 @@ def logged(entry: EntryPoint, params: Params) -> dict[str, str]:
 
 def run(entry: EntryPoint, params: Params) -> None:
     from steps import resume
-    from steps.tracking import tracked_run
+    from steps.tracking import fail_launched_run, tracked_run
 
     pipeline = importlib.import_module(f"pipelines.{entry.pipeline}")
     backends.set_precision(params.mixed_precision)  # before any model is built
     params = params.but(backend=backends.current())  # what Keras really loaded
     values = logged(entry, params) | {"backend": params.backend}
     backups = resume.backups_of(entry.name, values)
-    resuming = params.resume and entry.epoch_backups
-    previous = resume.interrupted(backups) if resuming else None
-    if resuming and previous is None:
-        print("resume: no interrupted run with these parameters; starting from epoch 1")
-    run_id = previous.name if previous else None
-    with tracked_run(entry.name, entry.lessons, values, resume_run_id=run_id) as tracker:
-        if entry.epoch_backups:
-            tracker.backup_dir = previous or backups / tracker.run_id
-        guard = resume.locked(tracker.backup_dir) if tracker.backup_dir else nullcontext()
-        with guard:
+    with contextlib.ExitStack() as held:
+        previous = None
+        if params.resume and entry.epoch_backups:
+            try:
+                previous = held.enter_context(resume.claimed(backups))
+            except UserError as exc:  # resumed by another process: its run is left alone
+                fail_launched_run(str(exc))
+                raise
+            if previous is None:
+                print("resume: no interrupted run with these parameters; starting from epoch 1")
+        run_id = previous.name if previous else None
+        with tracked_run(entry.name, entry.lessons, values, resume_run_id=run_id) as tracker:
+            if entry.epoch_backups:
+                tracker.backup_dir = previous or backups / tracker.run_id
+            if tracker.backup_dir and not previous:
+                held.enter_context(resume.locked(tracker.backup_dir))
             pipeline.run(params, tracker)
     if tracker.backup_dir:
         resume.forget(tracker.backup_dir)

@@ -18,6 +18,7 @@ from helpers.runs import (
     error_lines,
     finished_run,
     in_process,
+    mlflow_run,
     runs_of,
 )
 
@@ -31,6 +32,9 @@ PARAMS = {
     "dropout": 0.2,
     "verbose": 0,
 }
+
+
+QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
 
 def command(**overrides) -> list[str]:
@@ -102,6 +106,74 @@ def test_killed_run_resumes_in_the_same_run_and_ends_like_an_uninterrupted_one(
     by_step = {m.step: m.value for m in history}  # an epoch logged twice has the same value
     assert sorted(by_step) == [m.step for m in reference]
     assert [by_step[m.step] for m in reference] == pytest.approx([m.value for m in reference])
+
+
+def until(process, condition, what: str) -> None:
+    """Poll (not a clock) until `condition()` holds, while `process` runs."""
+    deadline = time.monotonic() + 240
+    while not condition():
+        assert process.poll() is None, f"it ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} within 240 s"
+        time.sleep(0.05)
+
+
+def test_two_resumes_of_one_interrupted_run_at_once_leave_it_to_one(lesson_env, tracking, tmp_path):
+    """Two `-P resume=true` of one interrupted run started together: one trains it on, the
+    other says so and stops without opening that run (exit 2; through `mlflow run`, the run
+    that it made ends FAILED with the reason)."""
+    env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "interrupted"}
+    long = {"epochs": 300, "patience": 0}  # still training while the others start
+    first = subprocess.Popen(command(**long), env=env, cwd=tmp_path, **QUIET)
+    run_id = kill_after_epochs(first, tracking, "interrupted", 2, signal.SIGTERM)
+    reason = tracking.get_run(run_id).data.tags["error"]
+
+    def epochs() -> int:
+        return len(tracking.get_metric_history(run_id, "loss"))
+
+    done = epochs()
+    resumers = [
+        subprocess.Popen(
+            command(**long, resume="true"),
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 240
+        while all(p.poll() is None for p in resumers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [loser] = [p for p in resumers if p.poll() is not None]
+        [winner] = [p for p in resumers if p is not loser]
+        expected = (
+            f"error: the interrupted run {run_id} is already being resumed by process "
+            f"{winner.pid}; let it finish, or stop it and resume again"
+        )
+        stderr = loser.stderr.read()
+        assert loser.returncode == 2, stderr[-2000:]
+        assert error_lines(stderr) == [expected]
+        until(winner, lambda: epochs() > done, "a resumed epoch")
+        launched = mlflow_run("dnn_regression", PARAMS | long | {"resume": "true"}, env, tmp_path)
+        assert launched.returncode != 0
+        assert error_lines(launched.stderr) == [expected]
+        assert "Traceback" not in stderr + launched.stderr
+        [made] = [r for r in runs_of(tracking, "interrupted") if r.info.run_id != run_id]
+        assert made.info.status == "FAILED"
+        assert made.data.tags["error"] == expected.removeprefix("error: ")
+        shared = tracking.get_run(run_id)
+        assert shared.info.status == "RUNNING"
+        assert shared.data.tags["error"] == reason  # still the interruption's, untouched
+        trained = epochs()
+        until(winner, lambda: epochs() > trained, "an epoch after the others stopped")
+    finally:
+        for process in resumers:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=120)
+    assert winner.returncode == 130
+    assert tracking.get_run(run_id).info.status == "KILLED"
 
 
 def test_resume_with_nothing_to_resume_starts_fresh(lesson_env, tracking, tmp_path):
