@@ -62,6 +62,13 @@ def read_entry(folder: Path) -> Dataset:
         manifest = json.loads((folder / "manifest.json").read_text())
     except (OSError, ValueError) as exc:
         raise CorruptCache(f"manifest unreadable: {exc}") from None
+    try:
+        return read_arrays(folder, manifest)
+    except (KeyError, TypeError, AttributeError) as exc:  # valid JSON, not our manifest
+        raise CorruptCache(f"manifest has the wrong shape ({type(exc).__name__}: {exc})") from None
+
+
+def read_arrays(folder: Path, manifest: dict) -> Dataset:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise CorruptCache(f"format version {manifest.get('format_version')}")
     arrays = {}

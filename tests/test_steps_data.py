@@ -549,6 +549,15 @@ def old_format(entry: Path) -> None:
     (entry / "manifest.json").write_text(json.dumps(manifest))
 
 
+def manifest_of(shape: object):
+    """Valid JSON that is not a manifest: a list, no arrays, an array without its file."""
+
+    def damage(entry: Path) -> None:
+        (entry / "manifest.json").write_text(json.dumps(shape))
+
+    return damage
+
+
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
@@ -558,6 +567,12 @@ def old_format(entry: Path) -> None:
         (remove_array, "y_test.npy is missing or has the wrong size"),
         (garble_manifest, "manifest unreadable"),
         (old_format, "format version 0"),
+        (manifest_of([1, 2]), "manifest has the wrong shape (AttributeError"),
+        (manifest_of({"format_version": 1}), "manifest has the wrong shape (KeyError"),
+        (
+            manifest_of({"format_version": 1, "arrays": {"x_train": "x_train.npy"}}),
+            "manifest has the wrong shape (TypeError",
+        ),
     ],
 )
 def test_damaged_cache_is_reported_and_rebuilt(tmp_path, images_npz, damage, reason):
