@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 
 from steps.data import Dataset, Source
+from steps.errors import StorageError, storage_problem
 
 # Bump when the stored layout or a loader's output changes: old entries are then ignored.
 FORMAT_VERSION = 1
@@ -87,6 +88,21 @@ def read_arrays(folder: Path, manifest: dict) -> Dataset:
     return Dataset.from_parts(manifest["meta"], arrays)
 
 
+@contextlib.contextmanager
+def writing(root: Path) -> Iterator[None]:
+    """A full, read-only or unwritable cache folder: one line naming it and what to do."""
+    try:
+        yield
+    except OSError as exc:
+        if (problem := storage_problem(exc)) is None:
+            raise
+        happened, remedy = problem
+        raise StorageError(
+            f"cannot write the npy cache in {root}: {happened}; {remedy}, "
+            "or point KERAS_LESSONS_CACHE elsewhere"
+        ) from None
+
+
 def staging_dir(folder: Path) -> Path:
     """A new, empty folder beside `folder` to write its entry in; only its entry's lock
     holder makes one (see `building`)."""
@@ -140,8 +156,9 @@ def load_cached(source: Source, root: Path | None = None) -> tuple[Dataset, Cach
         if cached := read_intact(folder, source.name):
             return cached, "hit"
         dataset = source.load()
-        remove_leftovers(folder)
-        write_entry(dataset, folder, source.key)
+        with writing(folder.parent.parent):
+            remove_leftovers(folder)
+            write_entry(dataset, folder, source.key)
     return read_entry(folder), "miss"
 
 
@@ -167,8 +184,10 @@ def lock_file(folder: Path) -> Path:
 def building(folder: Path, *, wait: bool = True) -> Iterator[bool]:
     """An exclusive lock per entry, released by the OS if the process dies. Yields whether
     it is held: always when waiting, else only if no other process held it."""
-    lock_file(folder).parent.mkdir(parents=True, exist_ok=True)
-    with lock_file(folder).open("w") as handle:
+    with writing(folder.parent.parent):
+        lock_file(folder).parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_file(folder).open("w")
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:

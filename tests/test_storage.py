@@ -1,14 +1,18 @@
-"""Nothing lost to the stores: a new tracking store opened by several processes at once.
-Real processes, real MLflow and sqlite."""
+"""Nothing lost to the stores: a new tracking store opened by several processes at once,
+and full or unwritable places met by a run. Real processes, real MLflow and sqlite; a full
+disk is a file-size limit (RLIMIT_FSIZE), which needs no privileges."""
 
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 import subprocess
 import sys
 
-from helpers.runs import MLFLOW, REPO, runs_of
+import numpy as np
+
+from helpers.runs import MLFLOW, REPO, assert_clean_failure, error_lines, runs_of
 
 # An entry point that opens a run and finishes in seconds (JAX imports faster than TensorFlow).
 QUICK = ("gpu_check", {"backend": "jax", "size": 64, "repeats": 1})
@@ -52,3 +56,39 @@ def test_processes_opening_a_new_tracking_store_at_once_all_finish(lesson_env, t
     assert sorted(r.info.status for r in runs_of(client, name)) == ["FINISHED"] * 4
     client.create_run(client.create_experiment("after"))
     assert len(runs_of(client, "after")) == 1
+
+
+# ------------------------------------------------------------------ full and unwritable places
+
+
+def limited(size: int) -> list[str]:
+    """`python -m pipelines` whose files may not grow past `size` bytes (RLIMIT_FSIZE, set
+    in the child: Python ignores SIGXFSZ, so a write past it fails as on a full disk)."""
+    code = (
+        "import resource, runpy, sys;"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({size}, resource.RLIM_INFINITY));"
+        "runpy.run_module('pipelines', run_name='__main__')"
+    )
+    return [sys.executable, "-c", code]
+
+
+def test_full_cache_disk_fails_the_run_in_one_line_naming_the_cache(lesson_env, tracking, tmp_path):
+    """numpy's short write carries no errno, as on a really full disk."""
+    rng = np.random.default_rng(0)
+    big = tmp_path / "big.npz"  # 10 MB: the cached x_train alone is 8 MB
+    np.savez(big, x=rng.random((25_000, 100), dtype=np.float32), y=rng.random(25_000))
+    limit = 4 << 20  # room for the tracking store (1 MB) to grow
+    argv = ["tabular", "--dataset", f"npz:{big}", "--backend", "jax", "--verbose", "0"]
+    result = subprocess.run(
+        limited(limit) + argv, env=lesson_env, cwd=tmp_path, capture_output=True, text=True
+    )
+    cache = tmp_path / "cache"
+    assert_clean_failure(result, tracking, "tabular", f"cannot write the npy cache in {cache}: ")
+    line = error_lines(result.stderr)[0]
+    assert re.fullmatch(
+        rf"error: cannot write the npy cache in {re.escape(str(cache))}: only part of a file "
+        r"was written \(\d+ requested and \d+ written\): is the disk full\?; free some space "
+        r"there, or point KERAS_LESSONS_CACHE elsewhere",
+        line,
+    ), line
+    assert not list((cache / "npy").glob(".*"))  # the half-written copy is gone
