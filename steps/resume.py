@@ -114,8 +114,12 @@ def replace_atomically(path: Path, data: bytes) -> None:
     """Write beside, then rename: a kill mid-write leaves the old file, never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+    except OSError as exc:  # a write to an open file names no file: say which
+        os.unlink(temporary)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     os.replace(temporary, path)
 
 

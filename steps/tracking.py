@@ -8,7 +8,6 @@ run, or KILLED on Ctrl-C. Steps never import MLflow; pipelines hand results to t
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
 import signal
@@ -18,11 +17,11 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
-from steps.errors import UserError
+from steps.errors import StorageError, UserError, storage_problem
 
-# Full disk, read-only or unwritable places: the user's to fix, not a bug.
-STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
 RESUME_HINT = "rerun with -P resume=true to continue from the last finished epoch"
 UI_HINT = (
     "http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run}?workflowType=machine_learning"
@@ -286,6 +285,44 @@ def record_failure(message: str, status: str) -> None:
     mlflow.end_run(status)
 
 
+def storage_failure(exc: OSError, experiment_id: str) -> str | None:
+    """One line for a full, read-only or unwritable place met by the run, naming it and what
+    to do; None when `exc` is not such a place."""
+    import mlflow
+
+    from steps.cache import cache_root
+
+    if (problem := storage_problem(exc)) is None:
+        return None
+    happened, remedy = problem
+    store = mlflow.MlflowClient().get_experiment(experiment_id).artifact_location
+    temporary = Path(tempfile.gettempdir())
+    path = exc.filename2 or exc.filename  # a copy's destination, not its source
+    path = os.fsdecode(path) if isinstance(path, str | bytes) else None
+    if path is None:  # a write to an open file, anywhere the run writes
+        places = f"artifact store {store}, cache {cache_root()}, temporary files {temporary}"
+        return f"cannot write one of the run's files: {happened}; {remedy} ({places})"
+    if within(path, local_folder(store)):  # MLflow's staging file names mean nothing to users
+        return (
+            f"cannot write the run's artifacts to {store}: {happened}; {remedy}, or point the "
+            "experiment's artifact location (or MLFLOW_TRACKING_URI) elsewhere"
+        )
+    for place, variable in ((cache_root(), "KERAS_LESSONS_CACHE"), (temporary, "TMPDIR")):
+        if within(path, place):
+            return f"cannot write {path}: {happened}; {remedy}, or point {variable} elsewhere"
+    return f"cannot use {path}: {happened}; {remedy}"
+
+
+def within(path: str, folder: Path | None) -> bool:
+    return folder is not None and Path(path).absolute().is_relative_to(folder.absolute())
+
+
+def local_folder(location: str) -> Path | None:
+    """The folder an artifact location names, when it is on this machine."""
+    parsed = urlparse(location)
+    return Path(url2pathname(parsed.path)) if parsed.scheme in ("", "file") else None
+
+
 @contextlib.contextmanager
 def tracked_run(
     entry_point: str,
@@ -317,15 +354,11 @@ def tracked_run(
         record_failure(f"interrupted (Ctrl-C or SIGTERM); {RESUME_HINT}", "KILLED")
         raise
     except OSError as exc:
-        if exc.errno not in STORAGE_ERRORS:
+        if (message := storage_failure(exc, tracker.experiment_id)) is None:
             record_failure(f"{type(exc).__name__}: {exc}", "FAILED")
             raise
-        message = (
-            f"cannot write {exc.filename or 'to the artifact store'}: {exc.strerror}; free some "
-            "space or point MLFLOW_TRACKING_URI / the experiment's artifact location elsewhere"
-        )
         record_failure(message, "FAILED")
-        raise UserError(message) from None
+        raise StorageError(message) from None
     except Exception as exc:
         record_failure(f"{type(exc).__name__}: {exc}", "FAILED")
         raise

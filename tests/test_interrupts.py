@@ -273,15 +273,19 @@ def test_two_processes_building_one_cold_cache_both_succeed(lesson_env, tmp_path
 
 
 def test_unwritable_artifact_store_fails_the_run_with_the_path(lesson_env, tracking, tmp_path):
+    """What to do depends on what went wrong: here no disk is full, a file is in the way."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the artifact folder should be")
     tracking.create_experiment("blocked", artifact_location=str(blocker / "artifacts"))
     env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "blocked"}
     done = in_process("dnn_regression", PARAMS | {"epochs": 1}, env, tmp_path)
-    assert_clean_failure(done, tracking, "blocked", f"cannot write {blocker}")  # exit 2, FAILED
-    line = error_lines(done.stderr)[0]
-    assert line.startswith(f"error: cannot write {blocker}")
-    assert "Not a directory" in line
+    message = (
+        f"cannot write the run's artifacts to {blocker / 'artifacts'}: Not a directory; a file "
+        "stands where a folder is needed: move it, or point the experiment's artifact location "
+        "(or MLFLOW_TRACKING_URI) elsewhere"
+    )
+    assert_clean_failure(done, tracking, "blocked", message)  # exit 2, FAILED
+    assert error_lines(done.stderr) == [f"error: {message}"]
 
 
 def test_ctrl_c_on_mlflow_run_ends_killed_and_resume_continues_that_run(
