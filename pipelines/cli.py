@@ -101,7 +101,12 @@ def run(entry: EntryPoint, params: Params) -> None:
                 tracker.backup_dir = previous or backups / tracker.run_id
             if tracker.backup_dir and not previous:
                 held.enter_context(resume.locked(tracker.backup_dir))
-            pipeline.run(params, tracker)
+            try:
+                pipeline.run(params, tracker)
+            except Exception:  # the run ends FAILED: nothing to resume (KILLED keeps it)
+                if tracker.backup_dir:
+                    resume.forget(tracker.backup_dir)
+                raise
     if tracker.backup_dir:
         resume.forget(tracker.backup_dir)
 

@@ -140,6 +140,18 @@ def test_unwritable_artifact_store_is_named_not_the_staging_file(
     )
 
 
+def test_a_failed_run_leaves_no_backup(blocked_plots, lesson_env, tracking, tmp_path):
+    """FAILED is final (unlike KILLED, which `-P resume=true` continues): its per-epoch
+    backups would only take room in the cache."""
+    run, _ = blocked_plots
+    env = lesson_env | {"MLFLOW_RUN_ID": run.info.run_id}
+    done = in_process("dnn_regression", FIT, env, tmp_path)
+    assert done.returncode == 2
+    assert tracking.get_run(run.info.run_id).info.status == "FAILED"
+    assert tracking.get_metric_history(run.info.run_id, "loss")  # epochs were backed up
+    assert list((tmp_path / "cache" / "resume").glob("*/*")) == []
+
+
 STORE = ", or point the experiment's artifact location (or MLFLOW_TRACKING_URI) elsewhere"
 
 
