@@ -16,7 +16,7 @@ from pipelines.params import Params
 from pipelines.registry import ENTRY_POINTS, EntryPoint
 from steps import backends
 from steps.errors import UserError
-from steps.tracking import param_text
+from steps.tracking import RESUME_HINT, RunInterrupted, fail_launched_run, param_text
 
 EXIT_USER_ERROR = 2
 
@@ -78,7 +78,7 @@ def logged(entry: EntryPoint, params: Params) -> dict[str, str]:
 
 def run(entry: EntryPoint, params: Params) -> None:
     from steps import resume
-    from steps.tracking import fail_launched_run, tracked_run
+    from steps.tracking import tracked_run
 
     pipeline = importlib.import_module(f"pipelines.{entry.pipeline}")
     backends.set_precision(params.mixed_precision)  # before any model is built
@@ -128,8 +128,6 @@ def main(argv: list[str]) -> int:
         entry, params = parse(argv)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        from steps.tracking import fail_launched_run
-
         fail_launched_run(str(exc))
         return EXIT_USER_ERROR
     stop_on_signals()
@@ -138,9 +136,19 @@ def main(argv: list[str]) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        from steps.tracking import RESUME_HINT
-
+    except RunInterrupted:
         print(f"interrupted: the run was marked KILLED; {RESUME_HINT}", file=sys.stderr)
         return 130
+    except KeyboardInterrupt:  # before the pipeline opened its run
+        print(f"interrupted before the run was opened: {interrupted_early()}", file=sys.stderr)
+        return 130
     return 0
+
+
+def interrupted_early() -> str:
+    """What is left of an invocation stopped before its run was open."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # `mlflow run` follows Ctrl-C with SIGTERM
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if fail_launched_run("interrupted before the pipeline opened its run", "KILLED"):
+        return "the run `mlflow run` made was marked KILLED; run the command again"
+    return "nothing was trained or recorded; run the command again"

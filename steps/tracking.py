@@ -285,6 +285,10 @@ def record_failure(message: str, status: str) -> None:
     mlflow.end_run(status)
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM once the run was open: it was marked KILLED and can be resumed."""
+
+
 def storage_failure(exc: OSError, experiment_id: str) -> str | None:
     """One line for a full, read-only or unwritable place met by the run, naming it and what
     to do; None when `exc` is not such a place."""
@@ -338,11 +342,11 @@ def tracked_run(
     folder = Path(tempfile.mkdtemp(prefix="tensorboard-"))
     texts = {k: param_text(v) for k, v in params.items()}
     tracker = Tracker(run.info.run_id, run.info.experiment_id, folder, params=texts)
-    tracker.set_tags(
-        lesson=lessons, pipeline=entry_point, pid=os.getpid(), host=socket.gethostname()
-    )
-    tracker.log_params(texts)
     try:
+        tracker.set_tags(
+            lesson=lessons, pipeline=entry_point, pid=os.getpid(), host=socket.gethostname()
+        )
+        tracker.log_params(texts)
         yield tracker
     except UserError as exc:
         record_failure(str(exc), "FAILED")
@@ -352,7 +356,7 @@ def tracked_run(
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         record_failure(f"interrupted (Ctrl-C or SIGTERM); {RESUME_HINT}", "KILLED")
-        raise
+        raise RunInterrupted from None
     except OSError as exc:
         if (message := storage_failure(exc, tracker.experiment_id)) is None:
             record_failure(f"{type(exc).__name__}: {exc}", "FAILED")
@@ -388,14 +392,16 @@ def upload_tensorboard(tracker: Tracker) -> None:
         shutil.rmtree(tracker.tensorboard_dir, ignore_errors=True)
 
 
-def fail_launched_run(message: str) -> None:
-    """A parameter error before any step ran: keep the reason on the run `mlflow run` made."""
+def fail_launched_run(message: str, status: str = "FAILED") -> bool:
+    """Stopped before the pipeline opened its run: keep the reason on the run `mlflow run`
+    made, if it made one (then True)."""
     run_id = os.environ.get("MLFLOW_RUN_ID")
     if not run_id:
-        return
+        return False
     import mlflow
 
     client = mlflow.MlflowClient()
     client.set_tag(run_id, "error", message)
-    client.set_tag(run_id, "mlflow.note.content", f"**FAILED**: {message}")
-    client.set_terminated(run_id, "FAILED")
+    client.set_tag(run_id, "mlflow.note.content", f"**{status}**: {message}")
+    client.set_terminated(run_id, status)
+    return True

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -174,6 +175,30 @@ def test_two_resumes_of_one_interrupted_run_at_once_leave_it_to_one(lesson_env, 
             process.communicate(timeout=120)
     assert winner.returncode == 130
     assert tracking.get_run(run_id).info.status == "KILLED"
+
+
+def catches(pid: int, sig: int) -> bool:
+    """Whether process `pid` has installed a handler for `sig` (Linux: /proc's SigCgt)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught, 16) >> (sig - 1) & 1)
+
+
+def test_sigterm_before_the_run_is_opened_says_nothing_was_recorded(lesson_env, tracking, tmp_path):
+    """Caught while Keras is still being imported: no run exists to mark KILLED."""
+    process = subprocess.Popen(
+        command(), env=lesson_env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    until(process, lambda: catches(process.pid, signal.SIGTERM), "SIGTERM handler")
+    process.send_signal(signal.SIGTERM)
+    stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert [line for line in stderr.splitlines() if line.startswith("interrupted")] == [
+        "interrupted before the run was opened: nothing was trained or recorded; "
+        "run the command again"
+    ]
+    assert runs_of(tracking, "dnn_regression") == []
 
 
 def test_resume_with_nothing_to_resume_starts_fresh(lesson_env, tracking, tmp_path):
