@@ -289,6 +289,16 @@ class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM once the run was open: it was marked KILLED and can be resumed."""
 
 
+def finished_after_resume(run) -> None:
+    """A resumed run that finished: its interruption is history, no longer its outcome."""
+    import mlflow
+
+    if "error" in run.data.tags:
+        mlflow.delete_tag("error")
+        note = "interrupted, then resumed with -P resume=true from its last finished epoch"
+        mlflow.set_tag("mlflow.note.content", f"**FINISHED**: {note}")
+
+
 def storage_failure(exc: OSError, experiment_id: str) -> str | None:
     """One line for a full, read-only or unwritable place met by the run, naming it and what
     to do; None when `exc` is not such a place."""
@@ -367,6 +377,8 @@ def tracked_run(
         record_failure(f"{type(exc).__name__}: {exc}", "FAILED")
         raise
     else:
+        if run.info.run_id == resume_run_id:
+            finished_after_resume(run)
         mlflow.end_run("FINISHED")
         print(
             "MLflow run:",

@@ -99,6 +99,12 @@ def test_killed_run_resumes_in_the_same_run_and_ends_like_an_uninterrupted_one(
     assert [r.info.run_id for r in runs] == [run_id]  # continued, not a second run
     run = runs[0]
     assert run.info.status == "FINISHED"
+    assert "error" not in run.data.tags  # the interruption is not how it ended
+    if sig == signal.SIGTERM:
+        assert run.data.tags["mlflow.note.content"] == (
+            "**FINISHED**: interrupted, then resumed with -P resume=true from its last finished "
+            "epoch"
+        )
     expected = uninterrupted.data.metrics
     for name in ("test_loss", "test_rmse", "test_r2", "epochs_run", "best_epoch"):
         assert run.data.metrics[name] == pytest.approx(expected[name], rel=1e-5), name
