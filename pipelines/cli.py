@@ -6,10 +6,10 @@ Parsing, `--help` and parameter errors import neither TensorFlow nor MLflow.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import signal
 import sys
-from contextlib import nullcontext
 
 from pipelines.declare import rule
 from pipelines.params import Params
@@ -17,7 +17,7 @@ from pipelines.registry import ENTRY_POINTS, EntryPoint
 from steps import backends
 from steps.errors import UserError
 from steps.secrets import redacted
-from steps.tracking import param_text
+from steps.tracking import RESUME_HINT, RunInterrupted, fail_launched_run, param_text
 
 EXIT_USER_ERROR = 2
 
@@ -86,17 +86,28 @@ def run(entry: EntryPoint, params: Params) -> None:
     params = params.but(backend=backends.current())  # what Keras really loaded
     values = logged(entry, params) | {"backend": params.backend}
     backups = resume.backups_of(entry.name, values)
-    resuming = params.resume and entry.epoch_backups
-    previous = resume.interrupted(backups) if resuming else None
-    if resuming and previous is None:
-        print("resume: no interrupted run with these parameters; starting from epoch 1")
-    run_id = previous.name if previous else None
-    with tracked_run(entry.name, entry.lessons, values, resume_run_id=run_id) as tracker:
-        if entry.epoch_backups:
-            tracker.backup_dir = previous or backups / tracker.run_id
-        guard = resume.locked(tracker.backup_dir) if tracker.backup_dir else nullcontext()
-        with guard:
-            pipeline.run(params, tracker)
+    with contextlib.ExitStack() as held:
+        previous = None
+        if params.resume and entry.epoch_backups:
+            try:
+                previous = held.enter_context(resume.claimed(backups))
+            except UserError as exc:  # resumed by another process: its run is left alone
+                fail_launched_run(str(exc))
+                raise
+            if previous is None:
+                print("resume: no interrupted run with these parameters; starting from epoch 1")
+        run_id = previous.name if previous else None
+        with tracked_run(entry.name, entry.lessons, values, resume_run_id=run_id) as tracker:
+            if entry.epoch_backups:
+                tracker.backup_dir = previous or backups / tracker.run_id
+            if tracker.backup_dir and not previous:
+                held.enter_context(resume.locked(tracker.backup_dir))
+            try:
+                pipeline.run(params, tracker)
+            except Exception:  # the run ends FAILED: nothing to resume (KILLED keeps it)
+                if tracker.backup_dir:
+                    resume.forget(tracker.backup_dir)
+                raise
     if tracker.backup_dir:
         resume.forget(tracker.backup_dir)
 
@@ -118,8 +129,6 @@ def main(argv: list[str]) -> int:
         entry, params = parse(argv)
     except UserError as exc:
         print(f"error: {redacted(str(exc))}", file=sys.stderr)
-        from steps.tracking import fail_launched_run
-
         fail_launched_run(str(exc))
         return EXIT_USER_ERROR
     stop_on_signals()
@@ -128,9 +137,19 @@ def main(argv: list[str]) -> int:
     except UserError as exc:
         print(f"error: {redacted(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        from steps.tracking import RESUME_HINT
-
+    except RunInterrupted:
         print(f"interrupted: the run was marked KILLED; {RESUME_HINT}", file=sys.stderr)
         return 130
+    except KeyboardInterrupt:  # before the pipeline opened its run
+        print(f"interrupted before the run was opened: {interrupted_early()}", file=sys.stderr)
+        return 130
     return 0
+
+
+def interrupted_early() -> str:
+    """What is left of an invocation stopped before its run was open."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # `mlflow run` follows Ctrl-C with SIGTERM
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if fail_launched_run("interrupted before the pipeline opened its run", "KILLED"):
+        return "the run `mlflow run` made was marked KILLED; run the command again"
+    return "nothing was trained or recorded; run the command again"

@@ -66,8 +66,13 @@ class EntryPointExperimentProvider:
         return True
 
     def get_experiment_id(self) -> str:
+        """Called before `mlflow run` first touches the store: a new one is made here, under
+        the lock that our pipelines take too."""
         import mlflow
 
+        from steps.tracking_store import open_store
+
+        open_store()
         name = entry_point_from_argv(sys.argv)
         client = mlflow.MlflowClient()
         experiment = client.get_experiment_by_name(name)

@@ -6,6 +6,7 @@ temporary name and renamed into place, so readers never see half a cache; a file
 or checksum does not match is reported and the entry rebuilt. As git's index does, a file
 whose stamp is unchanged since it was written is trusted without reading it for the CRC
 (25 of the 31 ms a CIFAR-10-sized hit took); any write, copy or restore changes the stamp.
+The staging folder of a writer that was killed is removed by the next write to the cache.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Literal
 import numpy as np
 
 from steps.data import Dataset, Source
+from steps.errors import StorageError, storage_problem
 
 # Bump when the stored layout or a loader's output changes: old entries are then ignored.
 FORMAT_VERSION = 1
@@ -62,6 +64,13 @@ def read_entry(folder: Path) -> Dataset:
         manifest = json.loads((folder / "manifest.json").read_text())
     except (OSError, ValueError) as exc:
         raise CorruptCache(f"manifest unreadable: {exc}") from None
+    try:
+        return read_arrays(folder, manifest)
+    except (KeyError, TypeError, AttributeError) as exc:  # valid JSON, not our manifest
+        raise CorruptCache(f"manifest has the wrong shape ({type(exc).__name__}: {exc})") from None
+
+
+def read_arrays(folder: Path, manifest: dict) -> Dataset:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise CorruptCache(f"format version {manifest.get('format_version')}")
     arrays = {}
@@ -79,9 +88,30 @@ def read_entry(folder: Path) -> Dataset:
     return Dataset.from_parts(manifest["meta"], arrays)
 
 
+@contextlib.contextmanager
+def writing(root: Path) -> Iterator[None]:
+    """A full, read-only or unwritable cache folder: one line naming it and what to do."""
+    try:
+        yield
+    except OSError as exc:
+        if (problem := storage_problem(exc)) is None:
+            raise
+        happened, remedy = problem
+        raise StorageError(
+            f"cannot write the npy cache in {root}: {happened}; {remedy}, "
+            "or point KERAS_LESSONS_CACHE elsewhere"
+        ) from None
+
+
+def staging_dir(folder: Path) -> Path:
+    """A new, empty folder beside `folder` to write its entry in; only its entry's lock
+    holder makes one (see `building`)."""
+    return Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+
+
 def write_entry(dataset: Dataset, folder: Path, key: str) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+    staging = staging_dir(folder)
     try:
         manifest: dict = {"format_version": FORMAT_VERSION, "key": key, "arrays": {}}
         for name, array in dataset.arrays().items():
@@ -125,7 +155,10 @@ def load_cached(source: Source, root: Path | None = None) -> tuple[Dataset, Cach
     with building(folder):
         if cached := read_intact(folder, source.name):
             return cached, "hit"
-        write_entry(source.load(), folder, source.key)
+        dataset = source.load()
+        with writing(folder.parent.parent):
+            remove_leftovers(folder)
+            write_entry(dataset, folder, source.key)
     return read_entry(folder), "miss"
 
 
@@ -143,11 +176,37 @@ def read_intact(folder: Path, name: str) -> Dataset | None:
         return None
 
 
+def lock_file(folder: Path) -> Path:
+    return folder.parent.parent / "locks" / f"{folder.name}.lock"
+
+
 @contextlib.contextmanager
-def building(folder: Path) -> Iterator[None]:
-    """An exclusive lock per entry, released by the OS if the process dies."""
-    locks = folder.parent.parent / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with (locks / f"{folder.name}.lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
+def building(folder: Path, *, wait: bool = True) -> Iterator[bool]:
+    """An exclusive lock per entry, released by the OS if the process dies. Yields whether
+    it is held: always when waiting, else only if no other process held it."""
+    with writing(folder.parent.parent):
+        lock_file(folder).parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_file(folder).open("w")
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+def remove_leftovers(building_now: Path) -> None:
+    """Staging folders of writers that died (a kill mid-write), and half-deleted entries.
+    A writer holds its entry's lock as long as its staging folder exists, so a staging
+    folder whose lock is free (or is ours: `building_now`) has no live writer."""
+    for leftover in building_now.parent.glob(".tmp-*"):
+        entry = leftover.with_name(leftover.name.removeprefix(".tmp-").rpartition("-")[0])
+        if entry == building_now:
+            shutil.rmtree(leftover, ignore_errors=True)
+            continue
+        with building(entry, wait=False) as free:
+            if free:
+                shutil.rmtree(leftover, ignore_errors=True)
+    for trash in building_now.parent.glob(".trash-*"):  # never read; removing twice is harmless
+        shutil.rmtree(trash, ignore_errors=True)

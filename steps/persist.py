@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from steps import cache, datasets
-from steps.errors import UserError
+from steps.errors import StorageError, UserError
 
 # The eight example data sets of lessons 43-57 (`-P dataset=all`).
 EXAMPLE_SETS: tuple[str, ...] = (
@@ -203,6 +203,8 @@ def warm(name: str, *, target: str = "", root: Path | None = None) -> Warmed:
     started = time.perf_counter()
     try:
         dataset, status = cache.load_cached(datasets.resolve(name, target=target), root)
+    except StorageError:  # a full cache is not a data set to skip: every other would fail too
+        raise
     except UserError as exc:
         return Warmed(name, "skipped", seconds=time.perf_counter() - started, message=str(exc))
     arrays = dataset.arrays().values()

@@ -18,12 +18,16 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
 from steps.cache import cache_root
+from steps.errors import UserError
+from steps.stale_runs import pipeline_alive
 
 # Not part of a training's identity: changing them does not change what is learnt.
 NOT_IDENTITY = frozenset({"resume", "verbose"})
@@ -37,30 +41,72 @@ def backups_of(entry_point: str, params: dict[str, object], root: Path | None = 
     return (root or cache_root()) / "resume" / f"{entry_point}-{digest}"
 
 
-def interrupted(backups: Path) -> Path | None:
-    """The newest backup no live process holds: an interrupted run of this training."""
+def candidates(backups: Path) -> list[Path]:
+    """The backups of this training that hold a finished epoch, newest first."""
     if not backups.is_dir():
-        return None
-    candidates = sorted(
+        return []
+    return sorted(
         (p for p in backups.iterdir() if next(p.glob("**/keras"), None)),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )
-    for folder in candidates:
-        try:
-            with locked(folder):
-                return folder
-        except BlockingIOError:
-            continue  # still training in another process
-    return None
+
+
+@contextlib.contextmanager
+def claimed(backups: Path) -> Iterator[Path | None]:
+    """The newest interrupted run of this training, locked for this process while the block
+    runs; None when there is none. Choosing and locking are one step, so a run that another
+    process resumes is never opened here: that is an error naming the process."""
+    busy = ""
+    for folder in candidates(backups):
+        handle = try_lock(folder, "resuming")
+        if handle is not None:
+            with handle:
+                yield folder
+            return
+        pid, role = holder(folder)
+        if role == "resuming" and not busy:  # a run still training is not an interrupted one
+            busy = f"the interrupted run {folder.name} is already being resumed by process {pid}"
+    if busy:
+        raise UserError(f"{busy}; let it finish, or stop it and resume again")
+    yield None
+
+
+def try_lock(folder: Path, role: str) -> IO[str] | None:
+    """The lock file of `folder`, now held by this process and saying who holds it and why,
+    or None when another process holds it. The OS drops it when the process dies."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = (folder / "lock").open("a+")  # not "w": that would blank the holder's line
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    handle.truncate(0)
+    handle.write(f"{os.getpid()} {role}\n")
+    handle.flush()
+    return handle
+
+
+def holder(folder: Path) -> tuple[str, str]:
+    """(pid, role) of the live process holding `folder`'s lock. It writes them right after
+    locking: until then the file is empty or names a holder that died."""
+    for _ in range(40):
+        with contextlib.suppress(OSError, ValueError):
+            pid, role = (folder / "lock").read_text().split()
+            if pipeline_alive(int(pid)):
+                return pid, role
+        time.sleep(0.025)
+    return "(not known)", "resuming"
 
 
 @contextlib.contextmanager
 def locked(folder: Path) -> Iterator[None]:
-    """Held while a process trains into `folder`; the OS drops it when the process dies."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    """Held while a process trains a new run into `folder`."""
+    handle = try_lock(folder, "training")
+    if handle is None:
+        raise BlockingIOError(f"{folder} is held by process {holder(folder)[0]}")
+    with handle:
         yield
 
 
@@ -68,8 +114,12 @@ def replace_atomically(path: Path, data: bytes) -> None:
     """Write beside, then rename: a kill mid-write leaves the old file, never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+    except OSError as exc:  # a write to an open file names no file: say which
+        os.unlink(temporary)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     os.replace(temporary, path)
 
 

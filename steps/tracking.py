@@ -8,7 +8,6 @@ run, or KILLED on Ctrl-C. Steps never import MLflow; pipelines hand results to t
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
 import signal
@@ -18,12 +17,12 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
-from steps.errors import UserError
+from steps.errors import StorageError, UserError, storage_problem
 from steps.secrets import redacted
 
-# Full disk, read-only or unwritable places: the user's to fix, not a bug.
-STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
 RESUME_HINT = "rerun with -P resume=true to continue from the last finished epoch"
 UI_HINT = (
     "http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run}?workflowType=machine_learning"
@@ -222,6 +221,9 @@ def open_run(entry_point: str, resume_run_id: str | None = None):
     same process, or by the caller) would otherwise take the run."""
     import mlflow
 
+    from steps.tracking_store import open_store
+
+    open_store()
     launched = os.environ.get("MLFLOW_RUN_ID")
     if resume_run_id and resumable(resume_run_id):
         if launched and launched != resume_run_id:
@@ -285,6 +287,58 @@ def record_failure(message: str, status: str) -> None:
     mlflow.end_run(status)
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM once the run was open: it was marked KILLED and can be resumed."""
+
+
+def finished_after_resume(run) -> None:
+    """A resumed run that finished: its interruption is history, no longer its outcome."""
+    import mlflow
+
+    if "error" in run.data.tags:
+        mlflow.delete_tag("error")
+        note = "interrupted, then resumed with -P resume=true from its last finished epoch"
+        mlflow.set_tag("mlflow.note.content", f"**FINISHED**: {note}")
+
+
+def storage_failure(exc: OSError, experiment_id: str) -> str | None:
+    """One line for a full, read-only or unwritable place met by the run, naming it and what
+    to do; None when `exc` is not such a place."""
+    import mlflow
+
+    from steps.cache import cache_root
+
+    if (problem := storage_problem(exc)) is None:
+        return None
+    happened, remedy = problem
+    store = mlflow.MlflowClient().get_experiment(experiment_id).artifact_location
+    temporary = Path(tempfile.gettempdir())
+    path = exc.filename2 or exc.filename  # a copy's destination, not its source
+    path = os.fsdecode(path) if isinstance(path, str | bytes) else None
+    if path is None:  # a write to an open file, anywhere the run writes
+        places = f"artifact store {store}, cache {cache_root()}, temporary files {temporary}"
+        return f"cannot write one of the run's files: {happened}; {remedy} ({places})"
+    if within(path, local_folder(store)):  # MLflow's staging file names mean nothing to users
+        return (
+            f"cannot write the run's artifacts to {store}: {happened}; {remedy}, or point the "
+            "experiment's artifact location (or MLFLOW_TRACKING_URI) elsewhere"
+        )
+    for place, variable in ((cache_root(), "KERAS_LESSONS_CACHE"), (temporary, "TMPDIR")):
+        if within(path, place):
+            return f"cannot write {path}: {happened}; {remedy}, or point {variable} elsewhere"
+    return f"cannot use {path}: {happened}; {remedy}"
+
+
+def within(path: str, folder: Path | None) -> bool:
+    return folder is not None and Path(path).absolute().is_relative_to(folder.absolute())
+
+
+def local_folder(location: str) -> Path | None:
+    """The folder an artifact location names, when it is on this machine."""
+    parsed = urlparse(location)
+    return Path(url2pathname(parsed.path)) if parsed.scheme in ("", "file") else None
+
+
 @contextlib.contextmanager
 def tracked_run(
     entry_point: str,
@@ -300,11 +354,11 @@ def tracked_run(
     folder = Path(tempfile.mkdtemp(prefix="tensorboard-"))
     texts = {k: param_text(v) for k, v in params.items()}
     tracker = Tracker(run.info.run_id, run.info.experiment_id, folder, params=texts)
-    tracker.set_tags(
-        lesson=lessons, pipeline=entry_point, pid=os.getpid(), host=socket.gethostname()
-    )
-    tracker.log_params(texts)
     try:
+        tracker.set_tags(
+            lesson=lessons, pipeline=entry_point, pid=os.getpid(), host=socket.gethostname()
+        )
+        tracker.log_params(texts)
         yield tracker
     except UserError as exc:
         record_failure(str(exc), "FAILED")
@@ -314,21 +368,19 @@ def tracked_run(
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         record_failure(f"interrupted (Ctrl-C or SIGTERM); {RESUME_HINT}", "KILLED")
-        raise
+        raise RunInterrupted from None
     except OSError as exc:
-        if exc.errno not in STORAGE_ERRORS:
+        if (message := storage_failure(exc, tracker.experiment_id)) is None:
             record_failure(f"{type(exc).__name__}: {exc}", "FAILED")
             raise
-        message = (
-            f"cannot write {exc.filename or 'to the artifact store'}: {exc.strerror}; free some "
-            "space or point MLFLOW_TRACKING_URI / the experiment's artifact location elsewhere"
-        )
         record_failure(message, "FAILED")
-        raise UserError(message) from None
+        raise StorageError(message) from None
     except Exception as exc:
         record_failure(f"{type(exc).__name__}: {exc}", "FAILED")
         raise
     else:
+        if run.info.run_id == resume_run_id:
+            finished_after_resume(run)
         mlflow.end_run("FINISHED")
         print(
             "MLflow run:",
@@ -354,15 +406,17 @@ def upload_tensorboard(tracker: Tracker) -> None:
         shutil.rmtree(tracker.tensorboard_dir, ignore_errors=True)
 
 
-def fail_launched_run(message: str) -> None:
-    """A parameter error before any step ran: keep the reason on the run `mlflow run` made."""
+def fail_launched_run(message: str, status: str = "FAILED") -> bool:
+    """Stopped before the pipeline opened its run: keep the reason on the run `mlflow run`
+    made, if it made one (then True)."""
     run_id = os.environ.get("MLFLOW_RUN_ID")
     if not run_id:
-        return
+        return False
     import mlflow
 
     client = mlflow.MlflowClient()
     message = redacted(message)
     client.set_tag(run_id, "error", message)
-    client.set_tag(run_id, "mlflow.note.content", f"**FAILED**: {message}")
-    client.set_terminated(run_id, "FAILED")
+    client.set_tag(run_id, "mlflow.note.content", f"**{status}**: {message}")
+    client.set_terminated(run_id, status)
+    return True

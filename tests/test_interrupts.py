@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from helpers.runs import (
     error_lines,
     finished_run,
     in_process,
+    mlflow_run,
     runs_of,
 )
 
@@ -31,6 +33,9 @@ PARAMS = {
     "dropout": 0.2,
     "verbose": 0,
 }
+
+
+QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
 
 def command(**overrides) -> list[str]:
@@ -94,6 +99,12 @@ def test_killed_run_resumes_in_the_same_run_and_ends_like_an_uninterrupted_one(
     assert [r.info.run_id for r in runs] == [run_id]  # continued, not a second run
     run = runs[0]
     assert run.info.status == "FINISHED"
+    assert "error" not in run.data.tags  # the interruption is not how it ended
+    if sig == signal.SIGTERM:
+        assert run.data.tags["mlflow.note.content"] == (
+            "**FINISHED**: interrupted, then resumed with -P resume=true from its last finished "
+            "epoch"
+        )
     expected = uninterrupted.data.metrics
     for name in ("test_loss", "test_rmse", "test_r2", "epochs_run", "best_epoch"):
         assert run.data.metrics[name] == pytest.approx(expected[name], rel=1e-5), name
@@ -102,6 +113,98 @@ def test_killed_run_resumes_in_the_same_run_and_ends_like_an_uninterrupted_one(
     by_step = {m.step: m.value for m in history}  # an epoch logged twice has the same value
     assert sorted(by_step) == [m.step for m in reference]
     assert [by_step[m.step] for m in reference] == pytest.approx([m.value for m in reference])
+
+
+def until(process, condition, what: str) -> None:
+    """Poll (not a clock) until `condition()` holds, while `process` runs."""
+    deadline = time.monotonic() + 240
+    while not condition():
+        assert process.poll() is None, f"it ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} within 240 s"
+        time.sleep(0.05)
+
+
+def test_two_resumes_of_one_interrupted_run_at_once_leave_it_to_one(lesson_env, tracking, tmp_path):
+    """Two `-P resume=true` of one interrupted run started together: one trains it on, the
+    other says so and stops without opening that run (exit 2; through `mlflow run`, the run
+    that it made ends FAILED with the reason)."""
+    env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "interrupted"}
+    long = {"epochs": 300, "patience": 0}  # still training while the others start
+    first = subprocess.Popen(command(**long), env=env, cwd=tmp_path, **QUIET)
+    run_id = kill_after_epochs(first, tracking, "interrupted", 2, signal.SIGTERM)
+    reason = tracking.get_run(run_id).data.tags["error"]
+
+    def epochs() -> int:
+        return len(tracking.get_metric_history(run_id, "loss"))
+
+    done = epochs()
+    resumers = [
+        subprocess.Popen(
+            command(**long, resume="true"),
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 240
+        while all(p.poll() is None for p in resumers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [loser] = [p for p in resumers if p.poll() is not None]
+        [winner] = [p for p in resumers if p is not loser]
+        expected = (
+            f"error: the interrupted run {run_id} is already being resumed by process "
+            f"{winner.pid}; let it finish, or stop it and resume again"
+        )
+        stderr = loser.stderr.read()
+        assert loser.returncode == 2, stderr[-2000:]
+        assert error_lines(stderr) == [expected]
+        until(winner, lambda: epochs() > done, "a resumed epoch")
+        launched = mlflow_run("dnn_regression", PARAMS | long | {"resume": "true"}, env, tmp_path)
+        assert launched.returncode != 0
+        assert error_lines(launched.stderr) == [expected]
+        assert "Traceback" not in stderr + launched.stderr
+        [made] = [r for r in runs_of(tracking, "interrupted") if r.info.run_id != run_id]
+        assert made.info.status == "FAILED"
+        assert made.data.tags["error"] == expected.removeprefix("error: ")
+        shared = tracking.get_run(run_id)
+        assert shared.info.status == "RUNNING"
+        assert shared.data.tags["error"] == reason  # still the interruption's, untouched
+        trained = epochs()
+        until(winner, lambda: epochs() > trained, "an epoch after the others stopped")
+    finally:
+        for process in resumers:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=120)
+    assert winner.returncode == 130
+    assert tracking.get_run(run_id).info.status == "KILLED"
+
+
+def catches(pid: int, sig: int) -> bool:
+    """Whether process `pid` has installed a handler for `sig` (Linux: /proc's SigCgt)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught, 16) >> (sig - 1) & 1)
+
+
+def test_sigterm_before_the_run_is_opened_says_nothing_was_recorded(lesson_env, tracking, tmp_path):
+    """Caught while Keras is still being imported: no run exists to mark KILLED."""
+    process = subprocess.Popen(
+        command(), env=lesson_env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    until(process, lambda: catches(process.pid, signal.SIGTERM), "SIGTERM handler")
+    process.send_signal(signal.SIGTERM)
+    stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert [line for line in stderr.splitlines() if line.startswith("interrupted")] == [
+        "interrupted before the run was opened: nothing was trained or recorded; "
+        "run the command again"
+    ]
+    assert runs_of(tracking, "dnn_regression") == []
 
 
 def test_resume_with_nothing_to_resume_starts_fresh(lesson_env, tracking, tmp_path):
@@ -201,15 +304,19 @@ def test_two_processes_building_one_cold_cache_both_succeed(lesson_env, tmp_path
 
 
 def test_unwritable_artifact_store_fails_the_run_with_the_path(lesson_env, tracking, tmp_path):
+    """What to do depends on what went wrong: here no disk is full, a file is in the way."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the artifact folder should be")
     tracking.create_experiment("blocked", artifact_location=str(blocker / "artifacts"))
     env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "blocked"}
     done = in_process("dnn_regression", PARAMS | {"epochs": 1}, env, tmp_path)
-    assert_clean_failure(done, tracking, "blocked", f"cannot write {blocker}")  # exit 2, FAILED
-    line = error_lines(done.stderr)[0]
-    assert line.startswith(f"error: cannot write {blocker}")
-    assert "Not a directory" in line
+    message = (
+        f"cannot write the run's artifacts to {blocker / 'artifacts'}: Not a directory; a file "
+        "stands where a folder is needed: move it, or point the experiment's artifact location "
+        "(or MLFLOW_TRACKING_URI) elsewhere"
+    )
+    assert_clean_failure(done, tracking, "blocked", message)  # exit 2, FAILED
+    assert error_lines(done.stderr) == [f"error: {message}"]
 
 
 def test_ctrl_c_on_mlflow_run_ends_killed_and_resume_continues_that_run(

@@ -13,7 +13,10 @@ import os
 import pickle
 import re
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -554,6 +557,15 @@ def old_format(entry: Path) -> None:
     (entry / "manifest.json").write_text(json.dumps(manifest))
 
 
+def manifest_of(shape: object):
+    """Valid JSON that is not a manifest: a list, no arrays, an array without its file."""
+
+    def damage(entry: Path) -> None:
+        (entry / "manifest.json").write_text(json.dumps(shape))
+
+    return damage
+
+
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
@@ -563,6 +575,12 @@ def old_format(entry: Path) -> None:
         (remove_array, "y_test.npy is missing or has the wrong size"),
         (garble_manifest, "manifest unreadable"),
         (old_format, "format version 0"),
+        (manifest_of([1, 2]), "manifest has the wrong shape (AttributeError"),
+        (manifest_of({"format_version": 1}), "manifest has the wrong shape (KeyError"),
+        (
+            manifest_of({"format_version": 1, "arrays": {"x_train": "x_train.npy"}}),
+            "manifest has the wrong shape (TypeError",
+        ),
     ],
 )
 def test_damaged_cache_is_reported_and_rebuilt(tmp_path, images_npz, damage, reason):
@@ -583,7 +601,7 @@ def test_damaged_cache_is_reported_and_rebuilt(tmp_path, images_npz, damage, rea
     assert [p.name for p in entry.parent.iterdir()] == [entry.name]  # no trash left over
 
 
-def test_leftover_staging_folder_is_ignored(tmp_path, images_npz):
+def test_leftover_staging_folder_is_removed_when_its_entry_is_written(tmp_path, images_npz):
     source = datasets.resolve(f"npz:{images_npz}")
     npy = tmp_path / "cache" / "npy"
     leftover = npy / f".tmp-{cache.entry_dir(source, tmp_path / 'cache').name}-crashed"
@@ -593,7 +611,62 @@ def test_leftover_staging_folder_is_ignored(tmp_path, images_npz):
     ds, _ = cache.load_cached(source)
     with np.load(images_npz) as raw:
         np.testing.assert_array_equal(ds.x_train, raw["x_train"])
-    assert leftover.is_dir() and len(cache_entries(tmp_path)) == 1
+    assert not leftover.exists() and len(cache_entries(tmp_path)) == 1
+
+
+def test_a_killed_writer_leaves_nothing_behind_and_a_live_one_is_left_alone(tmp_path, images_npz):
+    """The kernel kills the first writer half-way through its first file (SIGXFSZ past a
+    1 kB file-size limit); the second is alive, holding its entry and its staging folder,
+    when a third process writes the cache."""
+    killed = subprocess.run(
+        [sys.executable, "-B", "-c", KILLED_MID_WRITE, f"npz:{images_npz}"],  # -B: no .pyc
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert killed.returncode == -signal.SIGXFSZ, killed.stderr[-2000:]
+    npy = tmp_path / "cache" / "npy"
+    [dead] = npy.glob(".tmp-pics-*")
+    live = subprocess.Popen(
+        [sys.executable, "-c", LIVE_WRITER, str(npy / "live-0123")],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        staging = Path(live.stdout.readline().strip())
+        assert staging.is_dir()
+        source, _ = counting_source()
+        assert cache.load_cached(source)[1] == "miss"
+        assert not dead.exists()
+        assert staging.is_dir()
+    finally:
+        live.communicate("", timeout=60)
+    assert cache.load_cached(datasets.resolve(f"npz:{images_npz}"))[1] == "miss"
+    assert not staging.exists()  # its writer gone, the next write removed it
+    assert [p.name for p in npy.iterdir() if p.name.startswith(".")] == []
+
+
+KILLED_MID_WRITE = """
+import resource, signal, sys
+from steps import cache, datasets
+signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it: then writes just fail
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # killed, with no core file left behind
+source = datasets.resolve(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+cache.load_cached(source)
+"""
+
+LIVE_WRITER = """
+import sys
+from pathlib import Path
+from steps import cache
+entry = Path(sys.argv[1])
+with cache.building(entry):
+    print(cache.staging_dir(entry), flush=True)
+    sys.stdin.read()
+"""
 
 
 def test_entry_written_meanwhile_by_another_process_is_kept(tmp_path):
