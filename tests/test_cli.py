@@ -110,13 +110,8 @@ def test_experiment_name_option_and_variable_win(lesson_env, tracking, tmp_path:
     )
     assert finished_run(result, tracking, "mine").data.tags["pipeline"] == "dnn_basic"
 
-    direct = subprocess.run(
-        [sys.executable, "-m", "pipelines", "dnn_basic", "--epochs", "1", "--verbose", "0"],
-        cwd=tmp_path,
-        env=lesson_env | {"MLFLOW_EXPERIMENT_NAME": "from-env"},
-        capture_output=True,
-        text=True,
-    )
+    env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "from-env"}
+    direct = in_process("dnn_basic", TINY | {"epochs": 1}, env, tmp_path)
     finished_run(direct, tracking, "from-env")
     assert tracking.get_experiment_by_name("dnn_basic") is None
 

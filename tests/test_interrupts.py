@@ -67,7 +67,12 @@ def uninterrupted(lesson_env, tracking, tmp_path):
     return finished_run(done, tracking, "uninterrupted")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+# SIGTERM through `mlflow run` is also the Ctrl-C test's path: its own case is slow-only.
+@pytest.mark.parametrize(
+    "sig",
+    [pytest.param(signal.SIGTERM, marks=pytest.mark.slow), signal.SIGKILL],
+    ids=["SIGTERM", "SIGKILL"],
+)
 def test_killed_run_resumes_in_the_same_run_and_ends_like_an_uninterrupted_one(
     sig, uninterrupted, lesson_env, tracking, tmp_path
 ):
