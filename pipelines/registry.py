@@ -35,6 +35,19 @@ class EntryPoint:
     # `-P resume=true` continues the interrupted training from per-epoch backups; tune's
     # resume continues its study instead.
     epoch_backups: bool = True
+    # What to say instead of "unrecognized" for a parameter it deliberately does not take.
+    instead: Mapping[str, str] = field(default_factory=dict)
+
+    def run_name(self, params: Params) -> str:
+        """What the run did, as the runs table lists it: `cnn · cifar10`, `tune dnn · iris`."""
+        what = params.model if "model" in self.takes else self.name
+        if self.name == "tune":
+            what = f"tune {what}"
+        return f"{what} · {params.dataset}" if "dataset" in self.takes else what
+
+    def description(self) -> str:
+        """What its experiment holds, for the experiment's page."""
+        return f"Lessons {self.lessons}: {self.summary}."
 
     def params(self, **values: object) -> Params:
         """This entry point's defaults with `values`, checked: what its pipeline runs with."""
@@ -457,7 +470,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             summary="Optuna search over any model family: a child run per trial, pruning, best "
             "model retrained",
             takes=(
-                *TRAINING,
+                *without(TRAINING, *families.SEARCHED_BY_ALL),
                 "n_trials",
                 "timeout",
                 "metric",
@@ -472,6 +485,10 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             defaults={"dataset": "breast_cancer", "epochs": 30, "patience": 5},
             rules=(searchable_space,),
             epoch_backups=False,
+            instead={
+                name: f"tune searches {name}: fix it with -P space={name}=VALUE"
+                for name in families.SEARCHED_BY_ALL
+            },
         ),
         EntryPoint(
             name="optimizers",
