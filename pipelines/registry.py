@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import annotated_types as at
 
@@ -39,11 +40,16 @@ class EntryPoint:
     instead: Mapping[str, str] = field(default_factory=dict)
 
     def run_name(self, params: Params) -> str:
-        """What the run did, as the runs table lists it: `cnn · cifar10`, `tune dnn · iris`."""
-        what = params.model if "model" in self.takes else self.name
-        if self.name == "tune":
-            what = f"tune {what}"
-        return f"{what} · {params.dataset}" if "dataset" in self.takes else what
+        """What the run did, as the runs table lists it: `cnn · cifar10` (an image alias),
+        `tune dnn · iris`, `dnn_regression · diabetes`, `csv · wine.csv`."""
+        data = params.dataset if "dataset" in self.takes else ""
+        data = Path(data.partition(":")[2]).name if ":" in data else data
+        what = self.name
+        if "model" in self.takes and not self.name.startswith(f"{params.model}_"):
+            what = f"{self.name} {params.model}"
+        elif self.name == f"{params.model}_{data}":
+            what = params.model
+        return f"{what} · {data}" if data else what
 
     def description(self) -> str:
         """What its experiment holds, for the experiment's page."""
