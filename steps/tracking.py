@@ -291,9 +291,7 @@ def open_run(entry_point: str, resume_run_id: str | None = None, name: str | Non
             mlflow.set_experiment(experiment_id=given_id)
         else:
             mlflow.set_experiment(experiment or entry_point)
-        run = mlflow.start_run(run_name=name)
-        if name and generated_name(run.info.run_name):
-            mlflow.set_tag("mlflow.runName", name)
+        run = mlflow.start_run(run_name=None if launched else name)
     open_on_runs_table(run.info.experiment_id)
     return run
 
