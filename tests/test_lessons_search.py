@@ -57,7 +57,7 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
         } <= trial.data.params.keys()
         epochs = int(trial.data.metrics["epochs_run"])
         history = tracking.get_metric_history(trial.info.run_id, "val_accuracy")
-        assert [m.step for m in history] == list(range(epochs))
+        assert [m.step for m in history] == list(range(1, epochs + 1))
         assert trial.data.metrics["value"] == max(m.value for m in history)
 
     best = max(trials, key=lambda r: r.data.metrics["value"])
