@@ -24,9 +24,8 @@ from steps.errors import StorageError, UserError, storage_problem
 from steps.secrets import redacted
 
 RESUME_HINT = "rerun with -P resume=true to continue from the last finished epoch"
-UI_HINT = (
-    "http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run}?workflowType=machine_learning"
-)
+# Where `make ui` serves a local store when PORT is not set (see the Makefile).
+UI_PORT = "5000"
 
 
 def param_text(value: object) -> str:
@@ -379,13 +378,21 @@ def tracked_run(
         if run.info.run_id == resume_run_id:
             finished_after_resume(run)
         mlflow.end_run("FINISHED")
-        print(
-            "MLflow run:",
-            UI_HINT.format(experiment=tracker.experiment_id, run=tracker.run_id),
-            "(start the UI with `make ui`)",
-        )
+        uri, port = mlflow.get_tracking_uri(), os.environ.get("PORT", "")
+        print(run_link(uri, tracker.experiment_id, tracker.run_id, port))
     finally:
         upload_tensorboard(tracker)
+
+
+def run_link(tracking_uri: str, experiment_id: str, run_id: str, port: str = "") -> str:
+    """The line pointing at the run's page: on the tracking server itself for an http(s)
+    URI, else where `make ui` serves the local store (its PORT), with how to start it."""
+    page = f"#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+    if urlparse(tracking_uri).scheme in ("http", "https"):
+        return f"MLflow run: {redacted(tracking_uri.rstrip('/'))}/{page}"
+    port = port or UI_PORT
+    command = "make ui" if port == UI_PORT else f"make ui PORT={port}"
+    return f"MLflow run: http://127.0.0.1:{port}/{page} (start the UI with `{command}`)"
 
 
 def upload_tensorboard(tracker: Tracker) -> None:

@@ -15,12 +15,14 @@ import pytest
 # Before any test module imports them: failing asserts inside helpers are explained too.
 pytest.register_assert_rewrite("helpers")
 
-# Set in a shell, these would send a test's downloads or runs somewhere else.
+# Set in a shell, these would send a test's downloads or runs somewhere else (or, PORT,
+# change the UI address a run prints).
 NOT_INHERITED = (
     "KERAS_LESSONS_DATA_ORIGIN",
     "MLFLOW_EXPERIMENT_NAME",
     "MLFLOW_EXPERIMENT_ID",
     "MLFLOW_RUN_ID",
+    "PORT",
 )
 
 

@@ -13,7 +13,7 @@ from pipelines import mlproject
 from pipelines.experiment import entry_point_from_argv
 from pipelines.registry import ENTRY_POINTS
 from steps import native_logs
-from steps.tracking import param_text
+from steps.tracking import param_text, run_link
 
 from helpers.runs import REPO, TINY, finished_run, in_process, mlflow_run
 
@@ -111,10 +111,38 @@ def test_experiment_name_option_and_variable_win(lesson_env, tracking, tmp_path:
     )
     assert finished_run(result, tracking, "mine").data.tags["pipeline"] == "dnn_basic"
 
-    env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "from-env"}
+    env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "from-env", "PORT": "8123"}
     direct = in_process("dnn_basic", TINY | {"epochs": 1}, env, tmp_path)
-    finished_run(direct, tracking, "from-env")
+    run = finished_run(direct, tracking, "from-env")
     assert tracking.get_experiment_by_name("dnn_basic") is None
+    # The link goes where `make ui PORT=8123` serves this store.
+    page = f"#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    assert direct.stdout.splitlines()[-1] == (
+        f"MLflow run: http://127.0.0.1:8123/{page}?workflowType=machine_learning "
+        "(start the UI with `make ui PORT=8123`)"
+    )
+
+
+PAGE = "#/experiments/3/runs/abc?workflowType=machine_learning"
+
+
+@pytest.mark.parametrize(
+    ("uri", "port", "line"),
+    [
+        ("http://10.0.0.5:5000", "", f"http://10.0.0.5:5000/{PAGE}"),
+        ("https://example.org/mlflow/", "8123", f"https://example.org/mlflow/{PAGE}"),
+        ("https://me:secret@example.org", "", f"https://me:***@example.org/{PAGE}"),
+        ("sqlite:///mlflow.db", "", f"http://127.0.0.1:5000/{PAGE} (start the UI with `make ui`)"),
+        (
+            "postgresql://me@db/mlflow",
+            "8123",
+            f"http://127.0.0.1:8123/{PAGE} (start the UI with `make ui PORT=8123`)",
+        ),
+    ],
+)
+def test_the_run_link_points_at_the_tracking_server_or_at_make_ui(uri, port, line):
+    """A tracking server serves its own UI; a local store is served by `make ui` (its PORT)."""
+    assert run_link(uri, "3", "abc", port) == f"MLflow run: {line}"
 
 
 def test_tensorflow_is_quiet_unless_the_user_set_its_log_level():
