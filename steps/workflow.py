@@ -41,7 +41,7 @@ def load_dataset(
     source = source or datasets.resolve(uri, target=target)
     dataset, status = cache.load_cached(source)
     tracker.set_tags(dataset=uri, cache=status)
-    tracker.dataset = (uri, cache.content_key(source))
+    tracker.dataset = (datasets.label(uri), cache.content_key(source))
     checks.check_dataset(dataset, uri.partition(":")[2] or uri, text=text)
     n_test = 0 if dataset.x_test is None else len(dataset.x_test)
     tracker.log_params({"n_samples": len(dataset.x_train) + n_test})
