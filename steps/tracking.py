@@ -92,15 +92,15 @@ class Tracker:
 
         mlflow.set_tags({k: redacted(str(v)) for k, v in tags.items()})
 
-    def log_params(self, params: dict[str, object]) -> None:
-        """Params not already on the run (`mlflow run` logs the declared ones itself), spelled
-        as `mlflow run` spells them: shell-quoted, so an empty value reads ''."""
+    def log_params(self, params: dict[str, object], *, as_launched: bool = False) -> None:
+        """Params not already on the run (`mlflow run` logs the declared ones itself).
+        `as_launched`: parameters a user gives, spelled as `mlflow run` spells them:
+        shell-quoted, so an empty value reads ''."""
         import mlflow
 
+        spell = shlex.quote if as_launched else str
         present = mlflow.get_run(self.run_id).data.params
-        fresh = {
-            k: shlex.quote(redacted(param_text(v))) for k, v in params.items() if k not in present
-        }
+        fresh = {k: spell(redacted(param_text(v))) for k, v in params.items() if k not in present}
         if fresh:
             mlflow.log_params(fresh)
 
@@ -157,7 +157,7 @@ class Tracker:
             )
             inherited = ("lesson", "pipeline", "dataset", "cache")
             child.set_tags(**{k: parent[k] for k in inherited if k in parent}, variant=name)
-            child.log_params({"backend": keras.backend.backend(), **params})
+            child.log_params({"backend": keras.backend.backend(), **params}, as_launched=True)
             try:
                 yield child
                 if "mlflow.note.content" not in mlflow.get_run(child.run_id).data.tags:
@@ -472,7 +472,7 @@ def tracked_run(
         tracker.set_tags(
             lesson=lessons, pipeline=entry_point, pid=os.getpid(), host=socket.gethostname()
         )
-        tracker.log_params(texts)
+        tracker.log_params(texts, as_launched=True)
         yield tracker
     except UserError as exc:
         record_failure(str(exc), "FAILED")

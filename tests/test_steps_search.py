@@ -216,7 +216,7 @@ def search_tiny(tracker: Tracker, study, n_trials: int, units_space, epochs: int
             return fit.fit(model, HEAD, data, config, extra_callbacks=callbacks).history
 
         return search.run_trial(
-            trial, tracker, chosen, train, metric="val_accuracy", direction="maximize"
+            trial, tracker, chosen, train, metric="val_accuracy", direction="maximize", data=data
         )
 
     study.optimize(objective, n_trials=n_trials)
