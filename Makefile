@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # `mlflow run --env-manager local` starts `python` from PATH: make it this venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run test test-slow lint format ui tensorboard mlproject clean clean-runs bench
+.PHONY: install run test test-slow test-ui lint format ui tensorboard mlproject clean clean-runs bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# `make test-ui` adds Playwright (the ui extra) and drives Chromium from the system.
+UI_STAMP := $(VENV)/.installed-ui
+CHROMIUM ?= chromium
+export CHROMIUM
+
+$(UI_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'
+	touch $(UI_STAMP)
 
 run: $(STAMP)  ## the CIFAR-10 CNN lesson end to end (downloads CIFAR-10 once)
 	$(BIN)/mlflow run . -e cnn_cifar10 --env-manager local
@@ -39,6 +48,12 @@ test: lint  ## ruff, then the test suite (slow tests excluded)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+test-ui: $(UI_STAMP)  ## the MLflow UI and TensorBoard as a person sees them, in headless Chromium
+	@command -v "$(CHROMIUM)" >/dev/null || { echo "error: make test-ui needs Chromium: \
+	install it (Debian, Ubuntu: sudo apt-get install chromium) or name it with \
+	CHROMIUM=/path/to/chromium" >&2; exit 2; }
+	$(BIN)/python -m pytest -m ui
 
 mlproject: $(STAMP)  ## regenerate MLproject from pipelines/params.py and pipelines/registry.py
 	$(BIN)/python -m pipelines.mlproject > MLproject
