@@ -59,7 +59,12 @@ def parse(argv: list[str]) -> tuple[EntryPoint, Params]:
         got = f"unknown entry point {argv[0]!r}; " if argv else ""
         raise UserError(f"{got}choose one of: {known}")
     entry = ENTRY_POINTS[argv[0]]
-    given = vars(parser_for(entry).parse_args(argv[1:]))
+    parser = parser_for(entry)
+    known, unknown = parser.parse_known_args(argv[1:])
+    for name in (arg.removeprefix("--").partition("=")[0] for arg in unknown):
+        if name in entry.instead:
+            raise UserError(entry.instead[name])
+    given = vars(parser.parse_args(argv[1:]))
     params = entry.params(**given)
     # Before anything imports Keras: it reads KERAS_BACKEND once, at import.
     return entry, params.but(backend=backends.choose(params.backend))
@@ -97,7 +102,14 @@ def run(entry: EntryPoint, params: Params) -> None:
             if previous is None:
                 print("resume: no interrupted run with these parameters; starting from epoch 1")
         run_id = previous.name if previous else None
-        with tracked_run(entry.name, entry.lessons, values, resume_run_id=run_id) as tracker:
+        with tracked_run(
+            entry.name,
+            entry.lessons,
+            values,
+            resume_run_id=run_id,
+            name=entry.run_name(params),
+            experiment_description=entry.description(),
+        ) as tracker:
             if entry.epoch_backups:
                 tracker.backup_dir = previous or backups / tracker.run_id
             if tracker.backup_dir and not previous:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import annotated_types as at
 
@@ -35,6 +36,24 @@ class EntryPoint:
     # `-P resume=true` continues the interrupted training from per-epoch backups; tune's
     # resume continues its study instead.
     epoch_backups: bool = True
+    # What to say instead of "unrecognized" for a parameter it deliberately does not take.
+    instead: Mapping[str, str] = field(default_factory=dict)
+
+    def run_name(self, params: Params) -> str:
+        """What the run did, as the runs table lists it: `cnn · cifar10` (an image alias),
+        `tune dnn · iris`, `dnn_regression · diabetes`, `csv · wine.csv`."""
+        data = params.dataset if "dataset" in self.takes else ""
+        data = Path(data.partition(":")[2]).name if ":" in data else data
+        what = self.name
+        if "model" in self.takes and not self.name.startswith(f"{params.model}_"):
+            what = f"{self.name} {params.model}"
+        elif self.name == f"{params.model}_{data}":
+            what = params.model
+        return f"{what} · {data}" if data else what
+
+    def description(self) -> str:
+        """What its experiment holds, for the experiment's page."""
+        return f"Lessons {self.lessons}: {self.summary}."
 
     def params(self, **values: object) -> Params:
         """This entry point's defaults with `values`, checked: what its pipeline runs with."""
@@ -457,7 +476,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             summary="Optuna search over any model family: a child run per trial, pruning, best "
             "model retrained",
             takes=(
-                *TRAINING,
+                *without(TRAINING, *families.SEARCHED_BY_ALL),
                 "n_trials",
                 "timeout",
                 "metric",
@@ -472,6 +491,10 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             defaults={"dataset": "breast_cancer", "epochs": 30, "patience": 5},
             rules=(searchable_space,),
             epoch_backups=False,
+            instead={
+                name: f"tune searches {name}: fix it with -P space={name}=VALUE"
+                for name in families.SEARCHED_BY_ALL
+            },
         ),
         EntryPoint(
             name="optimizers",

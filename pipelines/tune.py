@@ -6,8 +6,9 @@ family's `space` in `steps/families.py`, narrowed with `-P space=units=16:128,op
 Each trial is a child run with its parameters, per-epoch metrics and objective `value`; trials a
 median (or Hyperband) pruner stops early are kept and tagged `state=PRUNED`. The parent run
 logs the best parameters (`best_*`) and `best_value`, the optimization history and the
-parameter importances, the trials table, and then the best configuration retrained and
-logged like any other lesson's model.
+parameter importances, the trials table; a child run `best` retrains the best configuration,
+with its real parameters, and logs it like any other lesson's model (the parent keeps its
+test metrics and `model_uri`).
 
 The study lives in `-P storage=` (else in the OPTUNA_STORAGE variable's URL, else
 `sqlite:///optuna.db` in the folder `mlflow run` runs in; a password goes in PGPASSWORD or
@@ -71,7 +72,9 @@ def run(params: Params, tracker: Tracker) -> None:
                 model, head, prepared.data, config.fit_options(), extra_callbacks=callbacks
             ).history
 
-        return search.run_trial(trial, tracker, chosen, train, metric=metric, direction=direction)
+        return search.run_trial(
+            trial, tracker, chosen, train, metric=metric, direction=direction, data=prepared.data
+        )
 
     import optuna
 
@@ -85,11 +88,14 @@ def run(params: Params, tracker: Tracker) -> None:
                 callbacks=[optuna.study.MaxTrialsCallback(params.n_trials, states=None)],
             )
     best = search.summarize(study, tracker)
-    if params.retrain:  # the best configuration, trained again and logged as the run's model
+    if params.retrain:  # the best configuration, trained again in a child run of its own
         search.fresh_session()
         config = params.but(**best.params)
-        fit.seed_everything(params.seed)
-        model = build.build(
-            params.model, prepared, config.model_options(), name=f"best_{params.model}"
-        )
-        workflow.train_and_log(tracker, model, prepared, config.fit_options())
+        with tracker.child_run("best", best.params) as child:
+            fit.seed_everything(params.seed)
+            model = build.build(
+                params.model, prepared, config.model_options(), name=f"best_{params.model}"
+            )
+            trained = workflow.train_and_log(child, model, prepared, config.fit_options())
+        tracker.set_tags(model_uri=trained.model_uri, retrained_run_id=child.run_id)
+        tracker.log_metrics(trained.metrics)

@@ -41,9 +41,13 @@ def cache_root() -> Path:
     return base / "keras-lessons"
 
 
+def content_key(source: Source) -> str:
+    """What names the source's entry: its files (or download) and the cache format."""
+    return hashlib.sha256(f"v{FORMAT_VERSION}:{source.key}".encode()).hexdigest()[:20]
+
+
 def entry_dir(source: Source, root: Path) -> Path:
-    digest = hashlib.sha256(f"v{FORMAT_VERSION}:{source.key}".encode()).hexdigest()[:20]
-    return root / "npy" / f"{source.name}-{digest}"
+    return root / "npy" / f"{source.name}-{content_key(source)}"
 
 
 def crc32(array: np.ndarray) -> int:

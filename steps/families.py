@@ -260,6 +260,12 @@ def recurrent_names() -> tuple[str, ...]:
     return tuple(name for name, family in FAMILIES.items() if family.cell)
 
 
+# What every family's search covers: `tune` takes no fixed value for these.
+SEARCHED_BY_ALL: tuple[str, ...] = tuple(
+    name for name in FAMILIES["dnn"].space if all(name in f.space for f in FAMILIES.values())
+)
+
+
 def get(name: str) -> Family:
     if name not in FAMILIES:
         raise UserError(f"unknown model family {name!r}; choose one of {', '.join(FAMILIES)}")

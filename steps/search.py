@@ -24,6 +24,7 @@ from pathlib import Path
 
 from steps import families
 from steps.errors import UserError
+from steps.prepare import Split
 from steps.secrets import redacted
 from steps.space import Space, narrowed
 
@@ -40,7 +41,11 @@ def parse_space(family: str, text: str) -> Space:
 
 
 def default_direction(metric: str) -> str:
-    return "maximize" if metric.endswith(("accuracy", "auc", "precision", "recall")) else "minimize"
+    return (
+        "maximize"
+        if metric.endswith(("accuracy", "auc", "precision", "recall", "r2"))
+        else "minimize"
+    )
 
 
 # Where the study lives when -P storage= is empty: OPTUNA_STORAGE keeps a database URL, and
@@ -227,18 +232,20 @@ def run_trial(
     *,
     metric: str,
     direction: str,
+    data: Split,
 ) -> float:
     """One child run: train with the pruning callback, log, then tell Optuna how it went.
 
-    `train(callbacks)` builds and fits the suggested model and returns its history.
+    `train(callbacks)` builds and fits the suggested model on `data` and returns its history.
     """
     import optuna
 
     fresh_session()
     started = time.perf_counter()
     pruner = pruning_callback(trial, metric)
-    with tracker.child_run(f"trial-{trial.number}", chosen) as child:
+    with tracker.child_run(f"trial {trial.number}", chosen) as child:
         child.set_tags(trial=trial.number, study=trial.study.study_name)
+        child.log_inputs(data)
         history = train([pruner, *child.keras_callbacks()])
         value = best_of(history.get(metric, []), direction)
         state = "PRUNED" if pruner.pruned_at is not None else "COMPLETE"
@@ -251,6 +258,10 @@ def run_trial(
             rss_mb(),
         )
         child.set_tags(state=state)
+        if state != "COMPLETE":
+            child.rename(f"trial {trial.number} ({state.lower()})")
+        best = f"best {metric} {value:.4g} in {outcome.epochs_run} epochs"
+        child.describe(f"pruned at epoch {pruner.pruned_at}; {best}" if state == "PRUNED" else best)
         finite = {"value": value} if math.isfinite(value) else {}
         child.log_metrics(
             finite

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -21,6 +22,7 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from steps.errors import StorageError, UserError, storage_problem
+from steps.prepare import Split
 from steps.secrets import redacted
 
 RESUME_HINT = "rerun with -P resume=true to continue from the last finished epoch"
@@ -50,6 +52,41 @@ class Tracker:
     tensorboard_dir: Path
     backup_dir: Path | None = None  # per-epoch backups for `-P resume=true`
     params: dict[str, str] = field(default_factory=dict)  # what the run was started with
+    # The data set's `-P dataset=` name and its npy cache content key, once loaded.
+    dataset: tuple[str, str] | None = None
+
+    def describe(self, text: str) -> None:
+        """The run's one-line description (MLflow's note), in place of its test metrics."""
+        self.set_tags(**{"mlflow.note.content": text})
+
+    def rename(self, name: str) -> None:
+        import mlflow
+
+        mlflow.MlflowClient().set_tag(self.run_id, "mlflow.runName", name)
+
+    def log_inputs(self, data: Split) -> None:
+        """The rows each part of the fit saw, as MLflow datasets (the runs table's Dataset
+        column): named after the data set, one digest per part, its context the part's name."""
+        import mlflow
+
+        from steps.fit import rows
+
+        if self.dataset is None:
+            return
+        name, key = self.dataset
+        parts = {
+            "train": (data.x_train, data.y_train),
+            "validation": (data.x_val, data.y_val),
+            "test": (data.x_test, data.y_test),
+        }
+        for context, (x, y) in parts.items():
+            if x is None or rows(x) == 0:
+                continue
+            digest = f"{key[:16]}-{context}"  # MLflow keeps one input per digest and run
+            features = dict(x) if isinstance(x, dict) else x
+            targets = dict(y) if isinstance(y, dict) else y
+            dataset = mlflow.data.from_numpy(features, targets=targets, name=name, digest=digest)
+            mlflow.log_input(dataset, context=context)
 
     def set_tags(self, **tags: object) -> None:
         import mlflow
@@ -57,11 +94,14 @@ class Tracker:
         mlflow.set_tags({k: redacted(str(v)) for k, v in tags.items()})
 
     def log_params(self, params: dict[str, object]) -> None:
-        """Params not already on the run (`mlflow run` logs the declared ones itself)."""
+        """Params not already on the run (`mlflow run` logs the declared ones itself), spelled
+        as `mlflow run` spells them: shell-quoted, so an empty value reads ''."""
         import mlflow
 
         present = mlflow.get_run(self.run_id).data.params
-        fresh = {k: redacted(param_text(v)) for k, v in params.items() if k not in present}
+        fresh = {
+            k: shlex.quote(redacted(param_text(v))) for k, v in params.items() if k not in present
+        }
         if fresh:
             mlflow.log_params(fresh)
 
@@ -109,13 +149,20 @@ class Tracker:
             backup = self.backup_dir / name if self.backup_dir else None
             params = self.params | {k: param_text(v) for k, v in (changes or {}).items()}
             child = Tracker(
-                run.info.run_id, self.experiment_id, Path(tempfile.mkdtemp()), backup, params
+                run.info.run_id,
+                self.experiment_id,
+                Path(tempfile.mkdtemp()),
+                backup,
+                params,
+                self.dataset,
             )
             inherited = ("lesson", "pipeline", "dataset", "cache")
             child.set_tags(**{k: parent[k] for k in inherited if k in parent}, variant=name)
             child.log_params({"backend": keras.backend.backend(), **params})
             try:
                 yield child
+                if "mlflow.note.content" not in mlflow.get_run(child.run_id).data.tags:
+                    describe_result(child.run_id)
             finally:
                 upload_tensorboard(child)
 
@@ -212,9 +259,10 @@ def epoch_logger():
     return EpochLogger()
 
 
-def open_run(entry_point: str, resume_run_id: str | None = None):
+def open_run(entry_point: str, resume_run_id: str | None = None, name: str | None = None):
     """The interrupted run being resumed, the run `mlflow run` made for us, or a new one
-    in the entry point's experiment (or the one MLFLOW_EXPERIMENT_NAME / _ID names).
+    in the entry point's experiment (or the one MLFLOW_EXPERIMENT_NAME / _ID names), called
+    `name` unless it has a name of its own (`mlflow run --run-name`, or a resumed run's).
 
     The experiment is always set here: MLflow's start_run prefers the experiment last set
     in the process to the environment, so one set earlier (by a previous pipeline in the
@@ -225,6 +273,8 @@ def open_run(entry_point: str, resume_run_id: str | None = None):
 
     open_store()
     launched = os.environ.get("MLFLOW_RUN_ID")
+    if launched and name and generated_name(mlflow.get_run(launched).info.run_name):
+        mlflow.MlflowClient().set_tag(launched, "mlflow.runName", name)
     if resume_run_id and resumable(resume_run_id):
         if launched and launched != resume_run_id:
             note = f"resumed the interrupted run {resume_run_id}: its metrics continue there"
@@ -233,17 +283,77 @@ def open_run(entry_point: str, resume_run_id: str | None = None):
         set_experiment_of(resume_run_id)
         run = mlflow.start_run(run_id=resume_run_id)
     else:
-        name = os.environ.get("MLFLOW_EXPERIMENT_NAME")
+        experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME")
         given_id = os.environ.get("MLFLOW_EXPERIMENT_ID")
         if launched:
             set_experiment_of(launched)
-        elif given_id and not name:
+        elif given_id and not experiment:
             mlflow.set_experiment(experiment_id=given_id)
         else:
-            mlflow.set_experiment(name or entry_point)
-        run = mlflow.start_run()
+            mlflow.set_experiment(experiment or entry_point)
+        run = mlflow.start_run(run_name=None if launched else name)
     open_on_runs_table(run.info.experiment_id)
     return run
+
+
+def generated_name(name: str | None) -> bool:
+    """Whether `name` is one MLflow made up (`adjective-animal-123`), not one a user gave."""
+    from mlflow.utils import name_utils
+
+    words = (name or "").split("-")
+    return (
+        len(words) == 3
+        and words[0] in name_utils._GENERATOR_PREDICATES
+        and words[1] in name_utils._GENERATOR_NOUNS
+        and words[2].isdigit()
+    )
+
+
+def describe_experiment(experiment_id: str, description: str) -> None:
+    """The experiment's description in MLflow's UI, unless it has one."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    if "mlflow.note.content" not in client.get_experiment(experiment_id).tags:
+        client.set_experiment_tag(experiment_id, "mlflow.note.content", description)
+
+
+def describe_result(run_id: str) -> None:
+    import mlflow
+
+    mlflow.MlflowClient().set_tag(run_id, "mlflow.note.content", result_line(run_id))
+
+
+def result_line(run_id: str) -> str:
+    """A run's result in one line: its test metrics and kept epoch, or for a parent, its best
+    child run's."""
+    import mlflow
+
+    from steps.search import default_direction
+
+    client = mlflow.MlflowClient()
+    metrics = client.get_run(run_id).data.metrics
+    tests = {k: v for k, v in metrics.items() if k.startswith("test_")}
+    if tests:
+        line = ", ".join(f"{k} {v:.4g}" for k, v in tests.items())
+        if "best_epoch" in metrics and "epochs_run" in metrics:
+            line += f"; kept epoch {metrics['best_epoch']:.0f} of {metrics['epochs_run']:.0f}"
+        return line
+    children = client.search_runs(
+        [client.get_run(run_id).info.experiment_id],
+        f"tags.mlflow.parentRunId = '{run_id}'",
+    )
+    scored = [c for c in children if any(k.startswith("test_") for k in c.data.metrics)]
+    if not scored:
+        return f"{len(children)} child runs" if children else "finished"
+    keys = sorted(k for k in scored[0].data.metrics if k.startswith("test_"))
+    key = next((k for k in ("test_accuracy", "test_loss") if k in keys), keys[0])
+    scored = [c for c in scored if key in c.data.metrics]
+    pick = max if default_direction(key) == "maximize" else min
+    best = pick(scored, key=lambda c: c.data.metrics[key])
+    return (
+        f"{len(children)} child runs; best {best.info.run_name}: {key} {best.data.metrics[key]:.4g}"
+    )
 
 
 def open_on_runs_table(experiment_id: str) -> None:
@@ -291,14 +401,17 @@ class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM once the run was open: it was marked KILLED and can be resumed."""
 
 
-def finished_after_resume(run) -> None:
-    """A resumed run that finished: its interruption is history, no longer its outcome."""
+def finished(run_id: str, resumed: bool) -> None:
+    """End the run FINISHED, its result as its description. A resumed run's interruption is
+    history, no longer its outcome."""
     import mlflow
 
-    if "error" in run.data.tags:
+    line = result_line(run_id)
+    if resumed:
         mlflow.delete_tag("error")
-        note = "interrupted, then resumed with -P resume=true from its last finished epoch"
-        mlflow.set_tag("mlflow.note.content", f"**FINISHED**: {note}")
+        line += " (interrupted, then resumed with -P resume=true from its last finished epoch)"
+    mlflow.set_tag("mlflow.note.content", line)
+    mlflow.end_run("FINISHED")
 
 
 def storage_failure(exc: OSError, experiment_id: str) -> str | None:
@@ -346,11 +459,15 @@ def tracked_run(
     params: dict[str, object],
     *,
     resume_run_id: str | None = None,
+    name: str | None = None,
+    experiment_description: str = "",
 ) -> Iterator[Tracker]:
-    """Open the run, tag and log params, and always close it with the right status."""
-    import mlflow
+    """Open the run (called `name`), tag and log params, and always close it with the right
+    status; a finished run's description is its result."""
 
-    run = open_run(entry_point, resume_run_id)
+    run = open_run(entry_point, resume_run_id, name)
+    if experiment_description:
+        describe_experiment(run.info.experiment_id, experiment_description)
     folder = Path(tempfile.mkdtemp(prefix="tensorboard-"))
     texts = {k: param_text(v) for k, v in params.items()}
     tracker = Tracker(run.info.run_id, run.info.experiment_id, folder, params=texts)
@@ -379,9 +496,8 @@ def tracked_run(
         record_failure(f"{type(exc).__name__}: {exc}", "FAILED")
         raise
     else:
-        if run.info.run_id == resume_run_id:
-            finished_after_resume(run)
-        mlflow.end_run("FINISHED")
+        resumed = run.info.run_id == resume_run_id and "error" in run.data.tags
+        finished(tracker.run_id, resumed)
         print(
             "MLflow run:",
             UI_HINT.format(experiment=tracker.experiment_id, run=tracker.run_id),

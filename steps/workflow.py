@@ -38,8 +38,10 @@ def load_dataset(
     """Resolve `-P dataset=` (or take the `source` a lesson built for it, e.g. with its own
     image size), read it through the npy cache, tag the run with both, then check its
     numbers (and that it holds text only where the lesson reads `text`)."""
-    dataset, status = cache.load_cached(source or datasets.resolve(uri, target=target))
+    source = source or datasets.resolve(uri, target=target)
+    dataset, status = cache.load_cached(source)
     tracker.set_tags(dataset=uri, cache=status)
+    tracker.dataset = (uri, cache.content_key(source))
     checks.check_dataset(dataset, uri.partition(":")[2] or uri, text=text)
     n_test = 0 if dataset.x_test is None else len(dataset.x_test)
     tracker.log_params({"n_samples": len(dataset.x_train) + n_test})
@@ -84,6 +86,7 @@ def fit_and_log(
     `checkpoint`); log how training went and its history plot. Any inputs and outputs."""
     if config.verbose:
         model.summary(print_fn=lambda line, *_: print(line))
+    tracker.log_inputs(data)
     result = fit.fit(
         model,
         head,

@@ -106,13 +106,24 @@ def test_experiment_plugin_reads_the_entry_point_from_mlflow_run(argv, expected)
 
 def test_experiment_name_option_and_variable_win(lesson_env, tracking, tmp_path: Path):
     result = mlflow_run(
-        "dnn_basic", TINY | {"epochs": 1}, lesson_env, tmp_path, "--experiment-name", "mine"
+        "dnn_basic",
+        TINY | {"epochs": 1},
+        lesson_env,
+        tmp_path,
+        "--experiment-name",
+        "mine",
+        "--run-name",
+        "first-try",
     )
-    assert finished_run(result, tracking, "mine").data.tags["pipeline"] == "dnn_basic"
+    run = finished_run(result, tracking, "mine")
+    assert run.data.tags["pipeline"] == "dnn_basic"
+    assert run.info.run_name == "first-try"  # the user's name is kept
+    description = tracking.get_experiment_by_name("mine").tags["mlflow.note.content"]
+    assert description == f"Lessons 01-04: {ENTRY_POINTS['dnn_basic'].summary}."
 
     env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "from-env"}
     direct = in_process("dnn_basic", TINY | {"epochs": 1}, env, tmp_path)
-    finished_run(direct, tracking, "from-env")
+    assert finished_run(direct, tracking, "from-env").info.run_name == "dnn_basic · linear"
     assert tracking.get_experiment_by_name("dnn_basic") is None
 
 

@@ -10,18 +10,20 @@ import optuna
 import pandas as pd
 import pytest
 
+from steps.families import SEARCHED_BY_ALL
+
 from helpers.runs import (
-    TINY,
     artifact_paths,
     assert_clean_failure,
     assert_trained_run,
     in_process,
     mlflow_run,
     parents_and_children,
+    tiny,
 )
 
 # Small trials: iris, 2 epochs, a narrow space; no pruning unless a test asks for it.
-SEARCH = TINY | {
+SEARCH = tiny("tune") | {
     "dataset": "iris",
     "space": "units=4:16,layers=1:2,batch_size=16",
     "pruner": "none",
@@ -37,8 +39,12 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
     parents, children = parents_and_children(tracking, "tune")
     assert len(parents) == 1
     parent = parents[0]
-    trials = children[parent.info.run_id]
-    assert len(trials) == 2
+    [retrained] = [r for r in children[parent.info.run_id] if r.info.run_name == "best"]
+    trials = [r for r in children[parent.info.run_id] if r is not retrained]
+    assert sorted(r.info.run_name for r in trials) == ["trial 0", "trial 1"]
+    assert parent.info.run_name == "tune dnn · iris"
+    # the parent logs what applies to all trials, none of what the search chose
+    assert not parent.data.params.keys() & set(SEARCHED_BY_ALL)
     study = optuna.load_study(study_name="tune-dnn-iris", storage=storage)
     assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {r.info.run_id for r in trials}
     # The study names its metric and points at its MLflow experiment and parent run.
@@ -73,8 +79,15 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
     table = pd.read_csv(tracking.download_artifacts(parent.info.run_id, "search/trials.csv"))
     assert sorted(table["number"]) == [0, 1]
     assert set(table["state"]) == {"COMPLETE"}
-    # the best configuration, retrained, is the run's model: the full lesson contract
-    assert_trained_run(tracking, parent, "classification", tmp_path)
+    # the best configuration, retrained in a child run with its real parameters: the full
+    # lesson contract; the parent points at its model and keeps its test metrics
+    assert_trained_run(tracking, retrained, "classification", tmp_path)
+    for name in ("units", "layers", "optimizer", "batch_size"):
+        assert retrained.data.params[name] == best.data.params[name]
+    assert parent.data.tags["model_uri"] == retrained.data.tags["model_uri"]
+    assert parent.data.tags["retrained_run_id"] == retrained.info.run_id
+    test_metrics = {k: v for k, v in retrained.data.metrics.items() if k.startswith("test_")}
+    assert test_metrics and test_metrics.items() <= parent.data.metrics.items()
 
     # -P resume=true continues the same study up to n_trials in all: one more trial
     resumed = SEARCH | {"n_trials": 3, "storage": storage, "resume": "true", "retrain": "false"}
@@ -83,7 +96,7 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
     parents, children = parents_and_children(tracking, "tune")
     second = next(p for p in parents if p.info.run_id != parent.info.run_id)
     assert second.info.status == "FINISHED"
-    assert len(children[second.info.run_id]) == 1
+    assert [r.info.run_name for r in children[second.info.run_id]] == ["trial 2"]
     assert "model_uri" not in second.data.tags  # retrain=false
     study = optuna.load_study(study_name="tune-dnn-iris", storage=storage)
     assert [t.number for t in study.trials] == [0, 1, 2]

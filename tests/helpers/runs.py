@@ -184,6 +184,28 @@ def assert_trained_run(client, run, task: str, download_to: Path) -> None:
     model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
     assert model.metadata.signature is not None
     assert model.metadata.saved_input_example_info is not None
+    assert_reads_true(client, run)
+
+
+def assert_reads_true(client, run) -> None:
+    """What the runs table and the model page show: a name saying what ran, its result as
+    the description, the data it saw, and the model carrying the run's final metrics."""
+    from steps.tracking import generated_name
+
+    tags, metrics = run.data.tags, run.data.metrics
+    assert not generated_name(run.info.run_name), run.info.run_name
+    if "mlflow.parentRunId" not in tags:
+        assert run.info.run_name.endswith(f" · {tags['dataset']}"), run.info.run_name
+    tests = {k: v for k, v in metrics.items() if k.startswith("test_")}
+    assert tests and all(f"{k} {v:.4g}" in tags["mlflow.note.content"] for k, v in tests.items())
+    inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
+    assert {"train", "test"} <= inputs.keys() <= {"train", "validation", "test"}
+    assert {d.name for d in inputs.values()} == {tags["dataset"]}
+    model_id = tags["model_uri"].removeprefix("models:/")
+    linked = {m.key: m.value for m in client.get_logged_model(model_id).metrics}
+    final = {k: v for k, v in metrics.items() if k.startswith(("test_", "best_"))}
+    assert {k: linked.get(k) for k in final} == final
+    assert not linked.keys() & {"loss", "val_loss", "learning_rate"}  # per-epoch: run only
 
 
 def finished_run(result, client, experiment: str):
