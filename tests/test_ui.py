@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from helpers.runs import MLFLOW, REPO, TINY, in_process
+from helpers.runs import MLFLOW, REPO, in_process, tiny
 from helpers.servers import Server, start, stop
 
 pytestmark = pytest.mark.ui
@@ -33,9 +33,9 @@ PLAYWRIGHT_HINT = "the ui tests need Playwright: pip install -e '.[ui]' (make te
 
 SEARCH = {"space": "units=4:16,layers=1:2,batch_size=16", "pruner": "none"}
 LESSONS = {
-    "tabular": TINY | {"dataset": "iris"},
-    "overfitting": TINY | {"train_rows": 100, "dropout": 0.5, "l2": 0.01},
-    "tune": TINY | SEARCH | {"dataset": "iris", "n_trials": 2},
+    "tabular": tiny("tabular") | {"dataset": "iris"},
+    "overfitting": tiny("overfitting") | {"train_rows": 100, "dropout": 0.5, "l2": 0.01},
+    "tune": tiny("tune") | SEARCH | {"dataset": "iris", "n_trials": 2},
 }
 
 MACHINE_LEARNING = "workflowType=machine_learning"  # the UI's view for training runs, not GenAI
