@@ -130,16 +130,24 @@ def lessons(tmp_path_factory) -> Iterator[Lessons]:
         stop(*started)
 
 
-@pytest.fixture(scope="module")
-def page(request):
-    """A headless Chromium tab; the folder of its screenshots is named at the end."""
+@pytest.fixture(scope="module", autouse=True)
+def chromium() -> str:
+    """The browser's path, or one line saying how to get what is missing, before the runs."""
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ModuleNotFoundError:
         pytest.fail(PLAYWRIGHT_HINT, pytrace=False)
-    chromium = shutil.which(os.environ.get("CHROMIUM", "chromium"))
-    if chromium is None:
+    found = shutil.which(os.environ.get("CHROMIUM", "chromium"))
+    if found is None:
         pytest.fail(CHROMIUM_HINT, pytrace=False)
+    return found
+
+
+@pytest.fixture(scope="module")
+def page(request, chromium):
+    """A headless Chromium tab; the folder of its screenshots is named at the end."""
+    from playwright.sync_api import sync_playwright
+
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # none left from an earlier run
     SCREENSHOTS.mkdir()
     with sync_playwright() as playwright:
