@@ -9,7 +9,6 @@ TB_PORT ?= 6006
 # Host names the dashboards answer to besides 127.0.0.1, localhost and HOST (comma-separated)
 ALLOWED_HOSTS ?=
 export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 # `mlflow run --env-manager local` starts `python` from PATH: make it this venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 

@@ -13,7 +13,9 @@ Best vs last, thought through: with `-P patience=N` (N > 0) EarlyStopping runs w
 (even when it never stopped early), so the model `fit` returns, and the one logged as the
 run's model, IS the best epoch's. The last epoch's weights would be lost; a small callback
 keeps a copy at the end of every epoch, so "last" really is the last epoch trained. With
-`-P patience=0` there is no EarlyStopping and the run's model is the last epoch's.
+`-P patience=0` there is no EarlyStopping and the run's model is the last epoch's. Epochs
+count from 1: `checkpoint_epoch` is the one in best.keras, `last_epoch` the last trained, and
+the run's `best_epoch` the one whose weights its model kept.
 
     mlflow run . -e checkpoint --env-manager local [-P dataset=iris -P patience=10]
 """
@@ -21,6 +23,7 @@ keeps a copy at the end of every epoch, so "last" really is the last epoch train
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipelines.params import Params
@@ -75,16 +78,25 @@ def run(params: Params, tracker: Tracker) -> None:
     last_model.optimizer.build(last_model.trainable_variables)  # saved with its slots
     last_path = persist.save_model(last_model, folder / "last.keras")
     rows = []
+    saved = checkpoint_epoch(trained.fit, monitor)
     for label, candidate, epoch in (
-        ("best_epoch", best, trained.fit.best_epoch),
+        ("best_epoch", best, saved),
         ("last_epoch", last_model, last.epoch),
     ):
         scores = evaluate.test_metrics(candidate, prepared, evaluate.predict(candidate, x_test))
         tracker.log_metrics({f"{label}_{name}": value for name, value in scores.items()})
         rows.append({"model": label, "epoch": epoch} | scores)
-    tracker.log_metrics({"last_epoch": last.epoch})
+    tracker.log_metrics({"checkpoint_epoch": saved, "last_epoch": last.epoch})
     table = pd.DataFrame(rows)
     tracker.log_table(table, "comparison/best_vs_last.csv")
     for path in (best_path, last_path, weights):
         tracker.log_artifact(path, "checkpoints")
     print(table.to_string(index=False))
+
+
+def checkpoint_epoch(result: fit.FitResult, monitor: str) -> int:
+    """The epoch, from 1, that ModelCheckpoint(save_best_only) saved last: this fit's
+    lowest `monitor` (its first, as later equal values are no improvement)."""
+    values = np.asarray(result.history[monitor], dtype=float)
+    first = result.epochs_run - len(values) + 1  # a resumed fit holds only its own epochs
+    return first + int(np.nanargmin(values))

@@ -83,9 +83,10 @@ def logged(entry: EntryPoint, params: Params) -> dict[str, str]:
 
 
 def run(entry: EntryPoint, params: Params) -> None:
-    from steps import resume
+    from steps import native_logs, resume
     from steps.tracking import tracked_run
 
+    native_logs.import_keras()
     pipeline = importlib.import_module(f"pipelines.{entry.pipeline}")
     backends.set_precision(params.mixed_precision)  # before any model is built
     params = params.but(backend=backends.current())  # what Keras really loaded

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from pipelines.params import Params
-from steps import tables, workflow
+from steps import datasets, tables, workflow
 from steps.data import existing_file
 from steps.sources.csv_file import labelled_rows, read_csv_table
 from steps.tracking import Tracker
@@ -41,7 +41,8 @@ def run(params: Params, tracker: Tracker) -> None:
     tracker.log_text(report, "profile/profile.txt")
 
     dataset = workflow.load_dataset(tracker, uri, target=target)
-    tracker.set_tags(dataset=source)
+    tracker.set_tags(dataset=source)  # named as given, also when written out first
+    tracker.dataset = (datasets.label(source), *tracker.dataset[1:])
     trained = workflow.fit_dataset(tracker, dataset, params.recipe())
 
     # Lesson 59: the test rows as they were in the file, with the true and predicted target.

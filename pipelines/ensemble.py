@@ -71,4 +71,4 @@ def run(params: Params, tracker: Tracker) -> None:
         tracker.log_figure(figure, f"plots/predicted_vs_true_{name}.png")
     tracker.log_model(model, workflow.first_rows(data.x_test, 5))
     scores = ", ".join(f"{k}={metrics[k]:.4f}" for k in ("test_rmse", "test_r2"))
-    print(f"ensemble: {scores} after {result.epochs_run} epochs")
+    print(f"ensemble: {scores}; {fit.epochs_text(result)}")

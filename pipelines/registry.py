@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import annotated_types as at
 
 from pipelines.declare import OneOf, validate
 from pipelines.params import DATA, FIT, RUN, TRAINING, Params
 from steps import families
+from steps.datasets import label
 from steps.errors import UserError
 
 
@@ -43,7 +43,7 @@ class EntryPoint:
         """What the run did, as the runs table lists it: `cnn · cifar10` (an image alias),
         `tune dnn · iris`, `dnn_regression · diabetes`, `csv · wine.csv`."""
         data = params.dataset if "dataset" in self.takes else ""
-        data = Path(data.partition(":")[2]).name if ":" in data else data
+        data = label(f"csv:{params.path}" if "path" in self.takes and params.path else data)
         what = self.name
         if "model" in self.takes and not self.name.startswith(f"{params.model}_"):
             what = f"{self.name} {params.model}"

@@ -63,7 +63,7 @@ def run(params: Params, tracker: Tracker) -> None:
 
     def objective(trial) -> float:
         chosen = suggest(trial, space)
-        config = params.but(**chosen)
+        config = params.but(**chosen, verbose=0)  # a trial says its outcome in one line
 
         def train(callbacks: list) -> dict[str, list[float]]:
             fit.seed_everything(params.seed)

@@ -80,6 +80,13 @@ def uri_forms() -> str:
     return f"{', '.join(forms[:-1])} or {forms[-1]}"
 
 
+def label(uri: str) -> str:
+    """A data set as run names and MLflow's Dataset column show it: a bundled set's name, a
+    file or folder's own name (`csv:/data/houses.csv` -> `houses.csv`)."""
+    scheme, sep, path = uri.partition(":")
+    return Path(path).name or path if sep and scheme in SCHEMES else uri
+
+
 def resolve(uri: str, *, target: str = "") -> Source:
     """Turn `-P dataset=` into a Source, or say what is accepted."""
     if ":" in uri:

@@ -32,11 +32,14 @@ class FitOptions:
 class FitResult:
     history: dict[str, list[float]]
     epochs_run: int
-    best_epoch: int  # 0-based, by the monitored quantity
+    # From 1: the epoch whose weights the model holds, EarlyStopping's best or else the last.
+    best_epoch: int
     seconds: float
     checkpoint: Path | None = field(default=None)
     # (epoch from 1, its loss) when the loss became NaN or infinite: TerminateOnNaN stopped there.
     diverged: tuple[int, float] | None = None
+    best_metrics: dict[str, float] = field(default_factory=dict)  # the best epoch's, by name
+    kept_by: str = ""  # why that epoch: "lowest val_loss", or "the last; EarlyStopping off"
 
 
 def rows(x) -> int:
@@ -83,7 +86,11 @@ def standard_callbacks(
     TensorBoard."""
     import keras
 
-    callbacks: list = [resume.epoch_seeds(config.seed), keras.callbacks.TerminateOnNaN()]
+    callbacks: list = [
+        resume.epoch_seeds(config.seed),
+        learning_rate_in_logs(),
+        keras.callbacks.TerminateOnNaN(),
+    ]
     if config.patience > 0:
         stopping = {"monitor": monitor, "patience": config.patience, "restore_best_weights": True}
         callbacks.append(
@@ -102,6 +109,35 @@ def standard_callbacks(
     if log_dir is not None:
         callbacks.append(events.tensorboard_callback(log_dir))
     return callbacks
+
+
+def learning_rate_in_logs():
+    """Adds the optimizer's learning rate to each epoch's logs, as ReduceLROnPlateau does, so
+    the history, the progress line and every logger after it have it."""
+    import keras
+
+    class LearningRate(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None and "learning_rate" not in logs:
+                rate = self.model.optimizer.learning_rate
+                logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
+
+    return LearningRate()
+
+
+def kept_epoch(
+    epochs: list[int], history: dict[str, list[float]], restored
+) -> tuple[int, dict[str, float]]:
+    """(the Keras epoch, from 0, whose weights the model holds after fit, its metrics): the
+    best of the EarlyStopping that `restored` them, else the last epoch trained."""
+    epoch = restored.best_epoch if restored else (epochs[-1] if epochs else -1)
+    if epoch in epochs:
+        at = epochs.index(epoch)
+        logs = {name: values[at] for name, values in history.items() if at < len(values)}
+    else:  # before a resumed fit's first epoch: EarlyStopping kept them with its backup
+        logs = dict(getattr(restored, "best_logs", None) or {})
+    logs.pop("learning_rate", None)
+    return epoch, {name: float(value) for name, value in logs.items()}
 
 
 def fit(
@@ -145,12 +181,11 @@ def fit(
         callbacks=callbacks,
     )
     seconds = time.perf_counter() - started
-    losses = history.history[monitor]
-    # Epoch numbers count from the start of training, also in a resumed fit.
-    best = history.epoch[min(range(len(losses)), key=losses.__getitem__)] if losses else 0
-    stopping = [c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)]
-    if stopping and stopping[0].best_weights is not None:
-        best = stopping[0].best_epoch
+    stopping = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
+    restored = stopping if stopping is not None and stopping.best_weights is not None else None
+    # Keras counts epochs from 0 from the start of training, also in a resumed fit.
+    best, best_metrics = kept_epoch(history.epoch, history.history, restored)
+    kept_by = f"lowest {monitor}" if restored else "the last"
     epochs = zip(history.epoch, history.history.get("loss", []), strict=False)
     diverged = next(((e + 1, v) for e, v in epochs if not math.isfinite(v)), None)
     if diverged and backup is not None:  # its last epoch holds NaN weights: nothing to resume
@@ -158,11 +193,24 @@ def fit(
     return FitResult(
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
         epochs_run=history.epoch[-1] + 1 if history.epoch else 0,
-        best_epoch=int(best),
+        best_epoch=int(best) + 1,
         seconds=seconds,
         checkpoint=checkpoint,
         diverged=diverged,
+        best_metrics=best_metrics,
+        kept_by=kept_by if stopping else "the last; EarlyStopping off",
     )
+
+
+def epochs_text(result: FitResult) -> str:
+    """How long training ran and which epoch's weights the model kept, for the last line."""
+    if result.epochs_run == 0:
+        return "no epoch left to train"
+    return f"{n_epochs(result.epochs_run)}, kept epoch {result.best_epoch} ({result.kept_by})"
+
+
+def n_epochs(count: int) -> str:
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
 
 
 def divergence_problem(result: FitResult, config: FitOptions) -> str:

@@ -147,7 +147,7 @@ def last_epoch_keeper():
 
     `EarlyStopping(restore_best_weights=True)` puts the best epoch's weights back when
     training ends, so the model `fit` returns is the best one; this keeps the last epoch's
-    weights (`.weights`) for comparison.
+    weights (`.weights`) and their epoch, counted from 1 (`.epoch`), for comparison.
     """
     import keras
 
@@ -155,11 +155,11 @@ def last_epoch_keeper():
         def __init__(self):
             super().__init__()
             self.weights: list[np.ndarray] = []
-            self.epoch = -1
+            self.epoch = 0
 
         def on_epoch_end(self, epoch, logs=None):
             self.weights = [np.array(w) for w in self.model.get_weights()]
-            self.epoch = epoch
+            self.epoch = epoch + 1
 
     return LastEpoch()
 

@@ -18,20 +18,41 @@ def pyplot():
     return plt
 
 
-def history_figure(history: dict[str, list[float]]):
-    """One panel per quantity, training and validation curves together."""
+def history_figure(history: dict[str, list[float]], kept_epoch: int = 0):
+    """One panel per quantity, training and validation curves together, epochs from 1 in
+    whole numbers, the epoch whose weights the model kept marked (when given); the learning
+    rate in a panel of its own, on a log scale."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = pyplot()
     names = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
+    names += ["learning_rate"] if "learning_rate" in history else []
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         epochs = np.arange(1, len(history[name]) + 1)
-        ax.plot(epochs, history[name], marker="o", label="train")
+        if name == "learning_rate":
+            learning_rate_curve(ax, epochs, history[name])
+        else:
+            ax.plot(epochs, history[name], marker="o", label="train")
         if f"val_{name}" in history:
             ax.plot(epochs, history[f"val_{name}"], marker="o", label="validation")
+        if kept_epoch:
+            ax.axvline(kept_epoch, color="grey", linestyle="--", label=f"kept: epoch {kept_epoch}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(title=name, xlabel="epoch")
         ax.legend()
     fig.tight_layout()
     return fig
+
+
+def learning_rate_curve(ax, epochs: np.ndarray, rates: list[float]) -> None:
+    """Rates on a log scale (a constant 0.001 reads 10^-3, not 0); in scientific notation
+    when one is 0 or less."""
+    ax.plot(epochs, rates, marker="o", color="C2", label="learning rate")
+    if min(rates) > 0:
+        ax.set_yscale("log")
+    else:
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0), useOffset=False)
 
 
 def sample_grid(dataset: Dataset, count: int = 25):

@@ -158,7 +158,8 @@ def seed_generators(model) -> list:
 
 
 def resumable_early_stopping(folder: Path, **kwargs):
-    """EarlyStopping whose best value, wait count and best weights survive a restart.
+    """EarlyStopping whose best value, wait count, best weights and that epoch's logs
+    (`best_logs`) survive a restart.
 
     Its state is saved per epoch, and restored for the epoch the backup resumes after: a
     kill between this save and the backup's must not leave the two an epoch apart.
@@ -173,6 +174,7 @@ def resumable_early_stopping(folder: Path, **kwargs):
 
     class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         restored = False
+        best_logs: dict[str, float] | None = None
 
         def on_epoch_begin(self, epoch, logs=None):
             # The first epoch of this fit tells where the backup resumes: restore from there.
@@ -182,6 +184,7 @@ def resumable_early_stopping(folder: Path, **kwargs):
             self.restored = True
             state = json.loads(state_file(epoch - 1).read_text())
             self.wait, self.best, self.best_epoch = state["wait"], state["best"], state["epoch"]
+            self.best_logs = state.get("logs")
             if weights_file(self.best_epoch).exists():
                 with np.load(weights_file(self.best_epoch)) as saved:
                     self.best_weights = [saved[f"w{i}"] for i in range(len(saved.files))]
@@ -194,10 +197,12 @@ def resumable_early_stopping(folder: Path, **kwargs):
             best_before = self.best_epoch if self.best_weights is not None else None
             super().on_epoch_end(epoch, logs)
             if self.best_weights is not None and self.best_epoch != best_before:
+                self.best_logs = {k: float(v) for k, v in (logs or {}).items()}
                 buffer = io.BytesIO()
                 np.savez(buffer, **{f"w{i}": w for i, w in enumerate(self.best_weights)})
                 replace_atomically(weights_file(self.best_epoch), buffer.getvalue())
             state = {"wait": self.wait, "best": self.best, "epoch": self.best_epoch}
+            state["logs"] = self.best_logs
             replace_atomically(state_file(epoch), json.dumps(state).encode())
             state_file(epoch - 3).unlink(missing_ok=True)  # a fallback two epochs back is enough
 

@@ -18,12 +18,14 @@ import math
 import os
 import resource
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from steps import families
 from steps.errors import UserError
+from steps.fit import n_epochs
 from steps.prepare import Split
 from steps.secrets import redacted
 from steps.space import Space, narrowed
@@ -113,7 +115,9 @@ def open_study(
             "use the same -P direction= or another -P study_name="
         )
     if study.metric_names is None:  # Optuna's dashboard and plots show it, not "Objective 0"
-        study.set_metric_names([metric])
+        with warnings.catch_warnings():  # "experimental": nothing a user can act on
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([metric])
     elif study.metric_names != [metric]:
         raise UserError(
             f"study {name!r} optimizes {study.metric_names[0]}, not {metric}; "
@@ -222,6 +226,25 @@ class TrialOutcome:
     epochs_run: int
     seconds: float
     rss_mb: float
+    pruned_at: int | None = None  # the epoch, from 1, after which the pruner stopped it
+
+
+def rounded(params: dict[str, object]) -> str:
+    """`name=value, ...` with numbers to 4 significant digits, as the terminal shows them."""
+    return ", ".join(
+        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
+        for name, value in params.items()
+    )
+
+
+def trial_line(number: int, chosen: dict[str, object], metric: str, outcome: TrialOutcome) -> str:
+    """The one line a trial prints: its number, its parameters, then its score or its fate."""
+    head = f"trial {number} ({rounded(chosen)})"
+    if outcome.state == "PRUNED":
+        return f"{head}: pruned at epoch {outcome.pruned_at}"
+    if outcome.state == "FAIL":
+        return f"{head}: failed, {metric} was never a number"
+    return f"{head}: {metric}={outcome.value:.4f} after {n_epochs(outcome.epochs_run)}"
 
 
 def run_trial(
@@ -256,12 +279,14 @@ def run_trial(
             len(history.get("loss", [])),
             time.perf_counter() - started,
             rss_mb(),
+            None if pruner.pruned_at is None else pruner.pruned_at + 1,
         )
         child.set_tags(state=state)
         if state != "COMPLETE":
             child.rename(f"trial {trial.number} ({state.lower()})")
         best = f"best {metric} {value:.4g} in {outcome.epochs_run} epochs"
-        child.describe(f"pruned at epoch {pruner.pruned_at}; {best}" if state == "PRUNED" else best)
+        pruned = f"pruned at epoch {outcome.pruned_at}; "
+        child.describe(f"{pruned}{best}" if state == "PRUNED" else best)
         finite = {"value": value} if math.isfinite(value) else {}
         child.log_metrics(
             finite
@@ -274,9 +299,10 @@ def run_trial(
     tracker.log_metrics({"trial_rss_mb": outcome.rss_mb}, step=trial.number)
     trial.set_user_attr("mlflow_run_id", child.run_id)
     trial.set_user_attr("rss_mb", outcome.rss_mb)
+    print(trial_line(trial.number, chosen, metric, outcome), flush=True)
     fresh_session()
     if state == "PRUNED":  # only now: the child run above is complete and FINISHED
-        raise optuna.TrialPruned(f"pruned at epoch {pruner.pruned_at}")
+        raise optuna.TrialPruned(f"pruned at epoch {outcome.pruned_at}")
     return value  # NaN marks the trial FAIL in Optuna too
 
 
@@ -293,8 +319,6 @@ def state_counts(study) -> dict[str, int]:
 
 def optuna_plot(name: str, study, **kwargs):
     """An optuna.visualization.matplotlib plot as a figure, without its "experimental" warning."""
-    import warnings
-
     import optuna
     from optuna.visualization import matplotlib as plots
 
@@ -353,6 +377,6 @@ def summarize(study, tracker):
         tracker.log_figure(importance, "plots/param_importances.png")
     print(
         f"best of {len(study.trials)} trials ({counts['PRUNED']} pruned): "
-        f"trial {best.number}, value {best.value:.4f}, {best.params}"
+        f"trial {best.number}, {metric_of(study)}={best.value:.4f} ({rounded(best.params)})"
     )
     return best

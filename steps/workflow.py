@@ -41,7 +41,7 @@ def load_dataset(
     source = source or datasets.resolve(uri, target=target)
     dataset, status = cache.load_cached(source)
     tracker.set_tags(dataset=uri, cache=status)
-    tracker.dataset = (uri, cache.content_key(source))
+    tracker.dataset = (datasets.label(uri), cache.content_key(source))
     checks.check_dataset(dataset, uri.partition(":")[2] or uri, text=text)
     n_test = 0 if dataset.x_test is None else len(dataset.x_test)
     tracker.log_params({"n_samples": len(dataset.x_train) + n_test})
@@ -98,10 +98,12 @@ def fit_and_log(
         backup=tracker.backup_dir,
         validation_split=validation_split,
     )
+    best = {f"best_{name}": value for name, value in result.best_metrics.items()}
     tracker.log_metrics(
         {
             "epochs_run": result.epochs_run,
             "best_epoch": result.best_epoch,
+            **best,
             "fit_seconds": result.seconds,
             "parameters": model.count_params(),
         }
@@ -109,7 +111,8 @@ def fit_and_log(
     history = result.history
     if len(next(iter(history.values()), [])) < result.epochs_run:  # resumed: earlier epochs
         history = tracker.full_history(history)
-    tracker.log_figure(plots.history_figure(history), "plots/history.png")
+    figure = plots.history_figure(history, kept_epoch=result.best_epoch)
+    tracker.log_figure(figure, "plots/history.png")
     fit.refuse(fit.divergence_problem(result, config))
     return result
 
@@ -153,5 +156,5 @@ def train_and_log(
         tracker.log_figure(figure, "plots/predicted_vs_true.png")
     model_uri = tracker.log_model(model, first_rows(x_test, 5))
     summary = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
-    print(f"{model.name}: {summary} after {result.epochs_run} epochs")
+    print(f"{model.name}: {summary}; {fit.epochs_text(result)}")
     return Trained(model, result, metrics, predictions, model_uri)

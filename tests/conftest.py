@@ -15,12 +15,14 @@ import pytest
 # Before any test module imports them: failing asserts inside helpers are explained too.
 pytest.register_assert_rewrite("helpers")
 
-# Set in a shell, these would send a test's downloads or runs somewhere else.
+# Set in a shell, these would send a test's downloads or runs somewhere else (or, PORT,
+# change the UI address a run prints).
 NOT_INHERITED = (
     "KERAS_LESSONS_DATA_ORIGIN",
     "MLFLOW_EXPERIMENT_NAME",
     "MLFLOW_EXPERIMENT_ID",
     "MLFLOW_RUN_ID",
+    "PORT",
 )
 
 
@@ -73,13 +75,14 @@ def lesson_env(isolated, tmp_path, upstream, empty_tracking_store) -> dict[str, 
     from helpers.runs import MLFLOW, fresh_tracking_store
 
     fresh_tracking_store(empty_tracking_store, tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "KERAS_LESSONS_"))}
+    # TensorFlow's log level too: pipelines are to be quiet by default (steps/native_logs.py).
+    prefixes = ("MLFLOW_", "KERAS_LESSONS_", "TF_CPP_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.update(
         MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
         KERAS_HOME=str(isolated),
         KERAS_LESSONS_CACHE=str(tmp_path / "cache"),
         KERAS_LESSONS_DATA_ORIGIN=str(upstream),
-        TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONUNBUFFERED="1",
         # `mlflow run --env-manager local` runs `python` from PATH: this venv's, as after
         # `source .venv/bin/activate`.

@@ -12,7 +12,8 @@ import yaml
 from pipelines import mlproject
 from pipelines.experiment import entry_point_from_argv
 from pipelines.registry import ENTRY_POINTS
-from steps.tracking import param_text
+from steps import native_logs
+from steps.tracking import param_text, run_link
 
 from helpers.runs import REPO, TINY, finished_run, in_process, mlflow_run
 
@@ -121,10 +122,70 @@ def test_experiment_name_option_and_variable_win(lesson_env, tracking, tmp_path:
     description = tracking.get_experiment_by_name("mine").tags["mlflow.note.content"]
     assert description == f"Lessons 01-04: {ENTRY_POINTS['dnn_basic'].summary}."
 
-    env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "from-env"}
+    env = lesson_env | {"MLFLOW_EXPERIMENT_NAME": "from-env", "PORT": "8123"}
     direct = in_process("dnn_basic", TINY | {"epochs": 1}, env, tmp_path)
-    assert finished_run(direct, tracking, "from-env").info.run_name == "dnn_basic · linear"
+    run = finished_run(direct, tracking, "from-env")
+    assert run.info.run_name == "dnn_basic · linear"
     assert tracking.get_experiment_by_name("dnn_basic") is None
+    # The link goes where `make ui PORT=8123` serves this store.
+    page = f"#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    assert direct.stdout.splitlines()[-1] == (
+        f"MLflow run: http://127.0.0.1:8123/{page}?workflowType=machine_learning "
+        "(start the UI with `make ui PORT=8123`)"
+    )
+
+
+PAGE = "#/experiments/3/runs/abc?workflowType=machine_learning"
+
+
+@pytest.mark.parametrize(
+    ("uri", "port", "line"),
+    [
+        ("http://10.0.0.5:5000", "", f"http://10.0.0.5:5000/{PAGE}"),
+        ("https://example.org/mlflow/", "8123", f"https://example.org/mlflow/{PAGE}"),
+        ("https://me:secret@example.org", "", f"https://me:***@example.org/{PAGE}"),
+        ("sqlite:///mlflow.db", "", f"http://127.0.0.1:5000/{PAGE} (start the UI with `make ui`)"),
+        (
+            "postgresql://me@db/mlflow",
+            "8123",
+            f"http://127.0.0.1:8123/{PAGE} (start the UI with `make ui PORT=8123`)",
+        ),
+    ],
+)
+def test_the_run_link_points_at_the_tracking_server_or_at_make_ui(uri, port, line):
+    """A tracking server serves its own UI; a local store is served by `make ui` (its PORT)."""
+    assert run_link(uri, "3", "abc", port) == f"MLflow run: {line}"
+
+
+def test_tensorflow_is_quiet_unless_the_user_set_its_log_level():
+    chosen = {"TF_CPP_MIN_LOG_LEVEL": "0"}
+    assert not native_logs.quiet_unless_set(chosen) and chosen == {"TF_CPP_MIN_LOG_LEVEL": "0"}
+    unset: dict[str, str] = {}
+    assert native_logs.quiet_unless_set(unset) and unset == {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def test_native_log_lines_are_dropped_from_stderr_and_the_rest_kept():
+    """What C++ writes to file descriptor 2 (as TensorFlow's libraries do while loading)."""
+    code = """if True:
+        import os, sys
+        from steps import native_logs
+        with native_logs.native_lines_dropped():
+            os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are "
+                        b"written to STDERR\\n")
+            os.write(2, b"I0000 00:00:1795989700.450031   31948 port.cc:153] oneDNN on\\n")
+            os.write(2, b"E0000 00:00:1795989710.312334   31948 cuda_platform.cc:52] cuInit\\n")
+            print("a warning of Python's", file=sys.stderr)
+            os.write(2, b"F0000 00:00:1795989710.312334   31948 a.cc:1] fatal stays\\n")
+        print("after", file=sys.stderr)
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert done.stderr.splitlines() == [
+        "a warning of Python's",
+        "F0000 00:00:1795989710.312334   31948 a.cc:1] fatal stays",
+        "after",
+    ]
 
 
 def test_a_run_goes_to_its_experiment_whatever_the_process_set_before(

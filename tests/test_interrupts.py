@@ -112,12 +112,12 @@ def test_killed_run_resumes_in_the_same_run_and_ends_like_an_uninterrupted_one(
     note = uninterrupted.data.tags["mlflow.note.content"]
     assert run.data.tags["mlflow.note.content"] == note + suffix
     expected = uninterrupted.data.metrics
-    for name in ("test_loss", "test_rmse", "test_r2", "epochs_run", "best_epoch"):
+    for name in ("test_loss", "test_rmse", "test_r2", "epochs_run", "best_epoch", "best_val_loss"):
         assert run.data.metrics[name] == pytest.approx(expected[name], rel=1e-5), name
     history = tracking.get_metric_history(run_id, "val_loss")
     reference = tracking.get_metric_history(uninterrupted.info.run_id, "val_loss")
     by_step = {m.step: m.value for m in history}  # an epoch logged twice has the same value
-    assert sorted(by_step) == [m.step for m in reference]
+    assert sorted(by_step) == [m.step for m in reference] == list(range(1, 7))  # epochs 1-6
     assert [by_step[m.step] for m in reference] == pytest.approx([m.value for m in reference])
 
 

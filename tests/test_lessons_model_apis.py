@@ -215,7 +215,7 @@ def test_validation_modes_log_val_loss_and_row_counts(mode, lesson_env, tracking
     else:
         result = in_process("validation", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "validation", "regression", tmp_path)
-    assert metric_steps(tracking, run, "val_mae") == [0, 1]
+    assert metric_steps(tracking, run, "val_mae") == [1, 2]
     rows = {k: run.data.params[k] for k in ("n_train", "n_val", "n_test")}
     assert rows == {"n_train": "264", "n_val": "89", "n_test": "89"}
     assert run.data.tags["validation"].startswith(f"{mode}: 89 validation rows")
@@ -265,7 +265,17 @@ def test_ensemble_logs_each_output_and_reloads_with_named_inputs(
     result = mlflow_run("ensemble", TINY, lesson_env, tmp_path)
     run = trained_run(result, tracking, "ensemble", "regression", tmp_path)
     for name in ("out1_loss", "out2_loss", "out1_mae", "val_out1_loss", "val_out2_mae"):
-        assert metric_steps(tracking, run, name) == [0, 1], name
+        assert metric_steps(tracking, run, name) == [1, 2], name
+    metrics = run.data.metrics
+    assert (
+        metrics["best_val_out1_loss"]
+        == tracking.get_metric_history(run.info.run_id, "val_out1_loss")[
+            int(metrics["best_epoch"]) - 1
+        ].value
+    )
+    scores = f"test_rmse={metrics['test_rmse']:.4f}, test_r2={metrics['test_r2']:.4f}"
+    kept = f"2 epochs, kept epoch {int(metrics['best_epoch'])} (lowest val_loss)"
+    assert f"ensemble: {scores}; {kept}" in result.stdout.splitlines()
     plots = artifact_paths(tracking, run.info.run_id, "plots")
     assert {"plots/predicted_vs_true_out1.png", "plots/predicted_vs_true_out2.png"} <= set(plots)
 

@@ -99,14 +99,17 @@ def test_checkpoint_logs_best_and_last_epoch_models_with_their_scores(
     assert metrics["model_reload_max_abs_diff"] == 0.0  # lesson 50
     assert metrics["weights_reload_max_abs_diff"] == 0.0  # lesson 51
 
-    # The best epoch is the one with the lowest val_loss; the last is the last one trained.
+    # Epochs from 1: the checkpoint holds the lowest val_loss, the last is the last trained.
     val_loss = [m.value for m in tracking.get_metric_history(run.info.run_id, "val_loss")]
-    assert metrics["best_epoch"] == int(np.argmin(val_loss))
-    assert metrics["last_epoch"] == len(val_loss) - 1 == 5
-    assert metrics["best_epoch"] < metrics["last_epoch"]
+    assert metrics["checkpoint_epoch"] == int(np.argmin(val_loss)) + 1
+    assert metrics["last_epoch"] == len(val_loss) == 6
+    assert metrics["checkpoint_epoch"] < metrics["last_epoch"]
     assert metrics["best_epoch_test_loss"] < metrics["last_epoch_test_loss"]
-    # Without EarlyStopping the run's own model is the last epoch's.
+    # Without EarlyStopping the run's own model is the last epoch's, and the run says so.
     assert metrics["test_loss"] == pytest.approx(metrics["last_epoch_test_loss"], rel=1e-6)
+    assert metrics["best_epoch"] == 6 and metrics["best_val_loss"] == val_loss[-1]
+    [line] = [line for line in result.stdout.splitlines() if "kept epoch" in line]
+    assert line.endswith("; 6 epochs, kept epoch 6 (the last; EarlyStopping off)")
 
     # Each logged checkpoint scores, on the run's own test split, what the run logged for it.
     params = params_for("checkpoint", **(TINY | overrides | {"filters": "4,8"}))
@@ -126,7 +129,7 @@ def test_checkpoint_logs_best_and_last_epoch_models_with_their_scores(
         assert scores["loss"] == pytest.approx(metrics[f"{label}_epoch_test_loss"], rel=1e-5)
     table = pd.read_csv(download(tracking, run, "comparison/best_vs_last.csv", tmp_path))
     assert table["model"].tolist() == ["best_epoch", "last_epoch"]
-    assert table["epoch"].tolist() == [metrics["best_epoch"], 5]
+    assert table["epoch"].tolist() == [metrics["checkpoint_epoch"], 6]
 
 
 def test_checkpoint_on_an_image_set_with_early_stopping_keeps_best_as_run_model(
@@ -139,7 +142,8 @@ def test_checkpoint_on_an_image_set_with_early_stopping_keeps_best_as_run_model(
     assert run.data.tags["dataset"] == "mnist"
     metrics = run.data.metrics
     assert metrics["test_loss"] == pytest.approx(metrics["best_epoch_test_loss"], rel=1e-6)
-    assert metrics["last_epoch"] == metrics["epochs_run"] - 1
+    assert metrics["last_epoch"] == metrics["epochs_run"]
+    assert metrics["checkpoint_epoch"] == metrics["best_epoch"]  # both the lowest val_loss
     assert metrics["weights_reload_max_abs_diff"] == 0.0
 
 

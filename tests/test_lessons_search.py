@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -63,7 +64,7 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
         } <= trial.data.params.keys()
         epochs = int(trial.data.metrics["epochs_run"])
         history = tracking.get_metric_history(trial.info.run_id, "val_accuracy")
-        assert [m.step for m in history] == list(range(epochs))
+        assert [m.step for m in history] == list(range(1, epochs + 1))
         assert trial.data.metrics["value"] == max(m.value for m in history)
 
     best = max(trials, key=lambda r: r.data.metrics["value"])
@@ -76,6 +77,18 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
     artifacts = artifact_paths(tracking, parent.info.run_id)
     for path in ("plots/optimization_history.png", "plots/param_importances.png"):
         assert path in artifacts
+    # The terminal: a line per trial with its parameters (numbers to 4 significant digits)
+    # and its score, then the best, rounded alike.
+    lines = result.stdout.splitlines()
+    for trial in study.trials:
+        [line] = [line for line in lines if line.startswith(f"trial {trial.number} (")]
+        assert line.endswith(f"): val_accuracy={trial.value:.4f} after 2 epochs"), line
+        assert shown_params(line) == rounded(trial.params), line
+    best_trial = study.best_trial
+    [line] = [line for line in lines if line.startswith("best of 2 trials (0 pruned): ")]
+    assert line.startswith(f"best of 2 trials (0 pruned): trial {best_trial.number}, ")
+    assert f", val_accuracy={best_trial.value:.4f} (" in line
+    assert shown_params(line) == rounded(best_trial.params)
     table = pd.read_csv(tracking.download_artifacts(parent.info.run_id, "search/trials.csv"))
     assert sorted(table["number"]) == [0, 1]
     assert set(table["state"]) == {"COMPLETE"}
@@ -89,10 +102,15 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
     test_metrics = {k: v for k, v in retrained.data.metrics.items() if k.startswith("test_")}
     assert test_metrics and test_metrics.items() <= parent.data.metrics.items()
 
-    # -P resume=true continues the same study up to n_trials in all: one more trial
+    # -P resume=true continues the same study up to n_trials in all: one more trial, which
+    # trains silently (no Keras epoch lines even at verbose=2) and says how it went.
     resumed = SEARCH | {"n_trials": 3, "storage": storage, "resume": "true", "retrain": "false"}
-    result = in_process("tune", resumed, lesson_env, tmp_path)
+    result = in_process("tune", resumed | {"verbose": 2}, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Epoch 1/2" not in result.stdout and "ms/step" not in result.stdout
+    assert [line[:9] for line in result.stdout.splitlines() if line.startswith("trial")] == [
+        "trial 2 ("
+    ]
     parents, children = parents_and_children(tracking, "tune")
     second = next(p for p in parents if p.info.run_id != parent.info.run_id)
     assert second.info.status == "FINISHED"
@@ -103,6 +121,17 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
     assert (
         len(pd.read_csv(tracking.download_artifacts(second.info.run_id, "search/trials.csv"))) == 3
     )
+
+
+def shown_params(line: str) -> dict[str, str]:
+    """The `name=value` pairs inside a line's parentheses."""
+    [inside] = re.findall(r"\(([^()]+=[^()]*)\)", line)
+    return dict(pair.split("=") for pair in inside.split(", "))
+
+
+def rounded(params: dict[str, object]) -> dict[str, str]:
+    """What a user should read: numbers to 4 significant digits, the rest as is."""
+    return {k: f"{v:.4g}" if isinstance(v, float) else str(v) for k, v in params.items()}
 
 
 def test_wrong_metric_fails_before_the_first_trial_naming_the_real_ones(

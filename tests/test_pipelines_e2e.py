@@ -14,6 +14,15 @@ from pipelines.registry import ENTRY_POINTS
 from helpers.entry_points import ALIASES
 from helpers.runs import TINY, artifact_paths, finished_run, in_process, mlflow_run, trained_run
 
+# What TensorFlow's C++ code writes to stderr unless told otherwise (steps/native_logs.py).
+TENSORFLOW_NOISE = (
+    "absl::InitializeLog",
+    "failed call to cuInit",
+    "use_unbounded_threadpool",
+    "oneDNN custom operations",
+    "cudart_stub.cc",
+)
+
 # Entry point -> parameters that make it tiny (and offline: the mirror serves Keras's files).
 CASES = {
     "dnn_basic": {"epochs": 3},
@@ -47,6 +56,19 @@ def test_entry_point_logs_the_contract(entry_point, lesson_env, tracking, tmp_pa
     assert run.data.tags["cache"] == "miss"
     assert run.data.params["epochs"] == str(params["epochs"])
     assert run.data.params["seed"] == "42"
+    # The terminal: none of TensorFlow's C++ lines; the last line says which epoch was kept
+    # (EarlyStopping's lowest val_loss); then the run's page where `make ui` serves it.
+    for noise in TENSORFLOW_NOISE:
+        assert noise not in result.stderr, result.stderr[-3000:]
+    metrics = run.data.metrics
+    kept = f"{params['epochs']} epochs, kept epoch {int(metrics['best_epoch'])} (lowest val_loss)"
+    page = f"#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    endings = [line for line in result.stdout.splitlines() if "kept epoch" in line]
+    assert len(endings) == 1 and endings[0].endswith(f"; {kept}"), result.stdout[-3000:]
+    assert (
+        f"MLflow run: http://127.0.0.1:5000/{page}?workflowType=machine_learning "
+        "(start the UI with `make ui`)"
+    ) in result.stdout.splitlines()
 
 
 def test_reloaded_mnist_model_scores_what_the_run_logged(lesson_env, tracking, tmp_path, upstream):

@@ -445,10 +445,15 @@ def test_fitted_standard_scaling_is_inside_the_model(iris):
 
 def test_two_epochs_give_a_history_with_validation(iris):
     _, _, result = trained(iris)
-    assert set(result.history) == {"loss", "val_loss", "accuracy", "val_accuracy"}
+    metrics = {"loss", "val_loss", "accuracy", "val_accuracy"}
+    assert set(result.history) == metrics | {"learning_rate"}
+    assert result.history["learning_rate"] == pytest.approx([0.001, 0.001])
     assert all(len(values) == 2 for values in result.history.values())
     assert result.epochs_run == 2 and result.checkpoint is None and result.seconds > 0
-    assert result.best_epoch == int(np.argmin(result.history["val_loss"]))
+    # Epochs count from 1; the best is EarlyStopping's (lowest val_loss), with its metrics.
+    kept = int(np.argmin(result.history["val_loss"]))
+    assert result.best_epoch == kept + 1 and result.kept_by == "lowest val_loss"
+    assert result.best_metrics == {name: result.history[name][kept] for name in metrics}
     assert all(0 <= value <= 1 for value in result.history["val_accuracy"])
 
 
@@ -466,15 +471,62 @@ def test_same_seed_same_weights_and_metrics(mnist):
 
 
 def test_early_stopping_after_patience_epochs_without_progress(iris):
-    # A learning rate of 0 never improves val_loss: stop after epoch 0 plus `patience` epochs.
+    # A learning rate of 0 never improves val_loss: stop after epoch 1 plus `patience` epochs.
     _, _, result = trained(iris, epochs=10, patience=2, learning_rate=0.0, optimizer="sgd")
-    assert result.epochs_run == 3 and result.best_epoch == 0
+    assert result.epochs_run == 3 and result.best_epoch == 1
     assert len(set(result.history["val_loss"])) == 1
+    assert fit.epochs_text(result) == "3 epochs, kept epoch 1 (lowest val_loss)"
 
 
-def test_no_early_stopping_with_patience_zero(iris):
+def test_no_early_stopping_with_patience_zero_keeps_the_last_epoch(iris):
+    """No EarlyStopping, no restored weights: the model holds the last epoch's, and says so
+    even where an earlier epoch had as low a val_loss (here all do)."""
     _, _, result = trained(iris, epochs=4, patience=0, learning_rate=0.0, optimizer="sgd")
-    assert result.epochs_run == 4
+    assert result.epochs_run == 4 and result.best_epoch == 4
+    last = {name: values[-1] for name, values in result.history.items()}
+    assert result.best_metrics == {k: v for k, v in last.items() if k != "learning_rate"}
+    assert fit.epochs_text(result) == "4 epochs, kept epoch 4 (the last; EarlyStopping off)"
+
+
+def test_a_resumed_fit_keeps_the_best_epoch_from_before_the_interruption(iris, tmp_path):
+    """Validation labels that training makes worse: epoch 1 stays the best. Interrupted as
+    epoch 3 begins and resumed, the fit holds epochs 3-4 only, yet reports epoch 1's
+    metrics (saved beside the backup) as that epoch logged them."""
+    import keras
+
+    logged: list[dict[str, float]] = []
+
+    class CtrlCAtEpoch3(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+        def on_epoch_end(self, epoch, logs=None):
+            logged.append(dict(logs))
+
+    prepared = prepare.prepare(iris, prepare_options(seed=3))
+    data = dataclasses.replace(prepared.data, y_val=np.roll(prepared.data.y_val, 1, axis=1))
+    config = fit_options(epochs=4, patience=10, learning_rate=0.05, seed=3, **QUIET)
+    backup = tmp_path / "backup"
+    for callbacks in ([CtrlCAtEpoch3()], []):
+        fit.seed_everything(3)
+        model = build.build("dnn", prepared, model_options(units=8, layers=1))
+        try:
+            result = fit.fit(
+                model,
+                build.head_for(prepared),
+                data,
+                config,
+                extra_callbacks=callbacks,
+                backup=backup,
+            )
+        except KeyboardInterrupt:
+            assert len(logged) == 2
+    assert len(result.history["loss"]) == 2 and result.epochs_run == 4
+    assert result.best_epoch == 1
+    first = {k: v for k, v in logged[0].items() if k != "learning_rate"}
+    assert result.best_metrics == pytest.approx(first, rel=1e-6)
+    assert set(result.best_metrics) == {"loss", "val_loss", "accuracy", "val_accuracy"}
 
 
 def test_reduce_lr_on_plateau_lowers_a_huge_learning_rate(iris):
@@ -495,8 +547,10 @@ def test_without_validation_the_training_loss_is_monitored(iris):
     model = build.build("dnn", prepared, model_options(units=4, layers=1))
     config = fit_options(epochs=10, patience=1, learning_rate=0.0, optimizer="sgd", **QUIET)
     result = fit.fit(model, build.head_for(prepared), no_val, config)
-    assert set(result.history) == {"loss", "accuracy"}
+    assert set(result.history) == {"loss", "accuracy", "learning_rate"}
     assert result.epochs_run == 2  # early stopping watched `loss`
+    assert result.best_metrics.keys() == {"loss", "accuracy"}
+    assert fit.epochs_text(result) == "2 epochs, kept epoch 1 (lowest loss)"
 
 
 def test_tensorboard_event_files_hold_the_epoch_scalars(iris, tmp_path):
@@ -613,28 +667,46 @@ def test_class_indices_from_one_hot_probabilities_or_indices():
 # ------------------------------------------------------------------ plots
 
 
-def test_history_figure_has_one_panel_per_quantity():
+def visible_ticks(axis, limits: tuple[float, float]) -> list[float]:
+    low, high = sorted(limits)
+    return [tick for tick in axis.get_ticklocs() if low <= tick <= high]
+
+
+def test_history_figure_has_one_panel_per_quantity_and_marks_the_kept_epoch():
     history = {
-        "loss": [1.0, 0.5, 0.25],
-        "accuracy": [0.3, 0.6, 0.9],
-        "val_loss": [1.1, 0.6, 0.4],
-        "val_accuracy": [0.2, 0.5, 0.8],
-        "learning_rate": [0.1, 0.1, 0.01],
+        "loss": [1.0, 0.5, 0.25, 0.3, 0.35],
+        "accuracy": [0.3, 0.6, 0.9, 0.8, 0.8],
+        "val_loss": [1.1, 0.6, 0.4, 0.5, 0.6],
+        "val_accuracy": [0.2, 0.5, 0.8, 0.7, 0.7],
+        "learning_rate": [0.001] * 5,
     }
-    figure = plots.history_figure(history)
-    assert [ax.get_title() for ax in figure.axes] == ["loss", "accuracy"]
-    for ax, name in zip(figure.axes, ("loss", "accuracy"), strict=True):
-        train, validation = ax.get_lines()
-        assert train.get_xdata().tolist() == [1, 2, 3]
+    figure = plots.history_figure(history, kept_epoch=3)
+    figure.canvas.draw()
+    assert [ax.get_title() for ax in figure.axes] == ["loss", "accuracy", "learning_rate"]
+    for ax, name in zip(figure.axes, ("loss", "accuracy"), strict=False):
+        train, validation, kept = ax.get_lines()
+        assert train.get_xdata().tolist() == [1, 2, 3, 4, 5]
         assert train.get_ydata().tolist() == history[name]
         assert validation.get_ydata().tolist() == history[f"val_{name}"]
-        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "validation"]
+        assert kept.get_xdata() == [3, 3]  # a vertical line at the kept epoch
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert legend == ["train", "validation", "kept: epoch 3"]
+        assert visible_ticks(ax.xaxis, ax.get_xlim()) == [1, 2, 3, 4, 5]  # no 1.5, no 0
+    # The learning rate on its own log axis: a constant 0.001 reads 10^-3, not 0.
+    rate = figure.axes[2]
+    assert rate.get_yscale() == "log"
+    assert rate.get_lines()[0].get_ydata().tolist() == [0.001] * 5
+    labels = [t.get_text() for t in rate.get_yticklabels()]
+    assert "$\\mathdefault{10^{-3}}$" in labels and "0" not in labels
 
 
-def test_history_figure_without_validation():
-    figure = plots.history_figure({"loss": [1.0, 0.5]})
-    [ax] = figure.axes
-    assert ax.get_title() == "loss" and len(ax.get_lines()) == 1
+def test_history_figure_without_validation_nor_kept_epoch():
+    figure = plots.history_figure({"loss": [1.0, 0.5], "learning_rate": [0.0, 0.0]})
+    figure.canvas.draw()
+    loss, rate = figure.axes
+    assert loss.get_title() == "loss" and len(loss.get_lines()) == 1
+    assert visible_ticks(loss.xaxis, loss.get_xlim()) == [1, 2]
+    assert rate.get_yscale() == "linear"  # a rate of 0 has no logarithm
 
 
 def test_sample_grid_titles_each_image_with_its_class(digits):
@@ -687,6 +759,7 @@ def test_fitted_model_through_the_figures(iris):
     assert [ax.get_title() for ax in plots.history_figure(result.history).axes] == [
         "accuracy",
         "loss",
+        "learning_rate",
     ]
 
 

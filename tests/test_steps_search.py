@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import mlflow
@@ -161,6 +162,19 @@ def test_metric_names_come_from_the_compiled_model_before_training():
     )
 
 
+def test_a_trial_says_in_one_line_what_it_tried_and_how_it_went():
+    chosen = {"units": 64, "dropout": 0.123456789, "learning_rate": 0.000123456, "optimizer": "sgd"}
+    shown = "trial 4 (units=64, dropout=0.1235, learning_rate=0.0001235, optimizer=sgd)"
+    complete = search.TrialOutcome(0.97654321, "COMPLETE", 12, 3.0, 900.0)
+    assert search.trial_line(4, chosen, "val_accuracy", complete) == (
+        f"{shown}: val_accuracy=0.9765 after 12 epochs"
+    )
+    failed = search.TrialOutcome(math.nan, "FAIL", 3, 1.0, 900.0)
+    assert search.trial_line(4, chosen, "val_loss", failed) == (
+        f"{shown}: failed, val_loss was never a number"
+    )
+
+
 def test_pruning_stops_fit_without_raising_inside_it():
     from steps import fit
 
@@ -208,12 +222,15 @@ def search_tiny(tracker: Tracker, study, n_trials: int, units_space, epochs: int
     study.optimize(objective, n_trials=n_trials)
 
 
-def test_pruned_trials_are_finished_child_runs_tagged_pruned(parent):
+def test_pruned_trials_are_finished_child_runs_tagged_pruned(parent, capsys):
     study = optuna.create_study(
         direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=1.01)
     )
     search_tiny(parent, study, 2, space.IntRange(4, 8))
     assert [t.state.name for t in study.trials] == ["PRUNED", "PRUNED"]
+    assert capsys.readouterr().out.splitlines() == [
+        f"trial {t.number} (units={t.params['units']}): pruned at epoch 1" for t in study.trials
+    ]
     client = mlflow.MlflowClient()
     children = client.search_runs(
         [parent.experiment_id], f"tags.mlflow.parentRunId = '{parent.run_id}'"

@@ -163,20 +163,30 @@ REGRESSION = {"test_loss", "test_rmse", "test_mae", "test_r2"}
 
 def assert_trained_run(client, run, task: str, download_to: Path) -> None:
     """What the README says a run records once it trained a model: status, tags, metrics,
-    per-epoch history, plots, TensorBoard traces, a reloadable model with its signature."""
+    per-epoch history at steps 1, 2, ... (epochs from 1), the kept epoch and its metrics,
+    the model summary and plots, TensorBoard traces, a reloadable model with its signature;
+    no optimizer_* parameters."""
     import mlflow
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     assert run.info.status == "FINISHED"
     for tag in ("lesson", "pipeline", "dataset", "cache", "model_uri"):
         assert run.data.tags.get(tag), f"tag {tag!r} missing"
-    assert (CLASSIFICATION if task == "classification" else REGRESSION) <= run.data.metrics.keys()
-    epochs = int(run.data.metrics["epochs_run"])
+    metrics = run.data.metrics
+    assert (CLASSIFICATION if task == "classification" else REGRESSION) <= metrics.keys()
+    epochs = int(metrics["epochs_run"])
+    histories = {}
     for name in ("loss", "val_loss", "learning_rate"):
-        history = client.get_metric_history(run.info.run_id, name)
-        assert [m.step for m in history] == list(range(epochs)), name
+        histories[name] = client.get_metric_history(run.info.run_id, name)
+        assert [m.step for m in histories[name]] == list(range(1, epochs + 1)), name
+    assert 1 <= metrics["best_epoch"] <= epochs
+    kept = int(metrics["best_epoch"]) - 1
+    for name in ("loss", "val_loss"):
+        assert metrics[f"best_{name}"] == histories[name][kept].value, name
+    assert not [p for p in run.data.params if p.startswith("optimizer_")]
     artifacts = artifact_paths(client, run.info.run_id)
     assert "plots/history.png" in artifacts
+    assert "model_summary.txt" in artifacts
     assert any(p.startswith("tensorboard/train/") and "tfevents" in p for p in artifacts)
     local = client.download_artifacts(run.info.run_id, "tensorboard/train", str(download_to))
     tags = EventAccumulator(local).Reload().Tags()
@@ -190,17 +200,18 @@ def assert_trained_run(client, run, task: str, download_to: Path) -> None:
 def assert_reads_true(client, run) -> None:
     """What the runs table and the model page show: a name saying what ran, its result as
     the description, the data it saw, and the model carrying the run's final metrics."""
+    from steps.datasets import label
     from steps.tracking import generated_name
 
     tags, metrics = run.data.tags, run.data.metrics
     assert not generated_name(run.info.run_name), run.info.run_name
     if "mlflow.parentRunId" not in tags:
-        assert run.info.run_name.endswith(f" · {tags['dataset']}"), run.info.run_name
+        assert run.info.run_name.endswith(f" · {label(tags['dataset'])}"), run.info.run_name
     tests = {k: v for k, v in metrics.items() if k.startswith("test_")}
     assert tests and all(f"{k} {v:.4g}" in tags["mlflow.note.content"] for k, v in tests.items())
     inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
     assert {"train", "test"} <= inputs.keys() <= {"train", "validation", "test"}
-    assert {d.name for d in inputs.values()} == {tags["dataset"]}
+    assert {d.name for d in inputs.values()} == {label(tags["dataset"])}
     model_id = tags["model_uri"].removeprefix("models:/")
     linked = {m.key: m.value for m in client.get_logged_model(model_id).metrics}
     final = {k: v for k, v in metrics.items() if k.startswith(("test_", "best_"))}
