@@ -12,7 +12,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
 # `mlflow run --env-manager local` starts `python` from PATH: make it this venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run test test-slow lint format ui tensorboard mlproject clean clean-runs bench
+.PHONY: install run test test-slow test-ui lint format ui tensorboard mlproject clean clean-runs bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# `make test-ui` adds Playwright (the ui extra) and drives Chromium from the system.
+UI_STAMP := $(VENV)/.installed-ui
+CHROMIUM ?= chromium
+export CHROMIUM
+
+$(UI_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'
+	touch $(UI_STAMP)
 
 run: $(STAMP)  ## the CIFAR-10 CNN lesson end to end (downloads CIFAR-10 once)
 	$(BIN)/mlflow run . -e cnn_cifar10 --env-manager local
@@ -38,6 +47,12 @@ test: lint  ## ruff, then the test suite (slow tests excluded)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+test-ui: $(UI_STAMP)  ## the MLflow UI and TensorBoard as a person sees them, in headless Chromium
+	@command -v "$(CHROMIUM)" >/dev/null || { echo "error: make test-ui needs Chromium: \
+	install it (Debian, Ubuntu: sudo apt-get install chromium) or name it with \
+	CHROMIUM=/path/to/chromium" >&2; exit 2; }
+	$(BIN)/python -m pytest -m ui tests/test_ui.py  # collecting the whole suite costs 17 s
 
 mlproject: $(STAMP)  ## regenerate MLproject from pipelines/params.py and pipelines/registry.py
 	$(BIN)/python -m pipelines.mlproject > MLproject

@@ -16,12 +16,7 @@ import pytest
 from steps.servers import allowed_hosts, host_name
 
 from helpers.runs import REPO
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from helpers.servers import free_port
 
 
 def status(port: int, path: str, host: str) -> int:
