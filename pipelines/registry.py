@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import annotated_types as at
 
@@ -42,8 +43,9 @@ class EntryPoint:
     def run_name(self, params: Params) -> str:
         """What the run did, as the runs table lists it: `cnn · cifar10` (an image alias),
         `tune dnn · iris`, `dnn_regression · diabetes`, `csv · wine.csv`."""
-        data = params.dataset if "dataset" in self.takes else ""
-        data = label(f"csv:{params.path}" if "path" in self.takes and params.path else data)
+        data = label(params.dataset) if "dataset" in self.takes else ""
+        if "path" in self.takes and params.path:  # csv's own file
+            data = Path(params.path).name
         what = self.name
         if "model" in self.takes and not self.name.startswith(f"{params.model}_"):
             what = f"{self.name} {params.model}"

@@ -328,17 +328,15 @@ def result_line(run_id: str) -> str:
     from steps.search import default_direction
 
     client = mlflow.MlflowClient()
-    metrics = client.get_run(run_id).data.metrics
+    run = client.get_run(run_id)
+    metrics = run.data.metrics
     tests = {k: v for k, v in metrics.items() if k.startswith("test_")}
     if tests:
         line = ", ".join(f"{k} {v:.4g}" for k, v in tests.items())
         if "best_epoch" in metrics and "epochs_run" in metrics:
             line += f"; kept epoch {metrics['best_epoch']:.0f} of {metrics['epochs_run']:.0f}"
         return line
-    children = client.search_runs(
-        [client.get_run(run_id).info.experiment_id],
-        f"tags.mlflow.parentRunId = '{run_id}'",
-    )
+    children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'")
     scored = [c for c in children if any(k.startswith("test_") for k in c.data.metrics)]
     if not scored:
         return f"{len(children)} child runs" if children else "finished"
