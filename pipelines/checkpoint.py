@@ -89,7 +89,7 @@ def run(params: Params, tracker: Tracker) -> None:
     tracker.log_metrics({"checkpoint_epoch": saved, "last_epoch": last.epoch})
     table = pd.DataFrame(rows)
     tracker.log_table(table, "comparison/best_vs_last.csv")
-    for path in (best_path, last_path, weights):
+    for path in (last_path, weights):  # best.keras is logged with the fit
         tracker.log_artifact(path, "checkpoints")
     print(table.to_string(index=False))
 

@@ -117,9 +117,15 @@ class Params(BaseModel):
         "stops (the best epoch's weights are kept)",
     )
     reduce_lr_patience: Annotated[int, Off] = Field(
-        0,
+        2,
         ge=0,
-        description="ReduceLROnPlateau: epochs without improvement before the learning rate is cut",
+        description="ReduceLROnPlateau: epochs without a better validation loss before the "
+        "learning rate is halved",
+    )
+    checkpoint: bool = Field(
+        True,
+        description="ModelCheckpoint: keep the best epoch's model as the run's "
+        "checkpoints/best.keras",
     )
     jit_compile: Annotated[str, OneOf(JIT_COMPILE)] = Field(
         "auto", description="XLA compilation in model.compile (auto: Keras decides per backend)"
@@ -283,6 +289,14 @@ STEP_OPTIONS: tuple[type, ...] = (PrepareOptions, ModelOptions, FitOptions, Text
 # Which entry points take which parameters (the registry composes these).
 DATA = ("dataset", "target", "scaler", "val_fraction", "test_fraction", "labels")
 ARCHITECTURE = tuple(f.name for f in fields(ModelOptions))
-FIT = ("epochs", "batch_size", "learning_rate", "optimizer", "patience", "reduce_lr_patience")
+FIT = (
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "optimizer",
+    "patience",
+    "reduce_lr_patience",
+    "checkpoint",
+)
 RUN = ("seed", "verbose", "backend", "mixed_precision", "jit_compile")
 TRAINING = (*DATA, "model", *ARCHITECTURE, *FIT, "resume", *RUN)

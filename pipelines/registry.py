@@ -411,7 +411,9 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="checkpoint",
             lessons="48-53",
             summary="ModelCheckpoint keeps the best epoch; weights-only reload; best vs last epoch",
+            takes=without(TRAINING, "checkpoint"),
             defaults={"dataset": "diabetes", **SMALL_TABLE},
+            instead={"checkpoint": "ModelCheckpoint is this lesson's subject: it is always on"},
         ),
         EntryPoint(
             name="prepare_data",

@@ -95,3 +95,8 @@ def tensorboard_callback(log_dir: Path):
     if keras.backend.backend() == "tensorflow":
         return keras.callbacks.TensorBoard(log_dir=str(log_dir))
     return epoch_scalars(log_dir)
+
+
+def writes_traces(callback) -> bool:
+    """Whether `callback` is the one `tensorboard_callback` made."""
+    return type(callback).__name__ in ("TensorBoard", "EpochScalars")

@@ -23,6 +23,7 @@ class FitOptions:
     optimizer: str  # one of OPTIMIZERS
     patience: int  # EarlyStopping; 0 turns it off
     reduce_lr_patience: int  # ReduceLROnPlateau; 0 turns it off
+    checkpoint: bool  # ModelCheckpoint of the best epoch, kept with the run
     verbose: int
     seed: int
     jit_compile: str  # XLA: auto (Keras decides per backend), true or false
@@ -40,6 +41,7 @@ class FitResult:
     diverged: tuple[int, float] | None = None
     best_metrics: dict[str, float] = field(default_factory=dict)  # the best epoch's, by name
     kept_by: str = ""  # why that epoch: "lowest val_loss", or "the last; EarlyStopping off"
+    callbacks: str = ""  # the active callbacks and their settings, as `active_callbacks` says
 
 
 def rows(x) -> int:
@@ -74,6 +76,10 @@ def compile_model(model, head: Head, config: FitOptions) -> None:
     )
 
 
+# ReduceLROnPlateau halves the rate: Keras's default (a tenth) stalls small tables at once.
+LR_FACTOR = 0.5
+
+
 def standard_callbacks(
     config: FitOptions,
     *,
@@ -100,15 +106,45 @@ def standard_callbacks(
         )
     if config.reduce_lr_patience > 0:
         callbacks.append(
-            keras.callbacks.ReduceLROnPlateau(monitor=monitor, patience=config.reduce_lr_patience)
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, patience=config.reduce_lr_patience, factor=LR_FACTOR
+            )
         )
     if checkpoint is not None:
-        callbacks.append(
-            keras.callbacks.ModelCheckpoint(checkpoint, monitor=monitor, save_best_only=True)
-        )
+        callbacks.append(resume.best_checkpoint(checkpoint, monitor))
     if log_dir is not None:
         callbacks.append(events.tensorboard_callback(log_dir))
     return callbacks
+
+
+def active_callbacks(callbacks: list, save_seconds: float) -> str:
+    """The callbacks a fit runs with and their settings, in one line for the run's tags."""
+    import keras
+
+    def said(callback) -> str:
+        match callback:
+            case keras.callbacks.EarlyStopping():
+                return f"EarlyStopping({callback.monitor}, patience {callback.patience}, best)"
+            case keras.callbacks.ReduceLROnPlateau():
+                return (
+                    f"ReduceLROnPlateau({callback.monitor}, patience {callback.patience}, "
+                    f"factor {callback.factor:g})"
+                )
+            case keras.callbacks.ModelCheckpoint():
+                return f"ModelCheckpoint({callback.monitor}, best epoch)"
+            case keras.callbacks.BackupAndRestore():
+                return f"BackupAndRestore(every {save_seconds:g} s and after the last epoch)"
+            case keras.callbacks.TerminateOnNaN():
+                return "TerminateOnNaN"
+        return "TensorBoard" if events.writes_traces(callback) else ""
+
+    return ", ".join(filter(None, map(said, callbacks)))
+
+
+def rate_cuts(history: dict[str, list[float]]) -> list[int]:
+    """The epochs (from 1) after which the learning rate was cut."""
+    rates = history.get("learning_rate", [])
+    return [epoch for epoch in range(1, len(rates)) if rates[epoch] < rates[epoch - 1]]
 
 
 def learning_rate_in_logs():
@@ -169,6 +205,9 @@ def fit(
     callbacks += list(extra_callbacks or [])
     if backup is not None:  # last, so an epoch is backed up only once it is logged
         callbacks.append(resume.backup_and_restore(backup))
+    every = resume.save_seconds()
+    savers = [callback for callback in callbacks if hasattr(callback, "write_out")]
+    callbacks.append(resume.saving_every(every, savers))
     started = time.perf_counter()
     history = model.fit(
         data.x_train,
@@ -199,6 +238,7 @@ def fit(
         diverged=diverged,
         best_metrics=best_metrics,
         kept_by=kept_by if stopping else "the last; EarlyStopping off",
+        callbacks=active_callbacks(callbacks, every),
     )
 
 
@@ -206,7 +246,11 @@ def epochs_text(result: FitResult) -> str:
     """How long training ran and which epoch's weights the model kept, for the last line."""
     if result.epochs_run == 0:
         return "no epoch left to train"
-    return f"{n_epochs(result.epochs_run)}, kept epoch {result.best_epoch} ({result.kept_by})"
+    text = f"{n_epochs(result.epochs_run)}, kept epoch {result.best_epoch} ({result.kept_by})"
+    if cuts := rate_cuts(result.history):
+        after = ", ".join(map(str, cuts))
+        text += f"; learning rate halved after epoch{'s' if len(cuts) > 1 else ''} {after}"
+    return text
 
 
 def n_epochs(count: int) -> str:

@@ -1,11 +1,17 @@
 """Resume after a crash: per-epoch backups that make a resumed fit end where an
 uninterrupted one would.
 
-Keras's BackupAndRestore saves the weights, the optimizer's state and the epoch after every
-epoch. Two more things decide how training continues, and both are made resumable here:
-the randomness of each epoch (shuffling, dropout) is drawn from (seed, epoch) instead of
-from whatever came before, and EarlyStopping's memory (best value, patience used, best
-weights) is saved beside the backup.
+Keras's BackupAndRestore saves the weights, the optimizer's state and the epoch. Two more
+things decide how training continues, and both are made resumable here: the randomness of
+each epoch (shuffling, dropout) is drawn from (seed, epoch) instead of from whatever came
+before, and EarlyStopping's memory (best value, patience used, best weights) is saved
+beside the backup.
+
+Saving is not per epoch: `saving_every` has every saver write what it holds at most every
+`save_seconds()` (KERAS_LESSONS_SAVE_SECONDS, 5 s by default) and after the last epoch, all
+at the same epoch. An epoch of a small table takes milliseconds, and saving it would take
+longer than training it. A kill costs the epoch in progress plus at most that many seconds
+of finished epochs.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import fcntl
 import hashlib
 import io
 import json
+import math
 import os
+import random
 import shutil
 import tempfile
 import time
@@ -128,13 +136,24 @@ def forget(folder: Path) -> None:
 
 
 def epoch_seeds(seed: int):
-    """Reseed Python, NumPy, the backend and every layer's SeedGenerator at each epoch."""
+    """Reseed Python, NumPy, the backend and every layer's SeedGenerator at each epoch.
+
+    Not `keras.utils.set_random_seed`: TensorFlow's `set_seed` clears its kernel caches, which
+    cost 0.2 s an epoch. Keras's shuffle on TensorFlow is seeded once per fit, the same for
+    every epoch, so it needs no reseeding to resume alike."""
     import keras
+
+    torch = keras.backend.backend() == "torch"
 
     class EpochSeeds(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             epoch_seed = seed * 10_000 + epoch
-            keras.utils.set_random_seed(epoch_seed)
+            random.seed(epoch_seed)
+            np.random.seed(epoch_seed % 2**32)
+            if torch:
+                import torch as backend_torch
+
+                backend_torch.manual_seed(epoch_seed)
             for generator in seed_generators(self.model):
                 state = np.array([epoch_seed, 0], dtype=generator.state.dtype)
                 generator.state.assign(state)
@@ -157,13 +176,50 @@ def seed_generators(model) -> list:
     return found
 
 
+SAVE_SECONDS = "KERAS_LESSONS_SAVE_SECONDS"
+
+
+def save_seconds() -> float:
+    """Seconds between two saves of a fit's progress: KERAS_LESSONS_SAVE_SECONDS, else 5."""
+    text = os.environ.get(SAVE_SECONDS, "").strip()
+    try:
+        seconds = float(text) if text else 5.0
+    except ValueError:
+        seconds = -1.0
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise UserError(
+            f"{SAVE_SECONDS} must be a number of seconds of 0 or more (0: save every epoch), "
+            f"got {text!r}"
+        )
+    return seconds
+
+
+def saving_every(seconds: float, savers: list):
+    """The last callback: every `seconds`, and after the last epoch, each saver's
+    `write_out(epoch)` writes what it holds, in order, as one step a Ctrl-C waits for."""
+    import keras
+
+    class SaveEvery(keras.callbacks.Callback):
+        last = 0.0
+
+        def on_train_begin(self, logs=None):
+            self.last = time.monotonic()
+
+        def on_epoch_end(self, epoch, logs=None):
+            final = self.model.stop_training or epoch + 1 >= self.params.get("epochs", 0)
+            if final or time.monotonic() - self.last >= seconds:
+                with uninterrupted():
+                    for saver in savers:
+                        saver.write_out(epoch)
+                self.last = time.monotonic()
+
+    return SaveEvery()
+
+
 def resumable_early_stopping(folder: Path, **kwargs):
     """EarlyStopping whose best value, wait count, best weights and that epoch's logs
-    (`best_logs`) survive a restart.
-
-    Its state is saved per epoch, and restored for the epoch the backup resumes after: a
-    kill between this save and the backup's must not leave the two an epoch apart.
-    """
+    (`best_logs`) survive a restart: `write_out(epoch)` saves them as they are after `epoch`,
+    and a resumed fit restores them for the epoch its backup resumes after."""
     import keras
 
     def state_file(epoch: int) -> Path:
@@ -175,6 +231,7 @@ def resumable_early_stopping(folder: Path, **kwargs):
     class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         restored = False
         best_logs: dict[str, float] | None = None
+        written: tuple[int, ...] = ()  # epochs whose state is on disk, oldest first
 
         def on_epoch_begin(self, epoch, logs=None):
             # The first epoch of this fit tells where the backup resumes: restore from there.
@@ -190,36 +247,79 @@ def resumable_early_stopping(folder: Path, **kwargs):
                     self.best_weights = [saved[f"w{i}"] for i in range(len(saved.files))]
 
         def on_epoch_end(self, epoch, logs=None):
-            with uninterrupted():
-                self.remember(epoch, logs)
-
-        def remember(self, epoch, logs):
             best_before = self.best_epoch if self.best_weights is not None else None
             super().on_epoch_end(epoch, logs)
             if self.best_weights is not None and self.best_epoch != best_before:
                 self.best_logs = {k: float(v) for k, v in (logs or {}).items()}
+
+        def write_out(self, epoch: int) -> None:
+            if self.best_weights is not None and not weights_file(self.best_epoch).exists():
                 buffer = io.BytesIO()
                 np.savez(buffer, **{f"w{i}": w for i, w in enumerate(self.best_weights)})
                 replace_atomically(weights_file(self.best_epoch), buffer.getvalue())
             state = {"wait": self.wait, "best": self.best, "epoch": self.best_epoch}
             state["logs"] = self.best_logs
             replace_atomically(state_file(epoch), json.dumps(state).encode())
-            state_file(epoch - 3).unlink(missing_ok=True)  # a fallback two epochs back is enough
+            # The backup keeps its previous save as a fallback: keep that one's state too.
+            self.written = (*self.written, epoch)[-2:]
+            for old in folder.glob("early_stopping-*.json"):
+                if int(old.stem.rpartition("-")[2]) not in self.written:
+                    old.unlink(missing_ok=True)
 
     return ResumableEarlyStopping(**kwargs)
 
 
 def backup_and_restore(folder: Path):
-    """Keras's own per-epoch backup of weights, optimizer state and epoch."""
+    """Keras's own backup of weights, optimizer state and epoch, written by `write_out`."""
     import keras
 
     class WholeBackup(keras.callbacks.BackupAndRestore):
         def on_epoch_end(self, epoch, logs=None):
-            with uninterrupted():  # weights and epoch count are written as one
-                super().on_epoch_end(epoch, logs)
+            self._current_epoch = epoch + 1
+            self._last_batch_seen = 0
 
-    # double_checkpoint: a SIGKILL while the weights are written leaves the previous epoch's.
+        def write_out(self, epoch: int) -> None:
+            self._save_model()
+
+    # double_checkpoint: a SIGKILL while the weights are written leaves the previous save.
     return WholeBackup(str(folder / "keras"), delete_checkpoint=False, double_checkpoint=True)
+
+
+def best_checkpoint(path: Path, monitor: str):
+    """ModelCheckpoint(save_best_only) that keeps the best epoch's weights in memory and
+    writes the model to `path` at `write_out`, with `<path>.json` saying which epoch and
+    value it holds (a resumed fit starts from that value)."""
+    import keras
+
+    noted = path.with_name(path.name + ".json")
+    best = json.loads(noted.read_text())["value"] if noted.exists() else None
+
+    class BestCheckpoint(keras.callbacks.ModelCheckpoint):
+        pending: tuple[int, float, list] | None = None
+
+        def _save_model(self, epoch, batch, logs):
+            if self._should_save_model(epoch, batch, logs, str(path)):
+                self.pending = (epoch, float(self.best), self.model.get_weights())
+
+        def write_out(self, epoch: int) -> None:
+            if self.pending is None:
+                return
+            best_epoch, value, weights = self.pending
+            current = self.model.get_weights()
+            self.model.set_weights(weights)
+            partial = path.with_name(f".partial-{path.name}")  # a kill mid-write leaves the old
+            try:
+                self.model.save(partial, overwrite=True)
+            finally:
+                self.model.set_weights(current)
+            os.replace(partial, path)
+            text = json.dumps({"epoch": best_epoch + 1, "value": value})
+            replace_atomically(noted, text.encode())
+            self.pending = None
+
+    return BestCheckpoint(
+        str(path), monitor=monitor, save_best_only=True, initial_value_threshold=best
+    )
 
 
 # Ctrl-C and SIGTERM wait for a backup being written (see pipelines/cli.py's handler).

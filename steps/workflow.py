@@ -6,6 +6,7 @@ A pipeline calls these and adds its own twist.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,11 +83,15 @@ def fit_and_log(
     callbacks: list | None = None,
     validation_split: float = 0.0,
 ) -> fit.FitResult:
-    """Fit with the standard callbacks (plus `callbacks`, and ModelCheckpoint to
-    `checkpoint`); log how training went and its history plot. Any inputs and outputs."""
+    """Fit with the standard callbacks (plus `callbacks`; ModelCheckpoint writes the best
+    epoch to `checkpoint`, or beside the run's backups, unless `config.checkpoint` is off);
+    log how training went, the checkpoint and the history plot. Any inputs and outputs."""
     if config.verbose:
         model.summary(print_fn=lambda line, *_: print(line))
     tracker.log_inputs(data)
+    if config.checkpoint and checkpoint is None:
+        folder = tracker.backup_dir or Path(tempfile.mkdtemp(prefix="checkpoint-"))
+        checkpoint = folder / "best.keras"
     result = fit.fit(
         model,
         head,
@@ -94,23 +99,27 @@ def fit_and_log(
         config,
         log_dir=tracker.tensorboard_dir,
         extra_callbacks=[*(callbacks or []), *tracker.keras_callbacks()],
-        checkpoint=checkpoint,
+        checkpoint=checkpoint if config.checkpoint else None,
         backup=tracker.backup_dir,
         validation_split=validation_split,
     )
+    tracker.set_tags(callbacks=result.callbacks)
+    history = result.history
+    if len(next(iter(history.values()), [])) < result.epochs_run:  # resumed: earlier epochs
+        history = tracker.full_history(history)
     best = {f"best_{name}": value for name, value in result.best_metrics.items()}
     tracker.log_metrics(
         {
             "epochs_run": result.epochs_run,
             "best_epoch": result.best_epoch,
             **best,
+            "lr_reductions": len(fit.rate_cuts(history)),
             "fit_seconds": result.seconds,
             "parameters": model.count_params(),
         }
     )
-    history = result.history
-    if len(next(iter(history.values()), [])) < result.epochs_run:  # resumed: earlier epochs
-        history = tracker.full_history(history)
+    if result.checkpoint is not None and result.checkpoint.is_file():
+        tracker.log_artifact(result.checkpoint, "checkpoints")
     figure = plots.history_figure(history, kept_epoch=result.best_epoch)
     tracker.log_figure(figure, "plots/history.png")
     fit.refuse(fit.divergence_problem(result, config))

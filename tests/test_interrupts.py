@@ -38,6 +38,12 @@ PARAMS = {
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
 
+@pytest.fixture(autouse=True)
+def save_every_epoch(lesson_env):
+    """The kills here wait for epochs to be logged: save (and log) each one, not every 5 s."""
+    lesson_env["KERAS_LESSONS_SAVE_SECONDS"] = "0"
+
+
 def command(**overrides) -> list[str]:
     args = [sys.executable, "-m", "pipelines", "dnn_regression"]
     for key, value in (PARAMS | overrides).items():

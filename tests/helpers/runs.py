@@ -164,8 +164,8 @@ REGRESSION = {"test_loss", "test_rmse", "test_mae", "test_r2"}
 def assert_trained_run(client, run, task: str, download_to: Path) -> None:
     """What the README says a run records once it trained a model: status, tags, metrics,
     per-epoch history at steps 1, 2, ... (epochs from 1), the kept epoch and its metrics,
-    the model summary and plots, TensorBoard traces, a reloadable model with its signature;
-    no optimizer_* parameters."""
+    the callbacks it ran with and ModelCheckpoint's best epoch, the model summary and plots,
+    TensorBoard traces, a reloadable model with its signature; no optimizer_* parameters."""
     import mlflow
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -187,6 +187,10 @@ def assert_trained_run(client, run, task: str, download_to: Path) -> None:
     artifacts = artifact_paths(client, run.info.run_id)
     assert "plots/history.png" in artifacts
     assert "model_summary.txt" in artifacts
+    assert "TerminateOnNaN" in run.data.tags["callbacks"]
+    if run.data.params.get("checkpoint", "true") == "true":  # ModelCheckpoint: on by default
+        assert "ModelCheckpoint" in run.data.tags["callbacks"]
+        assert "checkpoints/best.keras" in artifacts
     assert any(p.startswith("tensorboard/train/") and "tfevents" in p for p in artifacts)
     local = client.download_artifacts(run.info.run_id, "tensorboard/train", str(download_to))
     tags = EventAccumulator(local).Reload().Tags()
