@@ -2,13 +2,14 @@
 
 Writes bench-results/bench.md and bench-results/bench.json. Sections:
   overhead  cnn_mnist through the pipeline vs bench/bare_mnist.py (same model, data, seed)
+  tiny      tabular on iris vs bench/bare_table.py: per-epoch overhead where epochs are tiny
   startup   `python -m pipelines --help`; process start to the end of the first epoch
   cache     a CIFAR-10-sized data set from the npy cache vs from its archive
   checks    the data checks on a CIFAR-10-sized set, uint8 and float32, against 0.2 s
   logging   per-epoch cost of MLflow metric logging (sync, async) and TensorBoard histograms
   tests     the test suite's wall time (`--sections tests`; not in the default run)
 
-    python bench/run.py [--sections overhead,startup,cache,checks,logging] [--repeats 3]
+    python bench/run.py [--sections overhead,tiny,startup,cache,checks,logging] [--repeats 3]
         [--mnist-rows N]
 """
 
@@ -133,6 +134,59 @@ def overhead(work: Path, repeats: int, images: int = 60_000) -> list[dict]:
             )
         )
     return rows
+
+
+def tiny_table(work: Path, repeats: int) -> list[dict]:
+    """Goal: fit phase <= 1.15x on iris, 100 epochs of a few milliseconds each, where the
+    per-epoch work (logging, backups, callbacks) would dominate. `tabular`'s defaults,
+    EarlyStopping off so that both fit every epoch; the bare script gets the same model."""
+    import mlflow
+
+    from pipelines.registry import ENTRY_POINTS
+
+    env, epochs, seed = environment(work), 100, 42
+    params = ENTRY_POINTS["tabular"].params(dataset="iris", epochs=epochs, patience=0, seed=seed)
+    assert params.model == "dnn" and params.optimizer == "adam" and params.l1 == 0
+    pipeline = [PYTHON, "-m", "pipelines", "tabular", "--dataset", "iris", "--epochs"]
+    pipeline += [str(epochs), "--patience", "0", "--seed", str(seed), "--verbose", "0"]
+    bare = [PYTHON, str(REPO / "bench" / "bare_table.py"), "iris", str(epochs)]
+    bare += [str(v) for v in (params.batch_size, seed, params.units, params.layers)]
+    bare += [str(v) for v in (params.dropout, params.l2, params.learning_rate)]
+    run(pipeline, env, work)  # warm the npy cache; not measured
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    client = mlflow.MlflowClient()
+    samples: dict[str, list[float]] = {k: [] for k in ("pipe_fit", "bare_fit", "pipe", "bare")}
+    for _ in range(repeats):
+        samples["pipe"].append(run(pipeline, env, work)[0])
+        latest = client.search_runs(
+            [client.get_experiment_by_name("tabular").experiment_id],
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )[0]
+        samples["pipe_fit"].append(latest.data.metrics["fit_seconds"])
+        seconds, out = run(bare, env, work)
+        samples["bare"].append(seconds)
+        samples["bare_fit"].append(json.loads(out.strip().splitlines()[-1])["fit_seconds"])
+    return [
+        row(
+            "overhead",
+            f"fit phase, iris ({epochs} epochs of {params.batch_size}-row batches)",
+            median(samples["pipe_fit"]),
+            median(samples["bare_fit"]),
+            1.15,
+            "pipeline",
+            "bare Keras",
+        ),
+        row(
+            "overhead",
+            "whole process, iris",
+            median(samples["pipe"]),
+            median(samples["bare"]),
+            None,
+            "pipeline",
+            "bare Keras",
+        ),
+    ]
 
 
 def startup(work: Path, repeats: int) -> list[dict]:
@@ -333,6 +387,7 @@ def row(section, what, a, b, goal, a_name, b_name, invert=False) -> dict:
 
 SECTIONS = {
     "overhead": overhead,
+    "tiny": tiny_table,
     "startup": startup,
     "cache": cache,
     "checks": checks,
@@ -364,7 +419,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sections", default="overhead,startup,cache,checks,logging")
+    parser.add_argument("--sections", default="overhead,tiny,startup,cache,checks,logging")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mnist-rows", type=int, default=60_000, help="overhead's data size")
     args = parser.parse_args()
