@@ -16,7 +16,7 @@ rows with scikit-learn's metrics:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -115,8 +115,21 @@ def scaled_fit(linear, x: np.ndarray, y: np.ndarray):
 def beside(metric: str, metrics: Mapping[str, float]) -> dict[str, float]:
     """The baselines in `metrics` of the test metric `metric`, by kind (`{'linear': 0.93,
     'majority': 0.33}`); none for a metric not in SHOWN."""
-    if metric not in SHOWN:
-        return {}
-    name = metric.removeprefix("test_")
-    found = {kind: f"baseline_{kind}_{name}" for kind in KINDS}
-    return {kind: metrics[key] for kind, key in found.items() if key in metrics}
+    return of_score(metric.removeprefix("test_"), metrics) if metric in SHOWN else {}
+
+
+def of_score(score: str, metrics: Mapping[str, float]) -> dict[str, float]:
+    """The baselines in `metrics` of a score (`accuracy`, `rmse`, ...), by kind, linear first."""
+    keys = {kind: f"baseline_{kind}_{score}" for kind in KINDS}
+    return {kind: metrics[key] for kind, key in keys.items() if key in metrics}
+
+
+def shared_score(names: Iterable[str], metrics: Mapping[str, float]) -> str | None:
+    """The first score among the test metrics `names` that `metrics` holds baselines of,
+    counting a comparison's per-variant ones (`test_accuracy_dnn` is an accuracy)."""
+    for name in names:
+        for score in ("accuracy", "rmse", "mae", "r2"):
+            ours = name == f"test_{score}" or name.startswith(f"test_{score}_")
+            if ours and of_score(score, metrics):
+                return score
+    return None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from steps import baselines
-from steps.baselines import LINEAR_LIMIT, baseline_metrics, beside
+from steps.baselines import LINEAR_LIMIT, baseline_metrics, beside, shared_score
 from steps.prepare import IDENTITY, Prepared, Preprocessing, Split, encode_labels
 
 MAJORITY = {"baseline_majority_accuracy"}
@@ -141,3 +141,6 @@ def test_the_baselines_beside_a_test_metric_are_named_linear_first():
     assert list(beside("test_accuracy", metrics).items()) == [("linear", 0.8), ("majority", 0.3)]
     assert beside("test_rmse", metrics) == {"mean": 2.0}
     assert beside("test_loss", metrics) == {}
+    # A comparison's parent scores each variant: `test_accuracy_dnn` is an accuracy.
+    assert shared_score(["test_loss_dnn", "test_accuracy_dnn"], metrics) == "accuracy"
+    assert shared_score(["test_r2_dnn"], metrics) is None
