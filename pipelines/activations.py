@@ -15,6 +15,7 @@ import numpy as np
 
 from pipelines.params import Params
 from steps import compare, dynamics, workflow
+from steps.prepare import prepare
 from steps.tracking import Tracker
 
 
@@ -32,11 +33,15 @@ def run(params: Params, tracker: Tracker) -> None:
 
     # The same model trained with each activation in -P activations=.
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
+    # Every variant trains on the same split: its baselines are computed once.
+    to_beat = workflow.log_baselines(tracker, prepare(dataset, params.prepare_options()))
     rows, histories = [], {}
     for name in params.activations:
         variant_params = params.but(activation=name)
         with tracker.child_run(name, {"activation": name}) as child:
-            trained = workflow.fit_dataset(child, dataset, variant_params.recipe())
+            trained = workflow.fit_dataset(
+                child, dataset, variant_params.recipe(), scores_to_beat=to_beat
+            )
         rows.append(compare.trained_row(name, trained, activation=name))
         histories[name] = trained.fit.history
 

@@ -13,15 +13,19 @@ from dataclasses import replace
 
 from pipelines.params import Params
 from steps import compare, workflow
+from steps.prepare import prepare
 from steps.tracking import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
+    # Every family trains on the same split: its baselines are computed once.
+    to_beat = workflow.log_baselines(tracker, prepare(dataset, params.prepare_options()))
     rows, histories = [], {}
     for family in params.models:
         with tracker.child_run(family, {"model": family}) as child:
-            trained = workflow.fit_dataset(child, dataset, replace(params.recipe(), family=family))
+            recipe = replace(params.recipe(), family=family)
+            trained = workflow.fit_dataset(child, dataset, recipe, scores_to_beat=to_beat)
         rows.append(compare.trained_row(family, trained))
         histories[family] = trained.fit.history
 

@@ -13,7 +13,7 @@ The default data set, `sequences`, is the lesson's toy: series x1, x2, x3 and ta
 """
 
 from pipelines.params import Params
-from steps import fit, layers, multi_io, plots, workflow
+from steps import baselines, fit, layers, multi_io, plots, workflow
 from steps.data import Dataset
 from steps.errors import UserError
 from steps.prepare import prepare
@@ -64,7 +64,8 @@ def run(params: Params, tracker: Tracker) -> None:
         tracker, model, multi_io.regression_head(output_groups), data, params.fit_options()
     )
     metrics = multi_io.test_metrics(model, data)
-    tracker.log_metrics(metrics)
+    # The baselines see every column at once, as the network's inputs together do.
+    tracker.log_metrics(metrics | baselines.baseline_metrics(prepared))
     predictions = model.predict(data.x_test, verbose=0)
     for name, truth in data.y_test.items():
         figure = plots.predicted_vs_true(truth.ravel(), predictions[name].ravel())

@@ -11,18 +11,23 @@ one are plain to see.
 
 from pipelines.params import Params
 from steps import compare, workflow
+from steps.prepare import prepare
 from steps.tracking import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:
     grid = [(name, rate) for name in params.optimizers for rate in params.learning_rates]
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
+    # Every variant trains on the same split: its baselines are computed once.
+    to_beat = workflow.log_baselines(tracker, prepare(dataset, params.prepare_options()))
     rows, histories = [], {}
     for optimizer, rate in grid:
         variant = f"{optimizer} lr={rate:g}"
         variant_params = params.but(optimizer=optimizer, learning_rate=rate)
         with tracker.child_run(variant, {"optimizer": optimizer, "learning_rate": rate}) as child:
-            trained = workflow.fit_dataset(child, dataset, variant_params.recipe())
+            trained = workflow.fit_dataset(
+                child, dataset, variant_params.recipe(), scores_to_beat=to_beat
+            )
         rows.append(compare.trained_row(variant, trained, optimizer=optimizer, learning_rate=rate))
         histories[variant] = trained.fit.history
 

@@ -34,6 +34,7 @@ def run(params: Params, tracker: Tracker) -> None:
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     prepared = fewer_rows(prepare(dataset, params.prepare_options()), params.train_rows)
     tracker.log_params({"train_rows_used": len(prepared.data.x_train)})
+    to_beat = workflow.log_baselines(tracker, prepared)  # on the rows both variants learn from
     regularized = params.model_options()
     variants = {
         "plain": replace(regularized, dropout=0.0, l1=0.0, l2=0.0),
@@ -46,7 +47,9 @@ def run(params: Params, tracker: Tracker) -> None:
         with tracker.child_run(name, varied) as child:
             fit.seed_everything(params.seed)
             model = build.build(params.model, prepared, options, name=name)
-            trained = workflow.train_and_log(child, model, prepared, params.fit_options())
+            trained = workflow.train_and_log(
+                child, model, prepared, params.fit_options(), scores_to_beat=to_beat
+            )
             gaps = compare.gaps(trained.fit.history)
             child.log_metrics(gaps)
         rows.append(compare.trained_row(name, trained, **varied, **gaps))

@@ -30,6 +30,7 @@ def run(params: Params, tracker: Tracker) -> None:
     space = search.parse_space(params.model, params.space)
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     prepared = prepare(dataset, params.prepare_options())
+    to_beat = workflow.log_baselines(tracker, prepared)
     head = build.head_for(prepared)
 
     # A wrong metric name stops here, before the first trial, naming the ones there are.
@@ -96,6 +97,8 @@ def run(params: Params, tracker: Tracker) -> None:
             model = build.build(
                 params.model, prepared, config.model_options(), name=f"best_{params.model}"
             )
-            trained = workflow.train_and_log(child, model, prepared, config.fit_options())
+            trained = workflow.train_and_log(
+                child, model, prepared, config.fit_options(), scores_to_beat=to_beat
+            )
         tracker.set_tags(model_uri=trained.model_uri, retrained_run_id=child.run_id)
         tracker.log_metrics(trained.metrics)

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+from steps.baselines import beside, of_score, shared_score
 from steps.errors import StorageError, UserError, storage_problem
 from steps.prepare import Split
 from steps.secrets import redacted
@@ -340,8 +341,8 @@ def describe_result(run_id: str) -> None:
 
 
 def result_line(run_id: str) -> str:
-    """A run's result in one line: its test metrics and kept epoch, or for a parent, its best
-    child run's."""
+    """A run's result in one line: its test metrics, the baselines beside the main one, and
+    its kept epoch; for a parent, its best child run's score beside the parent's baselines."""
     import mlflow
 
     from steps.search import default_direction
@@ -351,7 +352,8 @@ def result_line(run_id: str) -> str:
     metrics = run.data.metrics
     tests = {k: v for k, v in metrics.items() if k.startswith("test_")}
     if tests:
-        line = ", ".join(f"{k} {v:.4g}" for k, v in tests.items())
+        line = ", ".join(f"{k} {v:.4g}{yardstick(k, metrics)}" for k, v in tests.items())
+        line += unplaced_baselines(list(tests), metrics)
         if "best_epoch" in metrics and "epochs_run" in metrics:
             line += f"; kept epoch {metrics['best_epoch']:.0f} of {metrics['epochs_run']:.0f}"
         return line
@@ -360,13 +362,32 @@ def result_line(run_id: str) -> str:
     if not scored:
         return f"{len(children)} child runs" if children else "finished"
     keys = sorted(k for k in scored[0].data.metrics if k.startswith("test_"))
-    key = next((k for k in ("test_accuracy", "test_loss") if k in keys), keys[0])
+    key = next((k for k in ("test_accuracy", "test_rmse", "test_loss") if k in keys), keys[0])
     scored = [c for c in scored if key in c.data.metrics]
     pick = max if default_direction(key) == "maximize" else min
     best = pick(scored, key=lambda c: c.data.metrics[key])
-    return (
-        f"{len(children)} child runs; best {best.info.run_name}: {key} {best.data.metrics[key]:.4g}"
-    )
+    score = f"{key} {best.data.metrics[key]:.4g}{yardstick(key, metrics)}"
+    line = f"{len(children)} child runs; best {best.info.run_name}: {score}"
+    return line + unplaced_baselines([key], metrics)
+
+
+def yardstick(metric: str, metrics: dict[str, float]) -> str:
+    """` (linear 0.9333, majority 0.3333)`: the baselines in `metrics` of a test metric."""
+    found = beside(metric, metrics)
+    return f" ({baselines_text(found)})" if found else ""
+
+
+def unplaced_baselines(shown: list[str], metrics: dict[str, float]) -> str:
+    """`; baseline accuracy: linear 0.9333, majority 0.3333` for a line whose test metrics have
+    none beside them, as a comparison's per-variant `test_accuracy_dnn`: those of their score."""
+    if any(beside(name, metrics) for name in shown):
+        return ""
+    score = shared_score(shown, metrics)
+    return f"; baseline {score}: {baselines_text(of_score(score, metrics))}" if score else ""
+
+
+def baselines_text(found: dict[str, float]) -> str:
+    return ", ".join(f"{kind} {value:.4g}" for kind, value in found.items())
 
 
 def open_on_runs_table(experiment_id: str) -> None:

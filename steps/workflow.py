@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from steps import build, cache, checks, datasets, evaluate, fit, plots
+from steps import baselines, build, cache, checks, datasets, evaluate, fit, plots
 from steps.data import Dataset, Source
 from steps.layers import ModelOptions
 from steps.prepare import Prepared, PrepareOptions, Split, prepare
@@ -59,12 +59,27 @@ class Recipe:
     fit: fit.FitOptions
 
 
-def fit_dataset(tracker: Tracker, dataset: Dataset, recipe: Recipe) -> Trained:
-    """The standard lesson: prepare, build, then `train_and_log`."""
+def fit_dataset(
+    tracker: Tracker,
+    dataset: Dataset,
+    recipe: Recipe,
+    *,
+    scores_to_beat: dict[str, float] | None = None,
+) -> Trained:
+    """The standard lesson: prepare, build, then `train_and_log` (which see for
+    `scores_to_beat`)."""
     fit.seed_everything(recipe.fit.seed)
     prepared = prepare(dataset, recipe.prepare)
     model = build.build(recipe.family, prepared, recipe.model)
-    return train_and_log(tracker, model, prepared, recipe.fit)
+    return train_and_log(tracker, model, prepared, recipe.fit, scores_to_beat=scores_to_beat)
+
+
+def log_baselines(tracker: Tracker, prepared: Prepared) -> dict[str, float]:
+    """The scores to beat on `prepared`'s split (`baselines.baseline_metrics`), logged at
+    step 0 beside the test metrics; for a comparison's parent, whose children share the split."""
+    scores = baselines.baseline_metrics(prepared)
+    tracker.log_metrics(scores)
+    return scores
 
 
 def first_rows(x, count: int):
@@ -135,8 +150,11 @@ def train_and_log(
     checkpoint: Path | None = None,
     callbacks: list | None = None,
     validation_split: float = 0.0,
+    scores_to_beat: dict[str, float] | None = None,
 ) -> Trained:
-    """`fit_and_log`, then the test metrics, the task's plot and the model."""
+    """`fit_and_log`, then the test metrics beside the baselines on the same split, the
+    task's plot and the model. `scores_to_beat`: the baselines of this very split, computed
+    once by a parent whose children all train on it (`log_baselines`)."""
     head = build.head_for(prepared)
     result = fit_and_log(
         tracker,
@@ -152,7 +170,9 @@ def train_and_log(
     predictions = evaluate.predict(model, x_test)
     metrics = evaluate.test_metrics(model, prepared, predictions)
     fit.refuse(fit.metrics_problem(metrics, config))
-    tracker.log_metrics(metrics)
+    if scores_to_beat is None:
+        scores_to_beat = baselines.baseline_metrics(prepared)
+    tracker.log_metrics(metrics | scores_to_beat)  # before the model: its page shows them
     if prepared.task == "classification":
         figure = plots.confusion_figure(
             evaluate.class_indices(y_test),
@@ -164,6 +184,14 @@ def train_and_log(
         figure = plots.predicted_vs_true(y_test.ravel(), predictions.ravel())
         tracker.log_figure(figure, "plots/predicted_vs_true.png")
     model_uri = tracker.log_model(model, first_rows(x_test, 5))
-    summary = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+    summary = ", ".join(f"{k}={v:.4f}{against(k, scores_to_beat)}" for k, v in metrics.items())
     print(f"{model.name}: {summary}; {fit.epochs_text(result)}")
     return Trained(model, result, metrics, predictions, model_uri)
+
+
+def against(metric: str, scores: dict[str, float]) -> str:
+    """` (linear baseline 0.9333)` beside a test metric: the linear model's score, else the
+    trivial one's where the linear model was skipped; nothing for other metrics."""
+    found = baselines.beside(metric, scores)
+    kind = next(iter(found), None)
+    return f" ({kind} baseline {found[kind]:.4f})" if kind else ""

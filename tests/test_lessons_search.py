@@ -101,6 +101,10 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
     assert parent.data.tags["retrained_run_id"] == retrained.info.run_id
     test_metrics = {k: v for k, v in retrained.data.metrics.items() if k.startswith("test_")}
     assert test_metrics and test_metrics.items() <= parent.data.metrics.items()
+    # ...beside the baselines of the split every trial used, computed once on the parent.
+    to_beat = {k: v for k, v in parent.data.metrics.items() if k.startswith("baseline_")}
+    assert to_beat.keys() == {"baseline_majority_accuracy", "baseline_linear_accuracy"}
+    assert to_beat.items() <= retrained.data.metrics.items()
 
     # -P resume=true continues the same study up to n_trials in all: one more trial, which
     # trains silently (no Keras epoch lines even at verbose=2) and says how it went.

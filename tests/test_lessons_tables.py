@@ -1,5 +1,6 @@
-"""Lessons 38, 42-46, 58-61 end to end: `tabular`, `overfitting`, `csv`, `compare_models`.
-One test per entry point launches the real `mlflow run`; the others run it in process."""
+"""Lessons 38, 42-46, 58-61 end to end: `tabular`, `overfitting`, `csv`, `compare_models`,
+and the baselines every run logs beside its test scores. One test per entry point launches
+the real `mlflow run`; the others run it in process."""
 
 from __future__ import annotations
 
@@ -124,6 +125,11 @@ def test_overfitting_compares_plain_and_regularized_children(lesson_env, trackin
         assert parent.data.metrics[f"accuracy_gap_{name}"] == pytest.approx(
             history["accuracy"] - history["val_accuracy"], abs=1e-6
         )
+    # The baselines, once on the parent, from the rows both variants learn from.
+    to_beat = {k: v for k, v in parent.data.metrics.items() if k.startswith("baseline_")}
+    assert to_beat.keys() == {"baseline_majority_accuracy", "baseline_linear_accuracy"}
+    for child in (plain, regularized):
+        assert to_beat.items() <= child.data.metrics.items()
     table = read_table(tracking, parent, "comparison/overfitting.csv", tmp_path)
     assert table["variant"].tolist() == ["plain", "regularized"]
     assert table["parameters"].nunique() == 1  # the same model, only regularized
@@ -252,3 +258,117 @@ def test_compare_models_refuses_an_unknown_family_before_training(lesson_env, tr
         parameter_error=True,
     )
     assert "Epoch" not in result.stdout
+
+
+# ------------------------------------------------------------------ baselines
+
+
+def run_split(run, name: str):
+    """(fitted rows, their targets, test rows, their targets) of the split `run` trained on:
+    the prepare step's split with the run's seed and fractions, training plus validation rows
+    being the rows the network learnt from or early-stopped on."""
+    from steps import datasets
+    from steps.prepare import split
+
+    params = run.data.params
+    data = split(
+        datasets.resolve(name).load(),
+        val_fraction=float(params["val_fraction"]),
+        test_fraction=float(params["test_fraction"]),
+        seed=int(params["seed"]),
+    )
+    x_fit = np.concatenate([data.x_train, data.x_val])
+    return x_fit, np.concatenate([data.y_train, data.y_val]), data.x_test, data.y_test
+
+
+def assert_logged_at_step_0_with_the_model(client, run, names: set[str]) -> None:
+    """Logged once at step 0, as the test metrics are, so that the model's page shows them."""
+    metrics = run.data.metrics
+    assert names <= metrics.keys()
+    for name in names:
+        assert [m.step for m in client.get_metric_history(run.info.run_id, name)] == [0], name
+    model_id = run.data.tags["model_uri"].removeprefix("models:/")
+    linked = {m.key: m.value for m in client.get_logged_model(model_id).metrics}
+    assert {k: linked.get(k) for k in names} == {k: metrics[k] for k in names}
+
+
+def test_a_classification_run_logs_the_majority_and_linear_baselines(
+    lesson_env, tracking, tmp_path
+):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    result = in_process("tabular", TINY | {"dataset": "iris"}, lesson_env, tmp_path)
+    run = finished_run(result, tracking, "tabular")
+    metrics = run.data.metrics
+    names = {"baseline_majority_accuracy", "baseline_linear_accuracy"}
+    assert_logged_at_step_0_with_the_model(tracking, run, names)
+
+    x_fit, y_fit, x_test, y_test = run_split(run, "iris")
+    linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x_fit, y_fit)
+    assert metrics["baseline_linear_accuracy"] == linear.score(x_test, y_test)
+    assert metrics["baseline_majority_accuracy"] == np.mean(y_test == np.bincount(y_fit).argmax())
+    assert metrics["baseline_majority_accuracy"] == pytest.approx(1 / 3)  # stratified, 3 classes
+
+    linear, majority = metrics["baseline_linear_accuracy"], metrics["baseline_majority_accuracy"]
+    score = f"test_accuracy {metrics['test_accuracy']:.4g} (linear {linear:.4g}, majority "
+    assert f"{score}{majority:.4g})" in run.data.tags["mlflow.note.content"]
+    [line] = [line for line in result.stdout.splitlines() if "kept epoch" in line]
+    assert f"test_accuracy={metrics['test_accuracy']:.4f} (linear baseline {linear:.4f})" in line
+
+
+def test_a_regression_run_logs_the_mean_and_linear_baselines(lesson_env, tracking, tmp_path):
+    from sklearn.linear_model import LinearRegression
+    from sklearn.metrics import r2_score, root_mean_squared_error
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    params = TINY | {"dataset": "diabetes"}
+    result = in_process("dnn_regression", params, lesson_env, tmp_path)
+    run = finished_run(result, tracking, "dnn_regression")
+    metrics = run.data.metrics
+    kinds = ("mean", "linear")
+    names = {f"baseline_{kind}_{score}" for kind in kinds for score in ("rmse", "mae", "r2")}
+    assert_logged_at_step_0_with_the_model(tracking, run, names)
+
+    x_fit, y_fit, x_test, y_test = run_split(run, "diabetes")
+    # Always the training mean: R2 about 0, RMSE about the test targets' spread.
+    assert abs(metrics["baseline_mean_r2"]) < 0.05
+    assert metrics["baseline_mean_rmse"] == pytest.approx(np.std(y_test), rel=0.03)
+    miss = np.sqrt(np.mean((y_test - y_fit.mean()) ** 2))
+    assert metrics["baseline_mean_rmse"] == pytest.approx(miss, rel=1e-5)
+    linear = make_pipeline(StandardScaler(), LinearRegression()).fit(x_fit, y_fit)
+    guess = linear.predict(x_test)
+    assert metrics["baseline_linear_r2"] == pytest.approx(r2_score(y_test, guess), rel=1e-4)
+    rmse = root_mean_squared_error(y_test, guess)
+    assert metrics["baseline_linear_rmse"] == pytest.approx(rmse, rel=1e-4)
+    assert metrics["baseline_linear_rmse"] < metrics["baseline_mean_rmse"]
+
+    linear, mean = metrics["baseline_linear_rmse"], metrics["baseline_mean_rmse"]
+    score = f"test_rmse {metrics['test_rmse']:.4g} (linear {linear:.4g}, mean {mean:.4g})"
+    assert score in run.data.tags["mlflow.note.content"]
+
+
+def test_a_comparison_logs_its_baselines_on_the_parent_and_each_child(
+    lesson_env, tracking, tmp_path
+):
+    params = TINY | {"dataset": "iris", "models": "dnn,conv1d"}
+    result = in_process("compare_models", params, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    parent = parent_run(tracking, "compare_models")
+    names = {"baseline_majority_accuracy", "baseline_linear_accuracy"}
+    scores = {k: v for k, v in parent.data.metrics.items() if k.startswith("baseline_")}
+    assert scores.keys() == names
+    for name in names:
+        history = tracking.get_metric_history(parent.info.run_id, name)
+        assert [m.step for m in history] == [0], name
+    for child in children(tracking, parent):  # the same split: the same baselines
+        assert_logged_at_step_0_with_the_model(tracking, child, names)
+        assert {k: child.data.metrics[k] for k in names} == scores
+    linear, majority = scores["baseline_linear_accuracy"], scores["baseline_majority_accuracy"]
+    # The parent's own scores are each family's: the baselines follow them.
+    note = parent.data.tags["mlflow.note.content"]
+    dnn = parent.data.metrics["test_accuracy_dnn"]
+    assert note.startswith("test_accuracy_") and f"test_accuracy_dnn {dnn:.4g}" in note
+    assert note.endswith(f"; baseline accuracy: linear {linear:.4g}, majority {majority:.4g}")
