@@ -231,7 +231,6 @@ def resumable_early_stopping(folder: Path, **kwargs):
     class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         restored = False
         best_logs: dict[str, float] | None = None
-        written: tuple[int, ...] = ()  # epochs whose state is on disk, oldest first
 
         def on_epoch_begin(self, epoch, logs=None):
             # The first epoch of this fit tells where the backup resumes: restore from there.
@@ -260,13 +259,28 @@ def resumable_early_stopping(folder: Path, **kwargs):
             state = {"wait": self.wait, "best": self.best, "epoch": self.best_epoch}
             state["logs"] = self.best_logs
             replace_atomically(state_file(epoch), json.dumps(state).encode())
-            # The backup keeps its previous save as a fallback: keep that one's state too.
-            self.written = (*self.written, epoch)[-2:]
-            for old in folder.glob("early_stopping-*.json"):
-                if int(old.stem.rpartition("-")[2]) not in self.written:
-                    old.unlink(missing_ok=True)
+            forget_all_but(folder, epoch)
 
     return ResumableEarlyStopping(**kwargs)
+
+
+def forget_all_but(folder: Path, epoch: int) -> None:
+    """Keep EarlyStopping's state of this save and the one before (the backup keeps its previous
+    save as a fallback) and the best weights they name; drop later epochs' (a fit killed before
+    its backup saved them) and older ones."""
+
+    def number(path: Path) -> int:
+        return int(path.stem.rpartition("-")[2])
+
+    states = sorted(folder.glob("early_stopping-*.json"), key=number)
+    kept = [path for path in states if number(path) <= epoch][-2:]
+    for path in states:
+        if path not in kept:
+            path.unlink(missing_ok=True)
+    named = {json.loads(path.read_text())["epoch"] for path in kept}
+    for path in folder.glob("best_weights-*.npz"):
+        if number(path) not in named:
+            path.unlink(missing_ok=True)
 
 
 def backup_and_restore(folder: Path):

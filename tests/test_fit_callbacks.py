@@ -135,3 +135,23 @@ def test_a_bad_save_interval_is_refused_in_one_line(value, monkeypatch):
         "KERAS_LESSONS_SAVE_SECONDS must be a number of seconds of 0 or more "
         f"(0: save every epoch), got {value!r}"
     )
+
+
+def test_early_stopping_keeps_the_state_of_two_saves_and_the_weights_they_name(tmp_path):
+    """The backup falls back on its previous save: EarlyStopping keeps that one's state too;
+    state saved by a fit killed before its backup (epoch 9 here) is not the future any more."""
+    import json
+
+    from steps.resume import forget_all_but
+
+    folder = tmp_path / "backup"
+    folder.mkdir()
+    for epoch, best in ((3, 2), (5, 4), (7, 4), (9, 8)):
+        (folder / f"early_stopping-{epoch}.json").write_text(json.dumps({"epoch": best}))
+        (folder / f"best_weights-{best}.npz").write_bytes(b"w")
+    forget_all_but(folder, 7)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "best_weights-4.npz",
+        "early_stopping-5.json",
+        "early_stopping-7.json",
+    ]
