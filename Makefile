@@ -65,7 +65,7 @@ tensorboard: $(STAMP)  ## TensorBoard over the runs' traces by name (EXP=<experi
 		--host $(HOST) --port $(TB_PORT) --allowed-hosts "$(ALLOWED_HOSTS)"
 
 bench: $(STAMP)  ## side-by-side speed measurements (not part of make test); results in bench-results/
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --readme  # README.md's Performance table is this run's
 
 clean-runs: $(STAMP)  ## mark runs left RUNNING by a dead process as KILLED (DRY=1 to list only)
 	$(BIN)/python -m steps.stale_runs $(if $(DRY),--dry-run,)

@@ -10,7 +10,7 @@ Writes bench-results/bench.md and bench-results/bench.json. Sections:
   tests     the test suite's wall time (`--sections tests`; not in the default run)
 
     python bench/run.py [--sections overhead,tiny,startup,cache,checks,logging] [--repeats 3]
-        [--mnist-rows N]
+        [--mnist-rows N] [--readme]
 """
 
 from __future__ import annotations
@@ -422,6 +422,9 @@ def main() -> int:
     parser.add_argument("--sections", default="overhead,tiny,startup,cache,checks,logging")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mnist-rows", type=int, default=60_000, help="overhead's data size")
+    parser.add_argument(
+        "--readme", action="store_true", help="also write the table into README.md's Performance"
+    )
     args = parser.parse_args()
     machine = (
         f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
@@ -440,7 +443,19 @@ def main() -> int:
     (RESULTS / "bench.md").write_text(text)
     (RESULTS / "bench.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
     print(text)
+    if args.readme:
+        update_readme(REPO / "README.md", text)
     return 0
+
+
+README_START, README_END = "<!-- make bench: start -->", "<!-- make bench: end -->"
+
+
+def update_readme(readme: Path, table: str) -> None:
+    """Put bench.md between the README's two markers, so its numbers are the last run's."""
+    text = readme.read_text()
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    readme.write_text(f"{text[:start]}\n{table}{text[end:]}")
 
 
 if __name__ == "__main__":

@@ -321,6 +321,7 @@ def best_checkpoint(path: Path, monitor: str):
             best_epoch, value, weights = self.pending
             current = self.model.get_weights()
             self.model.set_weights(weights)
+            path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".partial-{path.name}")  # a kill mid-write leaves the old
             try:
                 self.model.save(partial, overwrite=True)

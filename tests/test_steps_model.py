@@ -488,11 +488,15 @@ def test_no_early_stopping_with_patience_zero_keeps_the_last_epoch(iris):
     assert fit.epochs_text(result) == "4 epochs, kept epoch 4 (the last; EarlyStopping off)"
 
 
-def test_a_resumed_fit_keeps_the_best_epoch_from_before_the_interruption(iris, tmp_path):
+def test_a_resumed_fit_keeps_the_best_epoch_from_before_the_interruption(
+    iris, tmp_path, monkeypatch
+):
     """Validation labels that training makes worse: epoch 1 stays the best. Interrupted as
-    epoch 3 begins and resumed, the fit holds epochs 3-4 only, yet reports epoch 1's
-    metrics (saved beside the backup) as that epoch logged them."""
+    epoch 3 begins and resumed (saved after every epoch), the fit holds epochs 3-4 only, yet
+    reports epoch 1's metrics (saved beside the backup) as that epoch logged them."""
     import keras
+
+    monkeypatch.setenv("KERAS_LESSONS_SAVE_SECONDS", "0")
 
     logged: list[dict[str, float]] = []
 
