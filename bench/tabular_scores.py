@@ -47,6 +47,10 @@ def pipeline_score(dataset: str, seed: int, extra: list[str]) -> tuple[float, in
 
     entry = entry_point(dataset)
     argv = [entry, "--dataset", dataset, "--seed", str(seed), "--verbose", "0", *extra]
+    # MLflow's set_experiment leaves MLFLOW_EXPERIMENT_ID in the environment, which would put
+    # the next entry point's run in this one's experiment: name each run's experiment.
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    os.environ["MLFLOW_EXPERIMENT_NAME"] = entry
     with contextlib.redirect_stdout(io.StringIO()):
         code = main(argv)
     if code != 0:
