@@ -43,7 +43,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 test: lint  ## ruff, then the test suite (slow tests excluded)
-	$(BIN)/python -m pytest -n auto --dist worksteal  # idle workers take queued tests: 6:26 vs 7:15
+	$(BIN)/python -m pytest -n auto --dist worksteal --durations=15  # idle workers take queued tests
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow

@@ -217,7 +217,7 @@ def startup(work: Path, repeats: int) -> list[dict]:
 def cache(work: Path, repeats: int) -> list[dict]:
     """Goal >= 10x: a 50,000x32x32x3 set from .npy vs parsed from its archive."""
     from steps import cache as npy_cache
-    from steps import sources
+    from steps.sources import keras_sets
 
     from synthetic import write_cifar10_archive
 
@@ -229,7 +229,7 @@ def cache(work: Path, repeats: int) -> list[dict]:
         KERAS_LESSONS_CACHE=str(work / "cache"),
     )
     (work / "keras").mkdir(exist_ok=True)
-    source = sources.cifar10()
+    source = keras_sets.cifar10()
     npy_cache.load_cached(source)  # builds the entry; extraction happens once here too
     archive_times, npy_times = [], []
     for _ in range(repeats):
@@ -437,15 +437,20 @@ def main() -> int:
             extra = {"images": args.mnist_rows} if name == "overhead" else {}
             rows += SECTIONS[name](Path(folder), args.repeats, **extra)
             print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    RESULTS.mkdir(exist_ok=True)
-    header = f"# make bench: medians of {args.repeats} interleaved repeats on {machine}"
-    text = markdown(rows, header)
-    (RESULTS / "bench.md").write_text(text)
-    (RESULTS / "bench.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
+            text = write_results(rows, args.repeats, machine)  # each section kept as it ends
     print(text)
     if args.readme:
         update_readme(REPO / "README.md", text)
     return 0
+
+
+def write_results(rows: list[dict], repeats: int, machine: str) -> str:
+    RESULTS.mkdir(exist_ok=True)
+    header = f"# make bench: medians of {repeats} interleaved repeats on {machine}"
+    text = markdown(rows, header)
+    (RESULTS / "bench.md").write_text(text)
+    (RESULTS / "bench.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
+    return text
 
 
 README_START, README_END = "<!-- make bench: start -->", "<!-- make bench: end -->"
