@@ -300,38 +300,54 @@ def backup_and_restore(folder: Path):
 
 
 def best_checkpoint(path: Path, monitor: str):
-    """ModelCheckpoint(save_best_only) that keeps the best epoch's weights in memory and
-    writes the model to `path` at `write_out`, with `<path>.json` saying which epoch and
-    value it holds (a resumed fit starts from that value)."""
+    """ModelCheckpoint(save_best_only) that keeps the best epoch's weights in memory. At
+    `write_out` they go to `<path>.npz`, with `<path>.json` saying which epoch and value they
+    are (a resumed fit starts from both); the `.keras` model is written once, when training
+    ends: a whole model saved at every save point cost 3-5% of an MNIST fit."""
     import keras
 
-    noted = path.with_name(path.name + ".json")
+    noted, weights_file = (path.with_name(path.name + suffix) for suffix in (".json", ".npz"))
     best = json.loads(noted.read_text())["value"] if noted.exists() else None
 
     class BestCheckpoint(keras.callbacks.ModelCheckpoint):
-        pending: tuple[int, float, list] | None = None
+        kept: tuple[int, float, list] | None = None  # (epoch, value, weights) of this fit
+        written = True
 
         def _save_model(self, epoch, batch, logs):
             if self._should_save_model(epoch, batch, logs, str(path)):
-                self.pending = (epoch, float(self.best), self.model.get_weights())
+                self.kept = (epoch, float(self.best), self.model.get_weights())
+                self.written = False
 
         def write_out(self, epoch: int) -> None:
-            if self.pending is None:
+            if self.written or self.kept is None:
                 return
-            best_epoch, value, weights = self.pending
+            best_epoch, value, weights = self.kept
+            buffer = io.BytesIO()
+            np.savez(buffer, **{f"w{i}": w for i, w in enumerate(weights)})
+            replace_atomically(weights_file, buffer.getvalue())
+            replace_atomically(
+                noted, json.dumps({"epoch": best_epoch + 1, "value": value}).encode()
+            )
+            self.written = True
+
+        def on_train_end(self, logs=None):
+            if self.kept is not None:
+                weights = self.kept[2]
+            elif weights_file.exists():  # resumed, and no epoch since was better
+                with np.load(weights_file) as saved:
+                    weights = [saved[f"w{i}"] for i in range(len(saved.files))]
+            else:
+                return
             current = self.model.get_weights()
             self.model.set_weights(weights)
-            path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".partial-{path.name}")  # a kill mid-write leaves the old
             try:
                 self.model.save(partial, overwrite=True)
             finally:
                 self.model.set_weights(current)
             os.replace(partial, path)
-            text = json.dumps({"epoch": best_epoch + 1, "value": value})
-            replace_atomically(noted, text.encode())
-            self.pending = None
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     return BestCheckpoint(
         str(path), monitor=monitor, save_best_only=True, initial_value_threshold=best
     )
