@@ -470,6 +470,7 @@ def update_readme(readme: Path, table: str) -> None:
     """Put bench.md between the README's two markers, so its numbers are the last run's."""
     text = readme.read_text()
     start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    table = table.removeprefix("# ")  # the README's own headings stay its outline
     readme.write_text(f"{text[:start]}\n{table}{text[end:]}")
 
 
