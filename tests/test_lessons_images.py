@@ -84,7 +84,9 @@ def test_lstm_cifar100_keeps_a_hundred_classes_in_a_table_not_metrics(
 
 
 def test_image_classify_takes_conv1d(lesson_env, tracking, tmp_path):
-    result = in_process("image_classify", TINY | {"model": "conv1d"}, lesson_env, tmp_path)
+    # The digits CNN's defaults have no Dense layer after its conv blocks; Conv1D needs one.
+    params = TINY | {"model": "conv1d", "layers": 1}
+    result = in_process("image_classify", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "image_classify", "classification", tmp_path)
     assert (run.data.tags["dataset"], run.data.params["model"]) == ("digits", "conv1d")
     assert "test_accuracy_9" in run.data.metrics
