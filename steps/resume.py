@@ -131,6 +131,18 @@ def replace_atomically(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
+def write_weights(path: Path, weights: list) -> None:
+    """A model's weight arrays, in order, as one .npz written atomically."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **{f"w{i}": w for i, w in enumerate(weights)})
+    replace_atomically(path, buffer.getvalue())
+
+
+def read_weights(path: Path) -> list:
+    with np.load(path) as saved:
+        return [saved[f"w{i}"] for i in range(len(saved.files))]
+
+
 def forget(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -242,8 +254,7 @@ def resumable_early_stopping(folder: Path, **kwargs):
             self.wait, self.best, self.best_epoch = state["wait"], state["best"], state["epoch"]
             self.best_logs = state.get("logs")
             if weights_file(self.best_epoch).exists():
-                with np.load(weights_file(self.best_epoch)) as saved:
-                    self.best_weights = [saved[f"w{i}"] for i in range(len(saved.files))]
+                self.best_weights = read_weights(weights_file(self.best_epoch))
 
         def on_epoch_end(self, epoch, logs=None):
             best_before = self.best_epoch if self.best_weights is not None else None
@@ -253,9 +264,7 @@ def resumable_early_stopping(folder: Path, **kwargs):
 
         def write_out(self, epoch: int) -> None:
             if self.best_weights is not None and not weights_file(self.best_epoch).exists():
-                buffer = io.BytesIO()
-                np.savez(buffer, **{f"w{i}": w for i, w in enumerate(self.best_weights)})
-                replace_atomically(weights_file(self.best_epoch), buffer.getvalue())
+                write_weights(weights_file(self.best_epoch), self.best_weights)
             state = {"wait": self.wait, "best": self.best, "epoch": self.best_epoch}
             state["logs"] = self.best_logs
             replace_atomically(state_file(epoch), json.dumps(state).encode())
@@ -322,9 +331,7 @@ def best_checkpoint(path: Path, monitor: str):
             if self.written or self.kept is None:
                 return
             best_epoch, value, weights = self.kept
-            buffer = io.BytesIO()
-            np.savez(buffer, **{f"w{i}": w for i, w in enumerate(weights)})
-            replace_atomically(weights_file, buffer.getvalue())
+            write_weights(weights_file, weights)
             replace_atomically(
                 noted, json.dumps({"epoch": best_epoch + 1, "value": value}).encode()
             )
@@ -334,8 +341,7 @@ def best_checkpoint(path: Path, monitor: str):
             if self.kept is not None:
                 weights = self.kept[2]
             elif weights_file.exists():  # resumed, and no epoch since was better
-                with np.load(weights_file) as saved:
-                    weights = [saved[f"w{i}"] for i in range(len(saved.files))]
+                weights = read_weights(weights_file)
             else:
                 return
             current = self.model.get_weights()
