@@ -1,5 +1,10 @@
 """Lessons 67, 71-72: activation functions and what a gradient means.
 
+67 a gradient is the slope that says which way is downhill: gradient descent on the lesson's
+one-variable function, written as a `lambda` (f(x) = x^2 - 4x + 6, lowest at x = 2), from
+x = 0 at two learning rates: 0.1 creeps down one side, 0.9 jumps across the minimum each
+step and still lands on it (`plots/gradient_descent.png`, the steps in
+`gradient_descent/lr_<rate>.csv`, `descent_x_lr_<rate>` per step).
 67/71 the shapes of sigmoid, tanh, relu, softmax and every other Keras activation, each with
 its derivative, computed by the backend's automatic differentiation (`tf.GradientTape`,
 `jax.grad`, `torch.autograd`) on Keras's own functions, as backpropagation computes it
@@ -18,8 +23,20 @@ from steps import compare, dynamics, workflow
 from steps.prepare import prepare
 from steps.tracking import Tracker
 
+# Lesson 67's descent: (learning rate, steps) on f from x = 0.
+DESCENTS = {0.1: 30, 0.9: 30}
+
 
 def run(params: Params, tracker: Tracker) -> None:
+    f = lambda x: x**2 - 4 * x + 6  # noqa: E731  lesson 67 names its function with a lambda
+    paths = {
+        rate: dynamics.gradient_descent(f, 0.0, rate, steps) for rate, steps in DESCENTS.items()
+    }
+    for rate, path in paths.items():
+        tracker.log_table(path, f"gradient_descent/lr_{rate:g}.csv")
+    tracker.log_series({f"descent_x_lr_{rate:g}": list(path["x"]) for rate, path in paths.items()})
+    tracker.log_figure(dynamics.descent_figure(f, paths), "plots/gradient_descent.png")
+
     # Every Keras activation and its autodiff derivative on [-5, 5].
     table = dynamics.activation_table(dynamics.ACTIVATIONS, np.linspace(-5, 5, 201))
     tracker.log_table(table, "activations/values.csv")
@@ -45,11 +62,4 @@ def run(params: Params, tracker: Tracker) -> None:
         rows.append(compare.trained_row(name, trained, activation=name))
         histories[name] = trained.fit.history
 
-    comparison = compare.table(rows)
-    score = "test_accuracy" if dataset.task == "classification" else "test_r2"
-    tracker.log_table(comparison, "comparison/activations.csv")
-    tracker.log_figure(compare.curves_figure(histories, ("loss",)), "plots/loss_curves.png")
-    tracker.log_figure(
-        compare.bar_chart(comparison, [score, "fit_seconds"]), "plots/comparison.png"
-    )
-    print(comparison.to_string(index=False))
+    compare.log_comparison(tracker, rows, histories, "activations", params.dataset)

@@ -11,6 +11,7 @@ import importlib
 import signal
 import sys
 
+from pipelines import sweep
 from pipelines.declare import rule
 from pipelines.params import Params
 from pipelines.registry import ENTRY_POINTS, EntryPoint
@@ -53,7 +54,8 @@ def metavar(name: str) -> str:
     return {int: "INT", float: "NUMBER", bool: "BOOL"}.get(kind, "TEXT")
 
 
-def parse(argv: list[str]) -> tuple[EntryPoint, Params]:
+def parse(argv: list[str]) -> tuple[EntryPoint, Params, list[sweep.Variant]]:
+    """The entry point, its parameters (a sweep's first variant) and a sweep's variants."""
     if not argv or argv[0] not in ENTRY_POINTS:
         known = ", ".join(ENTRY_POINTS)
         got = f"unknown entry point {argv[0]!r}; " if argv else ""
@@ -65,9 +67,10 @@ def parse(argv: list[str]) -> tuple[EntryPoint, Params]:
         if name in entry.instead:
             raise UserError(entry.instead[name])
     given = vars(parser.parse_args(argv[1:]))
-    params = entry.params(**given)
+    found = sweep.variants(entry, given)
+    params = found[0].params if found else entry.params(**given)
     # Before anything imports Keras: it reads KERAS_BACKEND once, at import.
-    return entry, params.but(backend=backends.choose(params.backend))
+    return entry, params.but(backend=backends.choose(params.backend)), found
 
 
 def listing() -> str:
@@ -82,7 +85,7 @@ def logged(entry: EntryPoint, params: Params) -> dict[str, str]:
     return {name: param_text(getattr(params, name)) for name in entry.takes}
 
 
-def run(entry: EntryPoint, params: Params) -> None:
+def run(entry: EntryPoint, params: Params, found: list[sweep.Variant] | None = None) -> None:
     from steps import native_logs, resume
     from steps.tracking import tracked_run
 
@@ -91,6 +94,9 @@ def run(entry: EntryPoint, params: Params) -> None:
     backends.set_precision(params.mixed_precision)  # before any model is built
     params = params.but(backend=backends.current())  # what Keras really loaded
     values = logged(entry, params) | {"backend": params.backend}
+    if found:
+        run_sweep(entry, params, values, found, pipeline)
+        return
     backups = resume.backups_of(entry.name, values)
     with contextlib.ExitStack() as held:
         previous = None
@@ -125,6 +131,33 @@ def run(entry: EntryPoint, params: Params) -> None:
         resume.forget(tracker.backup_dir)
 
 
+def run_sweep(
+    entry: EntryPoint,
+    params: Params,
+    values: dict[str, str],
+    found: list[sweep.Variant],
+    pipeline,
+) -> None:
+    """One parent run, its parameters as given (the swept ones as lists), a child per variant."""
+    from steps.tracking import tracked_run
+
+    swept = {
+        name: ",".join(dict.fromkeys(v.changes[name] for v in found)) for name in found[0].changes
+    }
+    shown = params.model_copy(update={"dataset": swept.get("dataset", params.dataset)})
+    varied = " ".join(f"{k}={v}" for k, v in swept.items() if k != "dataset")
+    name = f"{entry.run_name(shown)}{f' · {varied}' if varied else ''}"  # data sets once
+    with tracked_run(
+        entry.name,
+        entry.lessons,
+        values | swept,
+        name=name,
+        experiment_description=entry.description(),
+    ) as tracker:
+        tracker.set_tags(sweep=", ".join(swept))
+        sweep.run(pipeline, found, tracker)
+
+
 def stop_on_signals() -> None:
     """Ctrl-C and SIGTERM (what `kill` and job schedulers send) end the run as KILLED, but
     never half-way through writing the epoch's backup."""
@@ -139,14 +172,14 @@ def main(argv: list[str]) -> int:
         print(listing())
         return 0
     try:
-        entry, params = parse(argv)
+        entry, params, found = parse(argv)
     except UserError as exc:
         print(f"error: {redacted(str(exc))}", file=sys.stderr)
         fail_launched_run(str(exc))
         return EXIT_USER_ERROR
     stop_on_signals()
     try:
-        run(entry, params)
+        run(entry, params, found)
     except UserError as exc:
         print(f"error: {redacted(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR

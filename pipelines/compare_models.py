@@ -29,11 +29,4 @@ def run(params: Params, tracker: Tracker) -> None:
         rows.append(compare.trained_row(family, trained))
         histories[family] = trained.fit.history
 
-    table = compare.table(rows)
-    score = "test_accuracy" if dataset.task == "classification" else "test_r2"
-    shown = [score, "parameters", "fit_seconds", "seconds_per_epoch"]
-    tracker.log_metrics(compare.per_variant_metrics(table, shown))
-    tracker.log_table(table, "comparison/models.csv")
-    tracker.log_figure(compare.bar_chart(table, shown, params.dataset), "plots/comparison.png")
-    tracker.log_figure(compare.curves_figure(histories, ("loss",)), "plots/curves.png")
-    print(table.to_string(index=False))
+    compare.log_comparison(tracker, rows, histories, "models", params.dataset)

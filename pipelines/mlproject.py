@@ -39,10 +39,9 @@ def declared_names(names: tuple[str, ...]) -> list[str]:
 
 
 def line(name: str, value: object) -> str:
-    kind = Params.model_fields[name].annotation
-    text = param_text(value)
-    default = text if kind in (int, float) else f'"{text}"'
-    return f"{name}: {{type: {'float' if kind in (int, float) else 'string'}, default: {default}}}"
+    """Every parameter is declared as text: a sweep gives numbers as lists (`-P layers=1,4,8`),
+    and the command checks each value with a message that says what it takes."""
+    return f'{name}: {{type: string, default: "{param_text(value)}"}}'
 
 
 def parameters(entry: EntryPoint) -> list[str]:

@@ -31,9 +31,4 @@ def run(params: Params, tracker: Tracker) -> None:
         rows.append(compare.trained_row(variant, trained, optimizer=optimizer, learning_rate=rate))
         histories[variant] = trained.fit.history
 
-    table = compare.table(rows)
-    score = "test_accuracy" if dataset.task == "classification" else "test_r2"
-    tracker.log_table(table, "comparison/optimizers.csv")
-    tracker.log_figure(compare.curves_figure(histories, ("loss",)), "plots/loss_curves.png")
-    tracker.log_figure(compare.bar_chart(table, [score, "fit_seconds"]), "plots/comparison.png")
-    print(table.to_string(index=False))
+    compare.log_comparison(tracker, rows, histories, "optimizers", params.dataset)

@@ -39,6 +39,9 @@ class EntryPoint:
     epoch_backups: bool = True
     # What to say instead of "unrecognized" for a parameter it deliberately does not take.
     instead: Mapping[str, str] = field(default_factory=dict)
+    # A number, switch, choice or data set given as a comma list trains a child run per
+    # value (pipelines/sweep.py); not where the pipeline compares inside one run already.
+    sweeps: bool = True
 
     def run_name(self, params: Params) -> str:
         """What the run did, as the runs table lists it: `cnn · cifar10` (an image alias),
@@ -380,6 +383,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
         EntryPoint(
             name="overfitting",
             pipeline="overfitting",
+            sweeps=False,
             lessons="42",
             summary="the same wide model with and without Dropout and L2; the train/val gap of "
             "each",
@@ -407,6 +411,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
         EntryPoint(
             name="gpu_check",
             pipeline="gpu_check",
+            sweeps=False,
             lessons="47",
             summary="the Keras backend's devices and a timed matmul on each",
             takes=("size", "repeats", "backend"),
@@ -423,6 +428,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
         EntryPoint(
             name="prepare_data",
             pipeline="prepare_data",
+            sweeps=False,
             lessons="54-57",
             summary="put the example data sets in the npy cache (-P dataset=all or a comma list)",
             takes=("dataset", "target"),
@@ -439,6 +445,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
         EntryPoint(
             name="compare_models",
             pipeline="compare_models",
+            sweeps=False,
             lessons="38, 43-46, 60-61",
             summary="several model families on one data set: score, size and time side by side",
             takes=(*without(TRAINING, "model"), "models"),
@@ -465,6 +472,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
         EntryPoint(
             name="autokeras",
             pipeline="autokeras",
+            sweeps=False,
             lessons="65",
             summary="an AutoKeras model search (optional extra: pip install '.[automl]')",
             takes=(
@@ -481,6 +489,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
         EntryPoint(
             name="tune",
             pipeline="tune",
+            sweeps=False,
             lessons="66-67",
             summary="Optuna search over any model family: a child run per trial, pruning, best "
             "model retrained",
@@ -508,6 +517,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
         EntryPoint(
             name="optimizers",
             pipeline="optimizers",
+            sweeps=False,
             lessons="68-70",
             summary="Adam, Adadelta, Adamax, Adagrad, RMSprop, SGD, Nadam x learning rates: loss "
             "curves",
@@ -521,6 +531,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
         EntryPoint(
             name="activations",
             pipeline="activations",
+            sweeps=False,
             lessons="67, 71-72",
             summary="every Keras activation and its autodiff gradient; a training run per "
             "activation",

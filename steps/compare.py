@@ -7,6 +7,8 @@ run logs, and the train/validation gap that shows overfitting.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -21,10 +23,15 @@ def table(rows: list[dict[str, object]]) -> pd.DataFrame:
     return frame[["variant", *[c for c in frame.columns if c != "variant"]]]
 
 
+def metric_key(text: str) -> str:
+    """`text` as MLflow takes it in a metric name (letters, digits, `_ - .`): `adam_lr_0.01`."""
+    return re.sub(r"[^\w.\-]+", "_", text).strip("_")
+
+
 def per_variant_metrics(frame: pd.DataFrame, columns: list[str]) -> dict[str, float]:
     """`{column}_{variant}` for the parent run, so the MLflow UI shows them as columns."""
     return {
-        f"{column}_{row['variant']}": float(row[column])
+        f"{column}_{metric_key(str(row['variant']))}": float(row[column])
         for _, row in frame.iterrows()
         for column in columns
         if column in frame.columns and pd.notna(row[column])
@@ -95,3 +102,66 @@ def trained_row(variant: str, trained, **extra: object) -> dict[str, object]:
         "fit_seconds": round(result.seconds, 3),
         "seconds_per_epoch": round(result.seconds / result.epochs_run, 4),
     }
+
+
+# What a comparison row takes from a child run besides its test scores and baselines.
+RUN_FACTS = ("parameters", "trainable_parameters", "epochs_run", "best_epoch", "fit_seconds")
+# The score a comparison's chart leads with: the first of these its rows have.
+SCORES = ("test_accuracy", "test_r2", "test_rmse", "test_loss")
+
+
+def logged_row(variant: str, changes: dict[str, str], run) -> dict[str, object]:
+    """A comparison row read back from a finished (or failed) child run: what it varied, its
+    status, test scores, baselines and size and time."""
+    metrics = run.data.metrics
+    scores = {k: v for k, v in sorted(metrics.items()) if "test_" in k}
+    facts = {k: metrics[k] for k in RUN_FACTS if k in metrics}
+    if metrics.get("epochs_run"):
+        facts["seconds_per_epoch"] = metrics["fit_seconds"] / metrics["epochs_run"]
+    to_beat = {k: v for k, v in sorted(metrics.items()) if k.startswith("baseline_")}
+    row = {"variant": variant, **changes, "status": run.info.status}
+    return row | scores | facts | to_beat
+
+
+def logged_history(client, run_id: str, names: tuple[str, ...] = ("loss", "val_loss")):
+    """A child run's per-epoch curves as the tracking store holds them, epoch order."""
+    return {
+        name: [m.value for m in sorted(found, key=lambda m: (m.step, m.timestamp))]
+        for name in names
+        if (found := client.get_metric_history(run_id, name))
+    }
+
+
+def main_score(frame: pd.DataFrame) -> str:
+    return next(name for name in (*SCORES, "fit_seconds") if name in frame.columns)
+
+
+def ratios(frame: pd.DataFrame, columns: list[str]) -> dict[str, float]:
+    """`{column}_ratio_{variant}`: each later variant's value over the first variant's (0.998:
+    the second scores 0.998 of the first)."""
+    first = frame.iloc[0]
+    return {
+        f"{column}_ratio_{metric_key(str(row['variant']))}": float(row[column] / first[column])
+        for _, row in frame.iloc[1:].iterrows()
+        for column in columns
+        if column in frame.columns and pd.notna(row[column]) and first[column]
+    }
+
+
+def log_comparison(
+    tracker, rows: list[dict[str, object]], histories: dict, name: str, title: str = ""
+) -> pd.DataFrame:
+    """What a comparison's parent run logs: the table (`comparison/<name>.csv`), each
+    variant's score, size and time as metrics with their ratios to the first variant, one
+    bar chart of them (`plots/comparison.png`) and every variant's loss curves
+    (`plots/curves.png`)."""
+    frame = table(rows)
+    score = main_score(frame)
+    shown = [score, "parameters", "fit_seconds", "seconds_per_epoch"]
+    tracker.log_metrics(per_variant_metrics(frame, shown) | ratios(frame, [score, "fit_seconds"]))
+    tracker.log_table(frame, f"comparison/{name}.csv")
+    finished = frame[frame["status"] == "FINISHED"] if "status" in frame else frame
+    tracker.log_figure(bar_chart(finished, shown, title), "plots/comparison.png")
+    tracker.log_figure(curves_figure(histories, ("loss",)), "plots/curves.png")
+    print(frame.to_string(index=False))
+    return frame

@@ -105,3 +105,35 @@ def activation_figure(table: pd.DataFrame, names: tuple[str, ...], columns: int 
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def gradient_descent(f, start: float, learning_rate: float, steps: int) -> pd.DataFrame:
+    """Lesson 67's meaning of a gradient: from `start`, step against df/dx (by the backend's
+    automatic differentiation) `steps` times. Rows: step, x, f(x), df/dx at x."""
+    import keras
+
+    gradient_of = GRADIENTS[keras.backend.backend()]
+    x, rows = float(start), []
+    for step in range(steps + 1):
+        value, slope = gradient_of(f, np.array([x], dtype=np.float32))
+        rows.append({"step": step, "x": x, "f": float(value[0]), "gradient": float(slope[0])})
+        x -= learning_rate * float(slope[0])
+    return pd.DataFrame(rows)
+
+
+def descent_figure(f, paths: dict[float, pd.DataFrame]):
+    """f over the range the paths cover, and each learning rate's steps along it."""
+    plt = pyplot()
+    low = min(float(p["x"].min()) for p in paths.values()) - 1
+    high = max(float(p["x"].max()) for p in paths.values()) + 1
+    x = np.linspace(low, high, 200, dtype=np.float32)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    axes[0].plot(x, f(x), color="grey", label="f(x)")
+    for i, (rate, path) in enumerate(paths.items()):
+        axes[0].plot(path["x"], path["f"], "o-", color=f"C{i}", markersize=3, label=f"lr {rate:g}")
+        axes[1].plot(path["step"], path["x"], "o-", color=f"C{i}", markersize=3)
+    axes[0].set(title="gradient descent on f", xlabel="x", ylabel="f(x)")
+    axes[0].legend(fontsize=8)
+    axes[1].set(title="x after each step", xlabel="step", ylabel="x")
+    fig.tight_layout()
+    return fig

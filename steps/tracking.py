@@ -111,6 +111,21 @@ class Tracker:
 
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
 
+    def log_series(self, series: dict[str, list[float]]) -> None:
+        """Each name's values at steps 0, 1, 2, ... in one write (a path, not epochs)."""
+        import time
+
+        import mlflow
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(name, float(value), now, step)
+            for name, values in series.items()
+            for step, value in enumerate(values)
+        ]
+        mlflow.MlflowClient().log_batch(self.run_id, metrics=metrics)
+
     def log_figure(self, figure, path: str) -> None:
         import matplotlib.pyplot as plt
         import mlflow
@@ -351,13 +366,13 @@ def result_line(run_id: str) -> str:
     run = client.get_run(run_id)
     metrics = run.data.metrics
     tests = {k: v for k, v in metrics.items() if k.startswith("test_")}
-    if tests:
+    children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'")
+    if tests and not children:
         line = ", ".join(f"{k} {v:.4g}{yardstick(k, metrics)}" for k, v in tests.items())
         line += unplaced_baselines(list(tests), metrics)
         if "best_epoch" in metrics and "epochs_run" in metrics:
             line += f"; kept epoch {metrics['best_epoch']:.0f} of {metrics['epochs_run']:.0f}"
         return line
-    children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'")
     scored = [c for c in children if any(k.startswith("test_") for k in c.data.metrics)]
     if not scored:
         return f"{len(children)} child runs" if children else "finished"
@@ -366,9 +381,11 @@ def result_line(run_id: str) -> str:
     scored = [c for c in scored if key in c.data.metrics]
     pick = max if default_direction(key) == "maximize" else min
     best = pick(scored, key=lambda c: c.data.metrics[key])
-    score = f"{key} {best.data.metrics[key]:.4g}{yardstick(key, metrics)}"
-    line = f"{len(children)} child runs; best {best.info.run_name}: {score}"
-    return line + unplaced_baselines([key], metrics)
+    to_beat = metrics if beside(key, metrics) else best.data.metrics  # a sweep's are its own
+    score = f"{key} {best.data.metrics[key]:.4g}{yardstick(key, to_beat)}"
+    failed = sum(c.info.status == "FAILED" for c in children)
+    line = f"{len(children)} child runs{f' ({failed} failed)' if failed else ''}; "
+    return line + f"best {best.info.run_name}: {score}" + unplaced_baselines([key], to_beat)
 
 
 def yardstick(metric: str, metrics: dict[str, float]) -> str:

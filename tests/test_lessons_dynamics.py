@@ -45,7 +45,7 @@ def test_optimizers_train_one_child_per_optimizer_and_rate(lesson_env, tracking,
     assert sorted(table["variant"]) == ["adam lr=0.01", "adam lr=0.1", "sgd lr=0.01", "sgd lr=0.1"]
     by_variant = {c.data.tags["variant"]: c.data.metrics["test_accuracy"] for c in kids}
     assert dict(zip(table["variant"], table["test_accuracy"], strict=True)) == by_variant
-    assert {"plots/loss_curves.png", "plots/comparison.png"} <= set(
+    assert {"plots/curves.png", "plots/comparison.png"} <= set(
         artifact_paths(tracking, parent.info.run_id, "plots")
     )
 
@@ -77,7 +77,20 @@ def test_activations_plots_autodiff_gradients_and_trains_each(lesson_env, tracki
     assert values["sigmoid_grad"].max() == pytest.approx(0.25, abs=1e-4)  # at x = 0
     assert set(values["relu_grad"]) == {0.0, 1.0}
     plots = set(artifact_paths(tracking, parent.info.run_id, "plots"))
-    assert {"plots/activations.png", "plots/loss_curves.png", "plots/comparison.png"} <= plots
+    assert {
+        "plots/activations.png",
+        "plots/gradient_descent.png",
+        "plots/curves.png",
+        "plots/comparison.png",
+    } <= plots
+    # Lesson 67: the descent's steps, as a table and as a metric per step.
+    steps = pd.read_csv(
+        tracking.download_artifacts(parent.info.run_id, "gradient_descent/lr_0.1.csv")
+    )
+    assert steps["x"].iloc[:3].tolist() == pytest.approx([0.0, 0.4, 0.72])
+    history = tracking.get_metric_history(parent.info.run_id, "descent_x_lr_0.9")
+    assert [m.step for m in history] == list(range(31))
+    assert [m.value for m in history][:2] == pytest.approx([0.0, 3.6])
     table = pd.read_csv(
         tracking.download_artifacts(parent.info.run_id, "comparison/activations.csv")
     )

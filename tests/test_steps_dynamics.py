@@ -48,3 +48,16 @@ def test_figure_has_one_panel_per_activation():
     titled = [ax for ax in figure.axes if ax.get_title()]
     assert len(titled) == len(dynamics.ACTIVATIONS)
     assert all(len(ax.lines) == 4 for ax in titled)  # f, df/dx and the two axes
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.9])
+def test_gradient_descent_follows_the_slope_to_the_minimum(rate):
+    """On x^2 - 4x + 6 each step is x - rate * (2x - 4): x_n = 2 - 2 (1 - 2 rate)^n from 0."""
+    path = dynamics.gradient_descent(lambda x: x**2 - 4 * x + 6, 0.0, rate, 30)
+    assert path["step"].tolist() == list(range(31))
+    expected = 2 - 2 * (1 - 2 * rate) ** path["step"]
+    np.testing.assert_allclose(path["x"], expected, atol=1e-5)
+    np.testing.assert_allclose(path["gradient"], 2 * path["x"] - 4, atol=1e-5)
+    assert path["f"].iloc[0] == 6 and path["f"].iloc[-1] == pytest.approx(2, abs=1e-4)
+    if rate > 0.5:  # a step too long for one side: x lands across the minimum each time
+        assert ((path["x"].iloc[1:] > 2) != (path["x"].shift().iloc[1:] > 2)).all()
