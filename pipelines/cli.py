@@ -123,6 +123,7 @@ def run(entry: EntryPoint, params: Params, found: list[sweep.Variant] | None = N
                 held.enter_context(resume.locked(tracker.backup_dir))
             try:
                 pipeline.run(params, tracker)
+                register(entry, params, tracker)
             except Exception:  # the run ends FAILED: nothing to resume (KILLED keeps it)
                 if tracker.backup_dir:
                     resume.forget(tracker.backup_dir)
@@ -156,6 +157,19 @@ def run_sweep(
     ) as tracker:
         tracker.set_tags(sweep=", ".join(swept))
         sweep.run(pipeline, found, tracker)
+        register(entry, params, tracker)
+
+
+def register(entry: EntryPoint, params: Params, tracker) -> None:
+    """`-P register=NAME`: the run's model (a comparison's best) as NAME's next version."""
+    if not params.register:
+        return
+    from steps import model_registry
+
+    tags = {"lesson": entry.lessons, "entry_point": entry.name, "dataset": params.dataset}
+    verdict = model_registry.register(tracker.run_id, params.register, tags)
+    tracker.set_tags(registered=verdict.line())
+    print(verdict.line())
 
 
 def stop_on_signals() -> None:

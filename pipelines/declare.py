@@ -104,6 +104,22 @@ class NoPassword:
 
 
 @dataclass(frozen=True)
+class ModelName:
+    """A registered model's name as MLflow takes it, or '' for none."""
+
+    def rule(self) -> str:
+        return "give a name without / or : (or nothing, to register no model)"
+
+    def __get_pydantic_core_schema__(self, source: Any, handler) -> Any:
+        def check(value):
+            if "/" in value or ":" in value or (value and not value.strip()):
+                raise ValueError(self.rule())
+            return value
+
+        return core_schema.no_info_after_validator_function(check, handler(source))
+
+
+@dataclass(frozen=True)
 class Distinct:
     """Each entry of a list once."""
 
@@ -157,7 +173,7 @@ def rule(kind: type[BaseModel], name: str, narrowed: tuple = ()) -> str:
     info = kind.model_fields[name]
     marks = tuple(info.metadata)
     for mark in (*narrowed, *marks):
-        if isinstance(mark, OneOf | Parsed | ZeroOr | NoPassword):
+        if isinstance(mark, OneOf | Parsed | ZeroOr | NoPassword | ModelName):
             return mark.rule()
     if info.annotation is bool:
         return "use true or false"

@@ -14,6 +14,7 @@ Nothing here imports TensorFlow or MLflow, so `--help` and parameter errors stay
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import fields
 from typing import Annotated, TypeVar
 
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.declare import (
     Counts,
+    ModelName,
     NoPassword,
     Numbers,
     OneOf,
@@ -51,6 +53,10 @@ APIS = ("functional", "sequential")
 
 def data_sets() -> str:
     return f"a data set: {', '.join(sorted(datasets.NAMED))}, or {datasets.uri_forms()}"
+
+
+# `-P register=` shadows ABCMeta's `register` on the class, which nothing here calls.
+warnings.filterwarnings("ignore", 'Field name "register" in "Params" shadows', UserWarning)
 
 
 class Params(BaseModel):
@@ -145,6 +151,11 @@ class Params(BaseModel):
     )
     mixed_precision: Annotated[str, OneOf(("", *PRECISIONS))] = Field(
         "", description="a Keras dtype policy such as mixed_float16 (default: float32)"
+    )
+    register: Annotated[str, ModelName()] = Field(
+        "",
+        description="register the run's model as a new version of this registered model; "
+        "the alias champion moves to it when its test score is better ('': register nothing)",
     )
     # -- lessons 01-16
     predict_inputs: Values = Field(
@@ -298,5 +309,5 @@ FIT = (
     "reduce_lr_patience",
     "checkpoint",
 )
-RUN = ("seed", "verbose", "backend", "mixed_precision", "jit_compile")
+RUN = ("seed", "verbose", "backend", "mixed_precision", "jit_compile", "register")
 TRAINING = (*DATA, "model", *ARCHITECTURE, *FIT, "resume", *RUN)

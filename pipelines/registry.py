@@ -483,6 +483,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "max_trials",
                 "seed",
                 "verbose",
+                "register",
             ),
             defaults={"dataset": "digits", "max_trials": 3, "epochs": 10, "patience": 3},
         ),
