@@ -17,7 +17,7 @@ import pytest
 
 from pipelines import mlproject, params, registry
 from pipelines.cli import main, parser_for
-from pipelines.declare import NoPassword, OneOf, Parsed, rule, validate
+from pipelines.declare import ModelName, NoPassword, OneOf, Parsed, rule, validate
 from pipelines.params import Params
 from steps import datasets, families
 from steps.data import Dataset, Source
@@ -176,6 +176,8 @@ def bad_value(name: str) -> object | None:
         return "a,,b,a"
     if any(isinstance(m, NoPassword) for m in marks):
         return "postgresql://user:secret@db/optuna"
+    if any(isinstance(m, ModelName) for m in marks):
+        return "team/diabetes"
     for mark in marks:
         if hasattr(mark, "ge"):
             return mark.ge - 1
