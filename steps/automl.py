@@ -41,9 +41,8 @@ def import_autokeras() -> ModuleType:
 def passes_numpy_units(ak: ModuleType) -> bool:
     """Whether AutoKeras hands its heads NumPy integers that this Keras refuses as units."""
     import keras
-    from autokeras.utils import data_utils
 
-    units = data_utils.dataset_shape(np.zeros((1, 3)))[-1]  # what set_io_shapes receives
+    units = ak.utils.data_utils.dataset_shape(np.zeros((1, 3)))[-1]  # as set_io_shapes gets it
     if isinstance(units, int):
         return False
     try:
