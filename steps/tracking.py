@@ -203,13 +203,18 @@ class Tracker:
         """Per-epoch metrics under Keras's names, learning rate included."""
         return [epoch_logger()]
 
-    def log_model(self, model, example) -> str:
-        """A model `mlflow.pyfunc.load_model` reloads, with signature and input example."""
+    def log_model(self, model, example, requirements: list[str] | None = None) -> str:
+        """A model `mlflow.pyfunc.load_model` reloads, with signature and input example;
+        `requirements`: what reloading it needs besides Keras and its backend."""
         import keras
         import mlflow
 
         backend = keras.backend.backend()
-        requirements = [f"keras=={keras.__version__}", backend_requirement(backend)]
+        requirements = [
+            f"keras=={keras.__version__}",
+            backend_requirement(backend),
+            *(requirements or []),
+        ]
         with quiet_keras():  # MLflow predicts on the example with Keras's progress bar on
             info = log_keras_model(model, example, backend, requirements)
         mlflow.set_tag("model_uri", info.model_uri)

@@ -1,9 +1,13 @@
-"""Lessons 65 and 79-83 end to end on tiny upstream-format files: each entry point through
+"""Lessons 65 and 79-83 end to end on tiny upstream-format files (65 on scikit-learn's
+digits and iris, with the automl extra installed): each entry point through
 the real `mlflow run` CLI once, other cases in process."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -12,9 +16,12 @@ import pytest
 
 from helpers import upstream_files
 from helpers.runs import (
+    MLFLOW,
     TINY,
     artifact_paths,
     assert_clean_failure,
+    assert_reads_true,
+    finished_run,
     in_process,
     mlflow_run,
     tiny,
@@ -105,3 +112,87 @@ def test_autokeras_without_the_extra_says_how_to_install_it(lesson_env, tracking
     assert_clean_failure(
         result, tracking, "autokeras", "AutoKeras is not installed: `pip install '.[automl]'`"
     )
+
+
+needs_autokeras = pytest.mark.skipif(
+    importlib.util.find_spec("autokeras") is None,
+    reason="AutoKeras is not installed: pip install '.[automl]'",
+)
+# One trial of one epoch: AutoKeras's first image model trains in seconds on 2 CPUs.
+SEARCH = {"max_trials": 1, "epochs": 1, "verbose": 0}
+
+
+def autokeras_split(dataset: str):
+    """The rows the autokeras entry point tests on, cut as it cuts them by default."""
+    from pipelines.params import Params
+    from steps import automl, datasets
+
+    defaults = Params()
+    return automl.prepared(
+        datasets.resolve(dataset).load(),
+        val_fraction=defaults.val_fraction,
+        test_fraction=defaults.test_fraction,
+        seed=defaults.seed,
+    ).data
+
+
+@needs_autokeras
+def test_autokeras_searches_digits_and_its_model_predicts_in_a_new_process(
+    lesson_env, tracking, tmp_path
+):
+    result = mlflow_run("autokeras", SEARCH, lesson_env, tmp_path)
+    run = finished_run(result, tracking, "autokeras")
+    assert "best of 1 AutoKeras trials" in result.stdout
+    tags, metrics = run.data.tags, run.data.metrics
+    assert tags["lesson"] == "65" and tags["dataset"] == "digits"
+    assert metrics["trials"] == 1
+    assert metrics["test_accuracy"] > metrics["baseline_majority_accuracy"]
+    assert_reads_true(tracking, run)
+    trials = table(tracking, run, "search/trials.csv", tmp_path)
+    assert len(trials) == 1 and trials["status"][0] == "COMPLETED"
+    assert "image_block_1/block_type" in trials.columns  # the architecture AutoKeras chose
+    artifacts = artifact_paths(tracking, run.info.run_id)
+    assert "plots/confusion_matrix.png" in artifacts
+    assert any(p.startswith("tensorboard/0/") and "tfevents" in p for p in artifacts)
+
+    # `mlflow models predict` in a new process, where only the saved model brings AutoKeras
+    # in: the logged model scores the run's test rows as the run said.
+    data = autokeras_split("digits")
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps({"inputs": data.x_test.tolist()}))
+    answer = tmp_path / "predictions.json"
+    command = [str(MLFLOW), "models", "predict", "-m", tags["model_uri"], "-i", str(rows)]
+    command += ["-t", "json", "-o", str(answer), "--env-manager", "local"]
+    done = subprocess.run(command, env=lesson_env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    probabilities = np.asarray(json.loads(answer.read_text())["predictions"])
+    assert probabilities.shape == (len(data.y_test), 10)
+    accuracy = np.mean(probabilities.argmax(axis=1) == data.y_test)
+    assert accuracy == pytest.approx(metrics["test_accuracy"])
+    requirements = mlflow.pyfunc.get_model_dependencies(tags["model_uri"])
+    assert "autokeras==" in Path(requirements).read_text()
+
+
+@needs_autokeras
+def test_autokeras_on_a_table_scores_the_rows_its_reloaded_model_predicts(
+    lesson_env, tracking, tmp_path
+):
+    result = in_process("autokeras", SEARCH | {"dataset": "iris"}, lesson_env, tmp_path)
+    run = finished_run(result, tracking, "autokeras")
+    assert {"test_loss", "test_accuracy", "baseline_linear_accuracy"} <= run.data.metrics.keys()
+    trials = table(tracking, run, "search/trials.csv", tmp_path)
+    assert "structured_data_block_1/normalize" in trials.columns
+    data = autokeras_split("iris")
+    model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
+    probabilities = np.asarray(model.predict(data.x_test))
+    assert probabilities.shape == (len(data.y_test), 3)
+    accuracy = np.mean(probabilities.argmax(axis=1) == data.y_test)
+    assert accuracy == pytest.approx(run.data.metrics["test_accuracy"])
+
+
+@needs_autokeras
+def test_autokeras_refuses_to_search_without_validation_rows(lesson_env, tracking, tmp_path):
+    params = SEARCH | {"val_fraction": 0}
+    result = in_process("autokeras", params, lesson_env, tmp_path)
+    message = "AutoKeras ranks its trials on validation rows: use -P val_fraction > 0"
+    assert_clean_failure(result, tracking, "autokeras", message)
