@@ -88,6 +88,15 @@ def base_and_alpha(params: Params) -> None:
     check_choice(params.base, params.weights, params.alpha)
 
 
+def fine_tunes_pretrained(params: Params) -> None:
+    """Fine-tuning unfreezes part of a pretrained base; a random base trains whole."""
+    if params.fine_tune_layers and params.weights == "none":
+        raise UserError(
+            "fine_tune_layers needs pretrained weights (imagenet or a file): with "
+            "weights=none the whole base trains from the start"
+        )
+
+
 def searchable_space(params: Params) -> None:
     """Every value `-P space=` lets a trial draw must be a valid parameter value."""
     from steps.search import parse_space
@@ -565,7 +574,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "patience": 3,
                 "val_fraction": 0.1,
             },
-            rules=(base_and_alpha,),
+            rules=(base_and_alpha, fine_tunes_pretrained),
         ),
         EntryPoint(
             name="nlp_tokenize",
