@@ -211,6 +211,15 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             },
         ),
         EntryPoint(
+            name="input_shapes",
+            pipeline="input_shapes",
+            lessons="13",
+            summary="input_dim vs input_shape vs keras.Input: what Keras 3 says of each, and "
+            "the same parameter count",
+            takes=("dataset", "target", "units", "seed", "backend"),
+            defaults={"dataset": "diabetes", "units": 16},
+        ),
+        EntryPoint(
             name="dnn_regression",
             pipeline="dnn_regression",
             lessons="05-09",
