@@ -203,6 +203,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             takes=(*TRAINING, "predict_inputs"),
             defaults={
                 "dataset": "linear",
+                "metrics": "",  # 04: the loss alone, as the lesson compiles it
                 "units": 16,
                 "epochs": 200,
                 "batch_size": 8,
