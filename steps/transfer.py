@@ -3,8 +3,8 @@
 The model takes the data set's raw samples: it rescales them to 0-255, resizes them to
 an input size the base accepts, turns them into the colours the base was trained on
 (grey to three channels; BGR minus the ImageNet mean for VGG16/ResNet50, -1..1 for
-MobileNetV2; EfficientNet normalises inside itself), then runs the base in inference
-mode, pools, and classifies with a new Dense head.
+MobileNetV2; EfficientNet normalises inside itself), then runs the base (a pretrained
+one frozen, in inference mode), pools, and classifies with a new Dense head.
 
 Parameter counts (lessons 75-76) come from the architecture alone: loading ImageNet
 weights changes the values, not the count. What changes between "with" and "without"
