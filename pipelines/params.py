@@ -126,8 +126,7 @@ class Params(BaseModel):
     optimizer: Annotated[str, OneOf(OPTIMIZERS)] = Field("adam", description="the optimizer")
     metrics: MetricNames = Field(
         (AUTO,),
-        description="what Keras measures each epoch besides the loss (accuracy for classes, "
-        "mae for numbers when auto)",
+        description="what Keras measures each epoch besides the loss",
     )
     patience: Annotated[int, Off] = Field(
         5,
