@@ -4,7 +4,8 @@
 the predictions follow (the run logs predictions for `-P predict_inputs=`); 03 a Dense
 layer with a huge number of units would exhaust memory: the build step refuses it before
 allocating, with a clear message (try `-P units=2000000000`); 04 loss is reported even
-with no metrics.
+with no metrics: compiled with none by default (`-P metrics=`), the run logs `loss`,
+`val_loss` and `test_loss`; `-P metrics=mae,mse` has Keras measure those too.
 
     mlflow run . -e dnn_basic --env-manager local [-P units=16 -P predict_inputs=101,102]
 """

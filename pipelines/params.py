@@ -18,24 +18,27 @@ import warnings
 from dataclasses import fields
 from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from pipelines.declare import (
     Counts,
+    Distinct,
     ModelName,
     NoPassword,
     Numbers,
     OneOf,
+    Parsed,
     Size,
     Values,
     Zero,
     ZeroOr,
+    commas,
     names_of,
     validate,
 )
 from steps import datasets, families
 from steps.backends import BACKENDS, JIT_COMPILE, PRECISIONS
-from steps.fit import OPTIMIZERS, FitOptions
+from steps.fit import AUTO, OPTIMIZERS, FitOptions
 from steps.layers import ACTIVATIONS, INITIALIZERS, ModelOptions
 from steps.prepare import LABELS, SCALERS, PrepareOptions
 from steps.search import DIRECTIONS, PRUNERS
@@ -49,6 +52,17 @@ Off = Zero("off")
 IO_PATTERNS = ("n_to_1", "1_to_n", "n_to_n")
 VAL_MODES = ("split", "fraction")
 APIS = ("functional", "sequential")
+# Keras metric names, checked against Keras when the model is compiled (Keras is not
+# imported while the parameters are read: the backend is chosen after that).
+MetricNames = Annotated[
+    tuple[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]\w*$")], ...],
+    Parsed(
+        commas,
+        f"give Keras metric names like mae,mse or accuracy, each once ({AUTO}: the task's "
+        "own; empty: the loss alone)",
+    ),
+    Distinct(),
+]
 
 
 def data_sets() -> str:
@@ -116,6 +130,10 @@ class Params(BaseModel):
     batch_size: int = Field(32, ge=1, description="rows per gradient step")
     learning_rate: float = Field(0.001, gt=0, le=10, description="the optimizer's step size")
     optimizer: Annotated[str, OneOf(OPTIMIZERS)] = Field("adam", description="the optimizer")
+    metrics: MetricNames = Field(
+        (AUTO,),
+        description="what Keras measures each epoch besides the loss",
+    )
     patience: Annotated[int, Off] = Field(
         5,
         ge=0,
@@ -305,6 +323,7 @@ FIT = (
     "batch_size",
     "learning_rate",
     "optimizer",
+    "metrics",
     "patience",
     "reduce_lr_patience",
     "checkpoint",

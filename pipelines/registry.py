@@ -88,6 +88,15 @@ def base_and_alpha(params: Params) -> None:
     check_choice(params.base, params.weights, params.alpha)
 
 
+def fine_tunes_pretrained(params: Params) -> None:
+    """Fine-tuning unfreezes part of a pretrained base; a random base trains whole."""
+    if params.fine_tune_layers and params.weights == "none":
+        raise UserError(
+            "fine_tune_layers needs pretrained weights (imagenet or a file): with "
+            "weights=none the whole base trains from the start"
+        )
+
+
 def searchable_space(params: Params) -> None:
     """Every value `-P space=` lets a trial draw must be a valid parameter value."""
     from steps.search import parse_space
@@ -194,12 +203,22 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             takes=(*TRAINING, "predict_inputs"),
             defaults={
                 "dataset": "linear",
+                "metrics": "",  # 04: the loss alone, as the lesson compiles it
                 "units": 16,
                 "epochs": 200,
                 "batch_size": 8,
                 **LONG_PATIENCE,
                 "learning_rate": 0.01,
             },
+        ),
+        EntryPoint(
+            name="input_shapes",
+            pipeline="input_shapes",
+            lessons="13",
+            summary="input_dim vs input_shape vs keras.Input: what Keras 3 says of each, and "
+            "the same parameter count",
+            takes=("dataset", "target", "units", "seed", "backend"),
+            defaults={"dataset": "diabetes", "units": 16},
         ),
         EntryPoint(
             name="dnn_regression",
@@ -566,7 +585,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "patience": 3,
                 "val_fraction": 0.1,
             },
-            rules=(base_and_alpha,),
+            rules=(base_and_alpha, fine_tunes_pretrained),
         ),
         EntryPoint(
             name="nlp_tokenize",

@@ -4,9 +4,11 @@
 and without pretrained weights (a pretrained base is frozen, so its parameters become
 non-trainable; the weights themselves do not change the count): logged as
 parameters/counts.csv. 77 CIFAR-10 with several bases (`-P base=vgg16|resnet50|mobilenet_v2|
-efficientnet_b0`); 78 dogs vs cats photos from a folder (`-P dataset=dir:PATH`). The base is
-frozen under a new head; `-P fine_tune_layers=N` then also trains the base's top N layers at a
-tenth of the learning rate (two phases, as in Keras's transfer-learning guide). Images are
+efficientnet_b0`); 78 dogs vs cats photos from a folder (`-P dataset=dir:PATH`). A pretrained
+base is frozen under a new head; `-P fine_tune_layers=N` then also trains the base's top N layers
+at a tenth of the learning rate (two phases, as in Keras's transfer-learning guide). A base with
+random weights (`-P weights=none`) has nothing worth freezing: the whole network trains.
+The run logs the trained model's `trainable_parameters` and `non_trainable_parameters`. Images are
 resized inside the model to what the base accepts (`-P input_size=`, 0: the data's own size,
 at least 32; for mobilenet_v2 with ImageNet weights the nearest of 96..224).
 
@@ -52,6 +54,7 @@ def run(params: Params, tracker: Tracker) -> None:
         size=size,
         n_classes=len(prepared.class_names),
         dropout=params.dropout,
+        train_base=params.weights == "none",  # a random base trains with its head
     )
     config = params.fit_options()
     if params.fine_tune_layers:  # first the new head alone, then the top of the base too

@@ -35,12 +35,12 @@ def run(params: Params, tracker: Tracker) -> None:
 
     # A wrong metric name stops here, before the first trial, naming the ones there are.
     validation = "val_" if params.val_fraction > 0 else ""
-    default = "accuracy" if prepared.task == "classification" else "loss"
-    metric = params.metric or f"{validation}{default}"
     probe = build.build(params.model, prepared, params.model_options())
-    search.check_metric(
-        metric, search.reported_metrics(probe, head, prepared.data, params.fit_options())
-    )
+    reported = search.reported_metrics(probe, head, prepared.data, params.fit_options())
+    measured = "accuracy" in fit.metric_names(params.metrics, head)  # -P metrics= may drop it
+    default = "accuracy" if prepared.task == "classification" and measured else "loss"
+    metric = params.metric or f"{validation}{default}"
+    search.check_metric(metric, reported)
     direction = params.direction or search.default_direction(metric)
 
     storage = search.storage_url(params.storage)

@@ -13,6 +13,9 @@ from steps.errors import UserError
 from steps.prepare import Split
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
+AUTO = "auto"  # in `metrics`: the task's own (accuracy for classes, mae for numbers)
+# Names compile resolves from the loss rather than from keras.metrics (Keras's compile_utils).
+LOSS_RESOLVED = ("accuracy", "acc", "crossentropy", "ce")
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class FitOptions:
     batch_size: int
     learning_rate: float
     optimizer: str  # one of OPTIMIZERS
+    metrics: tuple[str, ...]  # Keras metric names measured besides the loss; AUTO: the head's
     patience: int  # EarlyStopping; 0 turns it off
     reduce_lr_patience: int  # ReduceLROnPlateau; 0 turns it off
     checkpoint: bool  # ModelCheckpoint of the best epoch, kept with the run
@@ -60,6 +64,29 @@ def seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def metric_names(requested: tuple[str, ...], head: Head) -> tuple[str, ...]:
+    """What compile measures besides the loss: `requested`, AUTO standing for the head's own;
+    none at all is the loss alone (lesson 04)."""
+    names = (n for name in requested for n in (head.metrics if name == AUTO else (name,)))
+    return tuple(dict.fromkeys(names))
+
+
+def check_metric_names(names: tuple[str, ...]) -> None:
+    """Each name one Keras takes in compile(metrics=...), or one line saying which is not."""
+    import keras
+
+    for name in names:
+        if name in LOSS_RESOLVED:
+            continue
+        try:
+            keras.metrics.get(name)
+        except ValueError:
+            raise UserError(
+                f"bad value {name!r} for metrics: Keras knows no metric of that name; "
+                "give names from keras.metrics such as mae, mse, accuracy, auc"
+            ) from None
+
+
 def compile_model(model, head: Head, config: FitOptions) -> None:
     import keras
 
@@ -68,10 +95,13 @@ def compile_model(model, head: Head, config: FitOptions) -> None:
     optimizer = keras.optimizers.get(
         {"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}}
     )
+    names = metric_names(config.metrics, head)
+    check_metric_names(names)
+    outputs = len(model.outputs)  # several outputs: each measured with every metric
     model.compile(
         optimizer=optimizer,
         loss=head.loss,
-        metrics=list(head.metrics),
+        metrics=[list(names)] * outputs if outputs > 1 else list(names),
         jit_compile=jit_compile_option(config.jit_compile),
     )
 

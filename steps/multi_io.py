@@ -96,9 +96,7 @@ def regression_output(x, name: str, width: int, scaling: Affine):
 
 def regression_head(outputs: dict[str, slice]) -> Head:
     """Mean squared error on every output, MAE tracked for each (`out1_mae`, `val_out2_mae`)."""
-    return Head(
-        units=len(outputs), activation="linear", loss="mse", metrics=("mae",) * len(outputs)
-    )
+    return Head(units=len(outputs), activation="linear", loss="mse", metrics=("mae",))
 
 
 def test_metrics(model, data: Split) -> dict[str, float]:

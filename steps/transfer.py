@@ -3,14 +3,16 @@
 The model takes the data set's raw samples: it rescales them to 0-255, resizes them to
 an input size the base accepts, turns them into the colours the base was trained on
 (grey to three channels; BGR minus the ImageNet mean for VGG16/ResNet50, -1..1 for
-MobileNetV2; EfficientNet normalises inside itself), then runs the base in inference
-mode, pools, and classifies with a new Dense head.
+MobileNetV2; EfficientNet normalises inside itself), then runs the base (a pretrained
+one frozen, in inference mode), pools, and classifies with a new Dense head.
 
 Parameter counts (lessons 75-76) come from the architecture alone: loading ImageNet
 weights changes the values, not the count. What changes between "with" and "without"
 pretrained weights is what is trained: a pretrained base is frozen, so its parameters
-move from trainable to non-trainable. "With top" means the 1000-class ImageNet classifier
-at 224x224, built with random weights (no download; VGG16's is 138M parameters, ~550 MB).
+move from trainable to non-trainable; a base with random weights has nothing worth keeping
+and trains whole, its BatchNormalization layers in training mode. "With top" means the
+1000-class ImageNet classifier at 224x224, built with random weights (no download; VGG16's
+is 138M parameters, ~550 MB).
 """
 
 from __future__ import annotations
@@ -231,8 +233,10 @@ def build(
     size: int,
     n_classes: int,
     dropout: float = 0.0,
+    train_base: bool = False,
 ):
-    """Raw image -> 0-255 -> resized -> base colours -> frozen base -> pooling -> new head."""
+    """Raw image -> 0-255 -> resized -> base colours -> base -> pooling -> new head.
+    The base is frozen (in inference mode) unless `train_base` (a random start)."""
     import keras
 
     if len(sample_shape) not in (2, 3) or (
@@ -248,8 +252,9 @@ def build(
     if tuple(sample_shape[:2]) != (size, size):
         x = keras.layers.Resizing(size, size)(x)
     x = colors_layer(base, 1 if len(sample_shape) == 2 else sample_shape[2])(x)
-    base_model.trainable = False
-    x = base_model(x, training=False)  # BatchNormalization stays in inference mode
+    base_model.trainable = train_base
+    # frozen: BatchNormalization stays in inference mode; trained: it follows fit
+    x = base_model(x) if train_base else base_model(x, training=False)
     x = keras.layers.GlobalAveragePooling2D()(x)
     if dropout > 0:
         x = keras.layers.Dropout(dropout)(x)

@@ -149,8 +149,39 @@ def test_image_folder_with_one_class_fails_cleanly(lesson_env, tracking, tmp_pat
 SMALL_BASE = {"base": "mobilenet_v2", "alpha": 0.35, "weights": "none", "epochs": 1}
 
 
-def test_transfer_trains_a_head_then_fine_tunes(lesson_env, tracking, tmp_path):
+def counts_table(tracking, run, tmp_path) -> pd.DataFrame:
+    path = "parameters/counts.csv"
+    return pd.read_csv(tracking.download_artifacts(run.info.run_id, path, str(tmp_path)))
+
+
+def test_transfer_trains_a_random_base_whole(lesson_env, tracking, tmp_path):
+    """weights=none: what trains is the table's "without top, none, trained" row plus the
+    head (1280 x 10 + 10); only BatchNorm statistics and the RGB colour layer (12) do not."""
+    result = in_process("transfer", tiny("transfer") | SMALL_BASE, lesson_env, tmp_path)
+    run = finished_run(result, tracking, "transfer")
+    scratch = counts_table(tracking, run, tmp_path).set_index(["top", "weights"])
+    scratch = scratch.loc[("without top", "none, trained")]
+    metrics = run.data.metrics
+    assert metrics["trainable_parameters"] == scratch["trainable"] + 1280 * 10 + 10
+    assert metrics["non_trainable_parameters"] == scratch["non_trainable"] + 12
+
+
+def test_transfer_refuses_fine_tuning_a_random_base(lesson_env, tracking, tmp_path):
     params = tiny("transfer") | SMALL_BASE | {"fine_tune_layers": 5}
+    result = in_process("transfer", params, lesson_env, tmp_path)
+    message = (
+        "fine_tune_layers needs pretrained weights (imagenet or a file): with weights=none "
+        "the whole base trains from the start"
+    )
+    assert_clean_failure(result, tracking, "transfer", message, parameter_error=True)
+
+
+def test_transfer_trains_a_head_then_fine_tunes(lesson_env, tracking, tmp_path):
+    from steps import transfer
+
+    weights = tmp_path / "base.weights.h5"  # a pretrained base of one's own: -P weights=PATH
+    transfer.create_base("mobilenet_v2", size=32, alpha=0.35).save_weights(weights)
+    params = tiny("transfer") | SMALL_BASE | {"weights": weights, "fine_tune_layers": 5}
     result = mlflow_run("transfer", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "transfer", "classification", tmp_path)
     assert (run.data.tags["lesson"], run.data.tags["dataset"]) == ("75-78", "cifar10")
@@ -158,9 +189,7 @@ def test_transfer_trains_a_head_then_fine_tunes(lesson_env, tracking, tmp_path):
     assert run.data.metrics["head_epochs"] == 1
     # head (1280 * 10 + 10) plus the non-BatchNorm weights of the base's last five layers
     assert run.data.metrics["trainable_parameters"] > 1280 * 10 + 10
-    counts = pd.read_csv(
-        tracking.download_artifacts(run.info.run_id, "parameters/counts.csv", str(tmp_path))
-    )
+    counts = counts_table(tracking, run, tmp_path)
     assert counts["top"].tolist() == ["with top"] * 2 + ["without top"] * 2
     assert counts["total"].iloc[0] - counts["total"].iloc[2] == 1280 * 1000 + 1000
     assert counts["trainable"].iloc[0] == 0 and counts["trainable"].iloc[1] > 0

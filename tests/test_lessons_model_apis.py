@@ -1,4 +1,5 @@
-"""Lessons 10-16: validation rows, input/output patterns, the functional API, ensembles."""
+"""Lessons 10-16: validation rows, input/output patterns, input shapes, the functional API,
+ensembles."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from helpers.runs import (
     TINY,
     artifact_paths,
     assert_clean_failure,
+    finished_run,
     in_process,
     mlflow_run,
     trained_run,
@@ -240,6 +242,39 @@ def test_io_patterns_shape_the_model(pattern, lesson_env, tracking, tmp_path, se
     assert predictions.shape == (4, n_out)
     per_output = {f"test_y{i}_rmse" for i in (1, 2, 3)}
     assert (per_output <= run.data.metrics.keys()) == (n_out == 3)
+
+
+def test_input_shapes_shows_what_keras_says_of_each_style(lesson_env, tracking, tmp_path):
+    """Lesson 13: Keras 3.15 still builds Dense(input_dim=N) and Dense(input_shape=(N,)),
+    warning on both; keras.Input draws no warning; the three count the same parameters."""
+    import pandas as pd
+
+    result = mlflow_run("input_shapes", {"units": 4}, lesson_env, tmp_path)
+    run = finished_run(result, tracking, "input_shapes")
+    path = tracking.download_artifacts(
+        run.info.run_id, "parameters/input_shapes.csv", str(tmp_path)
+    )
+    table = pd.read_csv(path).set_index("style")
+    keras_warning = (
+        "Do not pass an `input_shape`/`input_dim` argument to a layer. When using Sequential "
+        "models, prefer using an `Input(shape)` object as the first layer in the model instead."
+    )
+    assert table["warning"].to_dict() == {
+        "input_dim": keras_warning,
+        "input_shape": keras_warning,
+        "keras_input": "none",
+    }
+    assert table["code"].to_dict() == {
+        "input_dim": "Dense(4, input_dim=10)",
+        "input_shape": "Dense(4, input_shape=(10,))",
+        "keras_input": "keras.Input(shape=(10,)), Dense(4)",
+    }
+    expected = 10 * 4 + 4 + 4 + 1  # diabetes: 10 columns -> Dense(4) -> Dense(1)
+    assert table["parameters"].tolist() == [expected] * 3
+    metrics = run.data.metrics
+    assert {metrics[f"parameters_{style}"] for style in table.index} == {expected}
+    assert metrics["max_prediction_difference"] == 0.0
+    assert (run.data.tags["lesson"], run.data.params["input_width"]) == ("13", "10")
 
 
 def test_functional_and_sequential_models_match(lesson_env, tracking, tmp_path):

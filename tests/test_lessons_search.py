@@ -154,6 +154,17 @@ def test_wrong_metric_fails_before_the_first_trial_naming_the_real_ones(
     assert not storage.exists()  # no study was created, no trial ran
 
 
+def test_without_keras_accuracy_the_search_minimizes_the_validation_loss(
+    lesson_env, tracking, tmp_path
+):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    params = SEARCH | {"metrics": "", "n_trials": 1, "retrain": "false", "storage": storage}
+    result = in_process("tune", params, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [parent], _ = parents_and_children(tracking, "tune")
+    assert (parent.data.tags["metric"], parent.data.tags["direction"]) == ("val_loss", "minimize")
+
+
 POSTGRES = os.environ.get("KERAS_LESSONS_TEST_POSTGRES", "")
 
 

@@ -105,6 +105,51 @@ def test_dnn_basic_predictions_follow_new_inputs(lesson_env, tracking, tmp_path)
     np.testing.assert_allclose(reloaded, [21, 101, 181], rtol=0.1)  # y = 2x + 1, roughly
 
 
+def keras_measured(client, run) -> tuple[set[str], set[str]]:
+    """(what was logged per epoch, the test scores): the names Keras's compile chose."""
+    metrics = run.data.metrics
+    per_epoch = {k for k in metrics if client.get_metric_history(run.info.run_id, k)[0].step}
+    return per_epoch, {k for k in metrics if k.startswith("test_")}
+
+
+def test_dnn_basic_logs_the_loss_alone_by_default(lesson_env, tracking, tmp_path):
+    """Lesson 04: no metrics given, Keras still reports the loss; the project's own scores
+    (learning rate, RMSE/MAE/R2 in the target's units, baselines) are there as always."""
+    result = mlflow_run("dnn_basic", TINY | {"metrics": ""}, lesson_env, tmp_path)
+    run = trained_run(result, tracking, "dnn_basic", "regression", tmp_path)
+    assert run.data.params["metrics"] == "''"
+    per_epoch, tests = keras_measured(tracking, run)
+    assert per_epoch == {"loss", "val_loss", "learning_rate"}
+    assert tests == {"test_loss", "test_rmse", "test_mae", "test_r2"}
+    assert {k for k in run.data.metrics if k.startswith("best_")} == {
+        "best_epoch",
+        "best_loss",
+        "best_val_loss",
+    }
+    assert {"baseline_mean_rmse", "baseline_linear_rmse"} <= run.data.metrics.keys()
+    assert run.data.tags["mlflow.note.content"].startswith("test_loss ")
+
+
+def test_metrics_names_what_keras_measures(lesson_env, tracking, tmp_path):
+    result = in_process("dnn_basic", TINY | {"metrics": "mae,mse"}, lesson_env, tmp_path)
+    run = finished_run(result, tracking, "dnn_basic")
+    per_epoch, tests = keras_measured(tracking, run)
+    assert per_epoch == {"loss", "mae", "mse", "val_loss", "val_mae", "val_mse", "learning_rate"}
+    assert tests == {"test_loss", "test_mse", "test_rmse", "test_mae", "test_r2"}
+
+
+def test_a_classifier_with_the_loss_alone_still_scores_its_accuracy(lesson_env, tracking, tmp_path):
+    """Without Keras's accuracy the run still logs test_accuracy (from the predicted
+    classes), its baselines beside it, and the history of the loss alone."""
+    params = TINY | {"dataset": "digits", "model": "dnn", "metrics": ""}
+    result = in_process("image_classify", params, lesson_env, tmp_path)
+    run = trained_run(result, tracking, "image_classify", "classification", tmp_path)
+    per_epoch, tests = keras_measured(tracking, run)
+    assert per_epoch == {"loss", "val_loss", "learning_rate"}
+    assert {"test_loss", "test_accuracy"} <= tests and "best_val_accuracy" not in run.data.metrics
+    assert "(linear " in run.data.tags["mlflow.note.content"]
+
+
 def test_same_seed_same_metrics_and_second_run_hits_the_cache(lesson_env, tracking, tmp_path):
     params = TINY | {"dataset": "digits", "model": "cnn"}
     for _ in range(2):

@@ -25,6 +25,12 @@ from helpers.runs import TINY, assert_clean_failure, error_lines, in_process, ml
         ("image_classify", {"dataset": "diabetes"}, "diabetes is not a set of labelled images"),
         ("dnn_basic", {"units": 2_000_000_000}, "model too large: "),
         ("dnn_regression", {"dataset": "csv:/no/such.csv"}, "csv file not found"),
+        (
+            "dnn_regression",
+            {"metrics": "mae,maee"},
+            "bad value 'maee' for metrics: Keras knows no metric of that name; give names "
+            "from keras.metrics such as mae, mse, accuracy, auc",
+        ),
     ],
 )
 def test_bad_input_fails_cleanly(entry_point, params, message, lesson_env, tracking, tmp_path):
@@ -45,6 +51,7 @@ def test_bad_input_fails_cleanly(entry_point, params, message, lesson_env, track
         ({"layers": 1000}, "bad value 1000 for layers: use 0 to 64"),
         ({"learning_rate": "inf"}, "bad value inf for learning_rate: use a number above 0"),
         ({"test_fraction": 0}, "bad value 0 for test_fraction: use a number above 0 and below 1"),
+        ({"metrics": "mae,mae"}, "bad value 'mae,mae' for metrics: give Keras metric names"),
     ],
 )
 def test_bad_parameter_is_refused_before_a_run(params, message, lesson_env, tracking, tmp_path):

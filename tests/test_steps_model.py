@@ -618,6 +618,17 @@ def test_a_converging_fit_is_no_problem(iris):
     assert result.diverged is None and fit.divergence_problem(result, fit_options()) == ""
 
 
+def test_metrics_auto_is_the_heads_own_and_empty_is_the_loss_alone():
+    regression, classes = build.Head(1, "linear", "mse", ("mae",)), build.BINARY
+    assert fit.metric_names(("auto",), regression) == ("mae",)
+    assert fit.metric_names(("auto",), classes) == ("accuracy",)
+    assert fit.metric_names(("mse", "auto", "mae"), regression) == ("mse", "mae")
+    assert fit.metric_names((), classes) == ()
+    fit.check_metric_names(("acc", "auc", "RootMeanSquaredError", "r2_score"))
+    with pytest.raises(UserError, match=r"^bad value 'rmse' for metrics: Keras knows no metric"):
+        fit.check_metric_names(("mae", "rmse"))
+
+
 def test_test_metrics_that_are_not_finite_are_refused():
     config = fit_options(learning_rate=10.0, optimizer="sgd")
     assert fit.metrics_problem({"test_loss": 0.5, "test_accuracy": 0.9}, config) == ""

@@ -77,6 +77,26 @@ def test_model_takes_raw_grey_images_and_trains_the_head_only(small_base):
     assert trainable == 1280 * 10 + 10
 
 
+def test_a_random_base_trains_whole_with_its_head():
+    """weights=none: the counts table's "none, trained" row plus the head is what trains;
+    only BatchNorm statistics and the fixed colour layer (RGB: 3 x 3 + 3) stay frozen."""
+    base = transfer.create_base("mobilenet_v2", size=32, alpha=0.35)
+    scratch = transfer.parameter_table({False: base}).set_index("weights").loc["none, trained"]
+    model = transfer.build(
+        base,
+        "mobilenet_v2",
+        sample_shape=(32, 32, 3),
+        pixel_max=255.0,
+        size=32,
+        n_classes=10,
+        train_base=True,
+    )
+    assert transfer.count(model) == (
+        scratch["trainable"] + 1280 * 10 + 10,
+        scratch["non_trainable"] + 3 * 3 + 3,
+    )
+
+
 def test_fine_tuning_unfreezes_the_top_layers_but_not_batchnorm(small_base):
     import keras
 
