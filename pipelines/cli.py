@@ -75,6 +75,7 @@ def parse(argv: list[str]) -> tuple[EntryPoint, Params, list[sweep.Variant]]:
 
 def listing() -> str:
     rows = [f"  {e.name:<16} lessons {e.lessons:<7} {e.summary}" for e in ENTRY_POINTS.values()]
+    rows.append(f"  {'predict':<16} {'':<15} score a .csv or .npz with a logged model (--help)")
     return "usage: python -m pipelines NAME [--param VALUE ...]\n\nentry points:\n" + "\n".join(
         rows
     )
@@ -185,6 +186,8 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(listing())
         return 0
+    if argv[0] == "predict":
+        return predict(argv[1:])
     try:
         entry, params, found = parse(argv)
     except UserError as exc:
@@ -203,6 +206,20 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:  # before the pipeline opened its run
         print(f"interrupted before the run was opened: {interrupted_early()}", file=sys.stderr)
         return 130
+    return 0
+
+
+def predict(argv: list[str]) -> int:
+    """`python -m pipelines predict --model URI --input FILE --output FILE.csv`."""
+    from pipelines import predict
+
+    try:
+        args = predict.parse(argv)
+        predict.run(args)
+    except UserError as exc:
+        print(f"error: {redacted(str(exc))}", file=sys.stderr)
+        fail_launched_run(str(exc))
+        return EXIT_USER_ERROR
     return 0
 
 

@@ -72,7 +72,20 @@ def render() -> str:
         ]
         out += [f"      {text}" for text in parameters(entry)]
         out += [f'    command: "python -m pipelines {entry.name} {command}"', ""]
+    out += predict_entry()
     return "\n".join(out).rstrip() + "\n"
+
+
+def predict_entry() -> list[str]:
+    """Batch scoring: its own command line (pipelines/predict.py), not a lesson's Params."""
+    from pipelines import predict
+
+    lines = ["  predict:  # score a .csv or .npz file with a logged model", "    parameters:"]
+    for name, (kind, default) in predict.PARAMETERS.items():
+        value = "" if default is None else f', default: "{default}"'
+        lines.append(f"      {name}: {{type: {kind}{value}}}")
+    command = " ".join(f"--{n} {{{n}}}" for n in predict.PARAMETERS)
+    return [*lines, f'    command: "python -m pipelines predict {command}"', ""]
 
 
 if __name__ == "__main__":
