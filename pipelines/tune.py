@@ -66,7 +66,7 @@ def run(params: Params, tracker: Tracker) -> None:
     def objective(trial) -> float:
         chosen = suggest(trial, space)
         # A trial says its outcome in one line, and keeps no checkpoint: the best is retrained.
-        config = params.but(**chosen, verbose=0, checkpoint=False)
+        config = params.but(**chosen, verbose=0)
 
         def train(child: Tracker, callbacks: list) -> dict[str, list[float]]:
             fit.seed_everything(params.seed)
