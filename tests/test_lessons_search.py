@@ -248,6 +248,8 @@ def test_two_workers_share_one_postgres_study_each_trial_recorded_once(
     assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {
         run.info.run_id for run in trial_runs
     }
+    for run in trial_runs:  # every worker's trials logged like any training run
+        assert_fit_logged(client, run, tmp_path / run.info.run_id)
 
 
 # ------------------------------------------------------------------ credentials
