@@ -3,8 +3,9 @@
 66 tuning a DNN, CNN or RNN: `-P model=dnn|cnn|lstm|...` picks the model family and its
 search space (units, layers, dropout, learning rate, optimizer, batch size, activation; each
 family's `space` in `steps/families.py`, narrowed with `-P space=units=16:128,optimizer=sgd`).
-Each trial is a child run with its parameters, per-epoch metrics and objective `value`; trials a
-median (or Hyperband) pruner stops early are kept and tagged `state=PRUNED`. The parent run
+Each trial is a child run logged like any training run (parameters, per-epoch metrics, the
+history plot, TensorBoard traces) plus its objective `value`; trials a median (or Hyperband)
+pruner stops early are kept, tagged `state=PRUNED`, with `pruned_at_epoch`. The parent run
 logs the best parameters (`best_*`) and `best_value`, the optimization history and the
 parameter importances, the trials table; a child run `best` retrains the best configuration,
 with its real parameters, and logs it like any other lesson's model (the parent keeps its
@@ -64,18 +65,24 @@ def run(params: Params, tracker: Tracker) -> None:
 
     def objective(trial) -> float:
         chosen = suggest(trial, space)
-        config = params.but(**chosen, verbose=0)  # a trial says its outcome in one line
+        # A trial says its outcome in one line, and keeps no checkpoint: the best is retrained.
+        config = params.but(**chosen, verbose=0)
 
-        def train(callbacks: list) -> dict[str, list[float]]:
+        def train(child: Tracker, callbacks: list) -> dict[str, list[float]]:
             fit.seed_everything(params.seed)
             model = build.build(params.model, prepared, config.model_options())
-            return fit.fit(
-                model, head, prepared.data, config.fit_options(), extra_callbacks=callbacks
+            # Logged like any run; a diverged trial is one result, the search goes on.
+            return workflow.fit_and_log(
+                child,
+                model,
+                head,
+                prepared.data,
+                config.fit_options(),
+                callbacks=callbacks,
+                refuse_divergence=False,
             ).history
 
-        return search.run_trial(
-            trial, tracker, chosen, train, metric=metric, direction=direction, data=prepared.data
-        )
+        return search.run_trial(trial, tracker, chosen, train, metric=metric, direction=direction)
 
     import optuna
 

@@ -2,10 +2,13 @@
 
 The search space of each model family is on its record in `steps.families`;
 `-P space=units=16:128,dropout=0:0.5,optimizer=adam|sgd` narrows it per run (`parse_space`).
-A trial is one child run: `run_trial` trains one suggested configuration
-with EarlyStopping and a pruning callback that reports each epoch, and raises
-`optuna.TrialPruned` only after the child run has its metrics and `state=PRUNED` tag (the
-Keras callbacks of optuna-integration raise inside `fit()`, which skips that logging).
+A trial is one child run, logged like any other training run (per-epoch metrics, history
+plot, TensorBoard traces): `run_trial` trains one suggested configuration with EarlyStopping
+and a pruning callback that reports each epoch, and raises `optuna.TrialPruned` only after the
+child run has its metrics, its `state=PRUNED` tag and `pruned_at_epoch` (the Keras callbacks
+of optuna-integration raise inside `fit()`, which skips that logging). A pruned trial's run
+ends FINISHED like the others: pruning is the search's decision, neither a failure (FAILED)
+nor a Ctrl-C (KILLED); its `state` tag and its description say it was pruned.
 Each trial starts from `keras.backend.clear_session()` (which runs the garbage collector),
 and logs the process's resident memory so growth across trials shows in the parent's `trial_rss_mb`.
 """
@@ -26,7 +29,6 @@ from pathlib import Path
 from steps import families
 from steps.errors import UserError
 from steps.fit import n_epochs
-from steps.prepare import Split
 from steps.secrets import redacted
 from steps.space import Space, narrowed
 
@@ -251,15 +253,16 @@ def run_trial(
     trial,
     tracker,
     chosen: dict[str, object],
-    train: Callable[[list], dict[str, list[float]]],
+    train: Callable[..., dict[str, list[float]]],
     *,
     metric: str,
     direction: str,
-    data: Split,
 ) -> float:
     """One child run: train with the pruning callback, log, then tell Optuna how it went.
 
-    `train(callbacks)` builds and fits the suggested model on `data` and returns its history.
+    `train(child, callbacks)` builds the suggested model, fits it with `callbacks` added and
+    logs the fit on `child` as any run logs one (`workflow.fit_and_log`: inputs, per-epoch
+    metrics, `epochs_run`, the history plot, TensorBoard traces); it returns the history.
     """
     import optuna
 
@@ -268,8 +271,7 @@ def run_trial(
     pruner = pruning_callback(trial, metric)
     with tracker.child_run(f"trial {trial.number}", chosen) as child:
         child.set_tags(trial=trial.number, study=trial.study.study_name)
-        child.log_inputs(data)
-        history = train([pruner, *child.keras_callbacks()])
+        history = train(child, [pruner])
         value = best_of(history.get(metric, []), direction)
         state = "PRUNED" if pruner.pruned_at is not None else "COMPLETE"
         state = "FAIL" if state == "COMPLETE" and not math.isfinite(value) else state
@@ -288,13 +290,9 @@ def run_trial(
         pruned = f"pruned at epoch {outcome.pruned_at}; "
         child.describe(f"{pruned}{best}" if state == "PRUNED" else best)
         finite = {"value": value} if math.isfinite(value) else {}
+        pruned_at = {"pruned_at_epoch": outcome.pruned_at} if state == "PRUNED" else {}
         child.log_metrics(
-            finite
-            | {
-                "epochs_run": outcome.epochs_run,
-                "trial_seconds": outcome.seconds,
-                "rss_mb": outcome.rss_mb,
-            }
+            finite | pruned_at | {"trial_seconds": outcome.seconds, "rss_mb": outcome.rss_mb}
         )
     tracker.log_metrics({"trial_rss_mb": outcome.rss_mb}, step=trial.number)
     trial.set_user_attr("mlflow_run_id", child.run_id)

@@ -97,10 +97,13 @@ def fit_and_log(
     checkpoint: Path | None = None,
     callbacks: list | None = None,
     validation_split: float = 0.0,
+    refuse_divergence: bool = True,
 ) -> fit.FitResult:
     """Fit with the standard callbacks (plus `callbacks`; ModelCheckpoint writes the best
     epoch to `checkpoint`, or beside the run's backups, unless `config.checkpoint` is off);
-    log how training went, the checkpoint and the history plot. Any inputs and outputs."""
+    log how training went, the checkpoint and the history plot. Any inputs and outputs.
+    Training that diverged stops the pipeline, unless `refuse_divergence` is off (a search's
+    trial: one diverged configuration is a result, not the end of the search)."""
     if config.verbose:
         model.summary(print_fn=lambda line, *_: print(line))
     tracker.log_inputs(data)
@@ -137,7 +140,8 @@ def fit_and_log(
         tracker.log_artifact(result.checkpoint, "checkpoints")
     figure = plots.history_figure(history, kept_epoch=result.best_epoch)
     tracker.log_figure(figure, "plots/history.png")
-    fit.refuse(fit.divergence_problem(result, config))
+    if refuse_divergence:
+        fit.refuse(fit.divergence_problem(result, config))
     return result
 
 

@@ -16,6 +16,7 @@ from steps.families import SEARCHED_BY_ALL
 from helpers.runs import (
     artifact_paths,
     assert_clean_failure,
+    assert_fit_logged,
     assert_trained_run,
     in_process,
     mlflow_run,
@@ -62,10 +63,15 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
             "learning_rate",
             "optimizer",
         } <= trial.data.params.keys()
+        assert trial.data.params["checkpoint"] == "true"  # -P checkpoint, as any run
+        # Logged like any run that trained: per-epoch metrics (learning rate too), the kept
+        # epoch, history plot, checkpoint, TensorBoard traces; the objective its best epoch's.
+        assert_fit_logged(tracking, trial, tmp_path / trial.info.run_id)
         epochs = int(trial.data.metrics["epochs_run"])
         history = tracking.get_metric_history(trial.info.run_id, "val_accuracy")
         assert [m.step for m in history] == list(range(1, epochs + 1))
         assert trial.data.metrics["value"] == max(m.value for m in history)
+        assert "pruned_at_epoch" not in trial.data.metrics
 
     best = max(trials, key=lambda r: r.data.metrics["value"])
     assert parent.data.metrics["best_value"] == best.data.metrics["value"]
@@ -242,6 +248,8 @@ def test_two_workers_share_one_postgres_study_each_trial_recorded_once(
     assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {
         run.info.run_id for run in trial_runs
     }
+    for run in trial_runs:  # every worker's trials logged like any training run
+        assert_fit_logged(client, run, tmp_path / run.info.run_id)
 
 
 # ------------------------------------------------------------------ credentials

@@ -10,7 +10,7 @@ import numpy as np
 import optuna
 import pytest
 
-from steps import families, search, space
+from steps import families, search, servers, space
 from steps.build import Head
 from steps.errors import UserError
 from steps.prepare import Split
@@ -18,6 +18,7 @@ from steps.secrets import redacted
 from steps.tracking import Tracker
 
 from helpers.options import fit_options
+from helpers.runs import assert_fit_logged
 
 
 def test_space_overrides_narrow_fix_or_list_choices():
@@ -203,46 +204,79 @@ def parent(tmp_path):
 
 
 def search_tiny(tracker: Tracker, study, n_trials: int, units_space, epochs: int = 3) -> None:
-    from steps import fit
+    """Trials trained and logged as the tune pipeline's are (`workflow.fit_and_log`)."""
+    from steps import workflow
 
     data = tiny_data(256)
 
     def objective(trial):
         chosen = space.suggest(trial, {"units": units_space})
 
-        def train(callbacks):
+        def train(child, callbacks):
             model = tiny_model(chosen["units"])
-            config = fit_options(epochs=epochs, verbose=0, patience=1)
-            return fit.fit(model, HEAD, data, config, extra_callbacks=callbacks).history
+            config = fit_options(epochs=epochs, verbose=0, patience=epochs)
+            return workflow.fit_and_log(
+                child, model, HEAD, data, config, callbacks=callbacks, refuse_divergence=False
+            ).history
 
         return search.run_trial(
-            trial, tracker, chosen, train, metric="val_accuracy", direction="maximize", data=data
+            trial, tracker, chosen, train, metric="val_accuracy", direction="maximize"
         )
 
     study.optimize(objective, n_trials=n_trials)
 
 
-def test_pruned_trials_are_finished_child_runs_tagged_pruned(parent, capsys):
+def test_pruned_trials_are_full_finished_child_runs_saying_when(parent, tmp_path, capsys):
+    # No accuracy reaches 1.01: each trial is pruned as soon as its warm-up epoch is over,
+    # after epoch 2 of 3.
     study = optuna.create_study(
-        direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=1.01)
+        storage=f"sqlite:///{tmp_path / 'optuna.db'}",
+        direction="maximize",
+        pruner=optuna.pruners.ThresholdPruner(lower=1.01, n_warmup_steps=1),
     )
-    search_tiny(parent, study, 2, space.IntRange(4, 8))
+    search_tiny(parent, study, 2, space.IntRange(4, 8), epochs=3)
     assert [t.state.name for t in study.trials] == ["PRUNED", "PRUNED"]
     assert capsys.readouterr().out.splitlines() == [
-        f"trial {t.number} (units={t.params['units']}): pruned at epoch 1" for t in study.trials
+        f"trial {t.number} (units={t.params['units']}): pruned at epoch 2" for t in study.trials
     ]
     client = mlflow.MlflowClient()
     children = client.search_runs(
         [parent.experiment_id], f"tags.mlflow.parentRunId = '{parent.run_id}'"
     )
-    assert len(children) == 2
+    assert sorted(c.info.run_name for c in children) == ["trial 0 (pruned)", "trial 1 (pruned)"]
     for child in children:
+        # Ended as any run that ran to its end; its tag, metric and description say pruned.
         assert child.info.status == "FINISHED"
         assert child.data.tags["state"] == "PRUNED"
+        assert child.data.metrics["pruned_at_epoch"] == 2
+        note = child.data.tags["mlflow.note.content"]
+        assert note.startswith("pruned at epoch 2; best val_accuracy "), note
         assert "value" in child.data.metrics and "rss_mb" in child.data.metrics
-        assert len(client.get_metric_history(child.info.run_id, "val_loss")) == 1
+        # A full run up to the epoch it was pruned at: the two epochs' metrics (learning rate
+        # too), the history plot, TensorBoard traces with one point per epoch.
+        assert child.data.metrics["epochs_run"] == 2
+        assert_fit_logged(client, child, tmp_path / child.info.run_id)
+        history = client.get_metric_history(child.info.run_id, "val_accuracy")
+        assert [m.step for m in history] == [1, 2]
+        assert child.data.metrics["value"] == max(m.value for m in history)
+        assert trace_steps(tmp_path / child.info.run_id / "train", "epoch_loss") == [0, 1]
     ids = {t.user_attrs["mlflow_run_id"] for t in study.trials}
     assert ids == {c.info.run_id for c in children}
+    # `make tensorboard` lists each trial's traces under its parent's name.
+    assert servers.trace_tree(tmp_path / "traces") == 2
+    parent_name = client.get_run(parent.run_id).info.run_name
+    for child in children:
+        folder = tmp_path / "traces" / "search-steps" / parent_name / child.info.run_name
+        assert sorted(p.name for p in folder.iterdir()) == ["train", "validation"]
+
+
+def trace_steps(folder, tag: str) -> list[int]:
+    """The steps of one TensorBoard series (a scalar, or Keras's tensor summaries on TF)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder)).Reload()
+    found = events.Scalars(tag) if tag in events.Tags()["scalars"] else events.Tensors(tag)
+    return [event.step for event in found]
 
 
 @pytest.mark.slow  # a measurement of six trials (about a minute); `make test-slow` runs it

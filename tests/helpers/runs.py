@@ -163,17 +163,29 @@ REGRESSION = {"test_loss", "test_rmse", "test_mae", "test_r2"}
 
 def assert_trained_run(client, run, task: str, download_to: Path) -> None:
     """What the README says a run records once it trained a model: status, tags, metrics,
-    per-epoch history at steps 1, 2, ... (epochs from 1), the kept epoch and its metrics,
-    the callbacks it ran with and ModelCheckpoint's best epoch, the model summary and plots,
-    TensorBoard traces, a reloadable model with its signature; no optimizer_* parameters."""
+    how the fit went (`assert_fit_logged`), a reloadable model with its signature."""
     import mlflow
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     assert run.info.status == "FINISHED"
     for tag in ("lesson", "pipeline", "dataset", "cache", "model_uri"):
         assert run.data.tags.get(tag), f"tag {tag!r} missing"
     metrics = run.data.metrics
     assert (CLASSIFICATION if task == "classification" else REGRESSION) <= metrics.keys()
+    assert_fit_logged(client, run, download_to)
+    model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
+    assert model.metadata.signature is not None
+    assert model.metadata.saved_input_example_info is not None
+    assert_reads_true(client, run)
+
+
+def assert_fit_logged(client, run, download_to: Path) -> None:
+    """What every run that trained records about the fit, a search's trials too: per-epoch
+    history at steps 1, 2, ... (epochs from 1), the kept epoch and its metrics, the callbacks
+    it ran with and ModelCheckpoint's best epoch, the model summary and history plot,
+    TensorBoard traces; no optimizer_* parameters."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    metrics = run.data.metrics
     epochs = int(metrics["epochs_run"])
     histories = {}
     for name in ("loss", "val_loss", "learning_rate"):
@@ -195,10 +207,6 @@ def assert_trained_run(client, run, task: str, download_to: Path) -> None:
     local = client.download_artifacts(run.info.run_id, "tensorboard/train", str(download_to))
     tags = EventAccumulator(local).Reload().Tags()
     assert "epoch_loss" in tags["scalars"] + tags["tensors"]
-    model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
-    assert model.metadata.signature is not None
-    assert model.metadata.saved_input_example_info is not None
-    assert_reads_true(client, run)
 
 
 def assert_reads_true(client, run) -> None:
