@@ -29,7 +29,7 @@ def entry_point_from_argv(argv: list[str]) -> str | None:
             name = arg.partition("=")[2]
         else:
             continue
-        return name if name in ENTRY_POINTS else None
+        return name if name in ENTRY_POINTS or name == "predict" else None
     return None
 
 
