@@ -16,11 +16,14 @@ from pipelines.declare import rule
 from pipelines.params import Params
 from pipelines.registry import ENTRY_POINTS, EntryPoint
 from steps import backends
-from steps.errors import UserError
+from steps.errors import DownloadError, UserError
 from steps.secrets import redacted
 from steps.tracking import RESUME_HINT, RunInterrupted, fail_launched_run, param_text
 
 EXIT_USER_ERROR = 2
+# A data set or weights file that could not be downloaded: `make run` (pipelines.first_run)
+# falls back to an offline lesson on this code only, never on other failures.
+EXIT_DOWNLOAD = 3
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -199,7 +202,7 @@ def main(argv: list[str]) -> int:
         run(entry, params, found)
     except UserError as exc:
         print(f"error: {redacted(str(exc))}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return EXIT_DOWNLOAD if isinstance(exc, DownloadError) else EXIT_USER_ERROR
     except RunInterrupted:
         print(f"interrupted: the run was marked KILLED; {RESUME_HINT}", file=sys.stderr)
         return 130

@@ -10,6 +10,11 @@ class UserError(Exception):
     """Bad input or missing data: shown as one line on stderr, no traceback, run ends FAILED."""
 
 
+class DownloadError(UserError):
+    """A data set or weights file that is not on disk and cannot be downloaded (no network):
+    the command-line exit code says so apart from other errors (see pipelines.cli)."""
+
+
 class StorageError(UserError):
     """A full, read-only or unwritable place: no data set or parameter will get round it."""
 

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from steps.baselines import beside, of_score, shared_score
-from steps.errors import StorageError, UserError, storage_problem
+from steps.errors import DownloadError, StorageError, UserError, storage_problem
 from steps.prepare import Split
 from steps.secrets import redacted
 
@@ -445,11 +445,13 @@ def resumable(run_id: str) -> bool:
         return False
 
 
-def record_failure(message: str, status: str) -> None:
+def record_failure(message: str, status: str, kind: str = "") -> None:
+    """The reason on the run (`error`, and `error_kind` when it is `download`), then its end."""
     import mlflow
 
     message = redacted(message)
-    mlflow.set_tags({"error": message, "mlflow.note.content": f"**{status}**: {message}"})
+    tags = {"error": message, "mlflow.note.content": f"**{status}**: {message}"}
+    mlflow.set_tags(tags | ({"error_kind": kind} if kind else {}))
     mlflow.end_run(status)
 
 
@@ -535,7 +537,7 @@ def tracked_run(
         tracker.log_params(texts, as_launched=True)
         yield tracker
     except UserError as exc:
-        record_failure(str(exc), "FAILED")
+        record_failure(str(exc), "FAILED", "download" if isinstance(exc, DownloadError) else "")
         raise
     except KeyboardInterrupt:
         # `mlflow run` follows Ctrl-C with SIGTERM: let neither cut this bookkeeping short.

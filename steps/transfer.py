@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from steps.build import HEAD_DTYPE
-from steps.errors import UserError
+from steps.errors import DownloadError, UserError
 from steps.sources.remote import keras_home
 
 MIN_SIZE = 32  # the smallest input every one of these bases accepts without its top
@@ -122,7 +122,7 @@ def imagenet_weights(base: str, size: int, alpha: float) -> str:
     except Exception as exc:
         if "URL fetch failure" not in str(exc):
             raise
-        raise UserError(
+        raise DownloadError(
             f"cannot download the imagenet weights for {base} from {url}; Keras looks for "
             f"{keras_home() / 'models' / name}: put a copy there, or give "
             "-P weights=PATH (a local file) or -P weights=none (random start, no download)"

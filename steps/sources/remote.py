@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from steps.data import OFFLINE_HINT, Dataset, Source, file_sha256
-from steps.errors import UserError
+from steps.errors import DownloadError
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 TORONTO_ORIGIN = "https://www.cs.toronto.edu/~kriz/"
@@ -58,7 +58,7 @@ def fetch(dataset: str, remote: Remote) -> Path:
     except Exception as exc:
         if "URL fetch failure" not in str(exc) and not isinstance(exc, OSError):
             raise
-        raise UserError(
+        raise DownloadError(
             f"cannot download {dataset} from {origin} ({exc}); Keras looks for "
             f"{local_copy(remote)} (a copy of {remote.url.rsplit('/', 1)[-1]}): put it there, "
             f"or set {MIRROR_ENV} to a folder of upstream files, or use {OFFLINE_HINT}"

@@ -252,12 +252,19 @@ def error_lines(stderr: str) -> list[str]:
 
 
 def assert_clean_failure(
-    result, tracking, experiment: str, message: str, *, parameter_error: bool = False
+    result,
+    tracking,
+    experiment: str,
+    message: str,
+    *,
+    parameter_error: bool = False,
+    exit_code: int = 2,
 ) -> None:
     """Non-zero exit, exactly one `error:` line with the message, no traceback, run FAILED.
 
     `parameter_error`: refused while parsing. `mlflow run` made the run before that and it
-    ends FAILED; run in process nothing made one, so there must be none (and exit code 2).
+    ends FAILED; run in process nothing made one, so there must be none. Run in process, the
+    exit code is `exit_code` (3: a download was impossible); `mlflow run` exits with 1.
     """
     assert result.returncode != 0
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
@@ -266,7 +273,7 @@ def assert_clean_failure(
     assert message in lines[0]
     launched = result.args[0] == str(MLFLOW)
     if not launched:
-        assert result.returncode == 2
+        assert result.returncode == exit_code
         if parameter_error:
             found = tracking.get_experiment_by_name(experiment)
             assert found is None or not tracking.search_runs([found.experiment_id])
