@@ -10,25 +10,29 @@ an empty class folder or a single class is a clear error. 64 a CNN classifies th
 (male / female in the lesson); `-P augment=true` puts RandomFlip, RandomRotation and
 RandomZoom layers in front of it, which act in training only.
 
+    mlflow run . -e image_folder --env-manager local     # digits_folder: offline, written once
     mlflow run . -e image_folder --env-manager local -P dataset=dir:/abs/path/to/photos
     mlflow run . -e image_folder --env-manager local -P dataset=dir:/abs/path -P augment=true
 
-Give an absolute path: `mlflow run` runs the pipeline in the project folder.
+Give an absolute path: `mlflow run` runs the pipeline in the project folder. Without one, the
+lesson reads `digits_folder`: scikit-learn's bundled digits written out as a folder of PNG
+files, one sub-folder per class (steps/sources/folders.py), through the same folder reader;
+the run prints that folder's path and tags it (`folder`).
 """
 
 from dataclasses import replace
 
 from pipelines.params import Params
-from steps import plots, vision
+from steps import datasets, plots, vision
 from steps.errors import UserError
 from steps.tracking import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:
-    if not params.dataset.startswith("dir:"):
+    if not datasets.is_folder(params.dataset):
         raise UserError(
             "image_folder reads a folder of class sub-folders: give -P dataset=dir:/abs/path "
-            "(image_classify takes the named data sets)"
+            f"or {' or '.join(datasets.FOLDERS)} (image_classify takes the named data sets)"
         )
     dataset = vision.load_images(tracker, params.dataset, size=params.image_size)
     tracker.log_figure(plots.sample_grid(dataset), "plots/samples.png")

@@ -477,7 +477,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             summary="a folder of class sub-folders (-P dataset=dir:PATH), resized, cached, CNN",
             takes=(*without(TRAINING, "model"), "image_size", "augment"),
             defaults={
-                "dataset": "",
+                "dataset": "digits_folder",  # bundled: offline; read as dir:PATH is
                 "filters": "32,64,64",
                 "layers": 1,
                 "units": 64,
@@ -578,7 +578,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "alpha",
             ),
             defaults={
-                "dataset": "cifar10",
+                "dataset": "digits_folder",  # offline; -P dataset=cifar10 or dir:PATH for photos
                 "dropout": 0.2,
                 "epochs": 10,
                 "batch_size": 64,

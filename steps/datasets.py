@@ -4,6 +4,8 @@
 holds and its task (messages that suggest data sets read them from here); `SCHEMES` maps
 each URI scheme to the reader of the user's own files. To add a data set, write a function
 returning a `Source` in the `steps/sources/` module of its kind and add its row to NAMED.
+`FOLDERS` names the image folders the project writes itself (from bundled images): they are
+read exactly as a user's `dir:PATH` is.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from steps.data import Source, Task
 from steps.errors import UserError
 from steps.sources import (
     csv_file,
+    folders,
     image_folder,
     keras_sets,
     npz_file,
@@ -36,12 +39,21 @@ class Named:
     task: Task
 
 
+# name -> the folder of class sub-folders it stands for, written on first use
+FOLDERS: dict[str, Callable[[], Path]] = {"digits_folder": folders.digits_folder}
+
+
+def folder_source(name: str) -> Source:
+    return image_folder.source(FOLDERS[name]())
+
+
 NAMED: dict[str, Named] = {
     "mnist": Named(keras_sets.mnist, "images", "classification"),
     "fashion_mnist": Named(keras_sets.fashion_mnist, "images", "classification"),
     "cifar10": Named(keras_sets.cifar10, "images", "classification"),
     "cifar100": Named(keras_sets.cifar100, "images", "classification"),
     "digits": Named(partial(sklearn_sets.source, "digits"), "images", "classification"),
+    "digits_folder": Named(partial(folder_source, "digits_folder"), "images", "classification"),
     "boston_housing": Named(keras_sets.boston_housing, "table", "regression"),
     "diabetes": Named(partial(sklearn_sets.source, "diabetes"), "table", "regression"),
     "iris": Named(partial(sklearn_sets.source, "iris"), "table", "classification"),
@@ -78,6 +90,16 @@ def uri_forms() -> str:
     """'npz:PATH, csv:PATH or dir:PATH', from SCHEMES."""
     forms = [f"{scheme}:PATH" for scheme in SCHEMES]
     return f"{', '.join(forms[:-1])} or {forms[-1]}"
+
+
+def is_folder(uri: str) -> bool:
+    """Whether `uri` is read as a folder of class sub-folders: `dir:PATH` or a FOLDERS name."""
+    return uri.startswith("dir:") or uri in FOLDERS
+
+
+def folder(uri: str) -> Path:
+    """The folder `uri` stands for (a FOLDERS name's is written now if missing)."""
+    return FOLDERS[uri]() if uri in FOLDERS else Path(uri.removeprefix("dir:"))
 
 
 def label(uri: str) -> str:

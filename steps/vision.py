@@ -9,7 +9,6 @@ lesson plus optional augmentation (Keras's random layers in front of any model) 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,11 +27,16 @@ CLASS_METRICS_MAX = 10
 def load_images(
     tracker: Tracker, uri: str, *, size: tuple[int, int] = DEFAULT_IMAGE_SIZE
 ) -> Dataset:
-    """`dir:PATH` read at `size` (skipped files logged), anything else as `load_dataset`."""
-    if not uri.startswith("dir:"):
+    """A folder (`dir:PATH`, or one the project writes such as digits_folder) read at `size`,
+    skipped files logged; anything else as `load_dataset`."""
+    if not datasets.is_folder(uri):
         dataset = workflow.load_dataset(tracker, uri)
     else:
-        folder = scan_image_folder(Path(uri.removeprefix("dir:")))
+        path = datasets.folder(uri)
+        if uri in datasets.FOLDERS:  # say where it is: the same folder works as dir:PATH
+            print(f"{uri}: {path}")
+            tracker.set_tags(folder=str(path))
+        folder = scan_image_folder(path)
         tracker.log_metrics({"skipped_files": len(folder.skipped)})
         if folder.skipped:
             print(f"skipped {len(folder.skipped)} files in {folder.root}: see skipped_files.csv")
