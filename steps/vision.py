@@ -1,9 +1,10 @@
 """Image steps shared by the image pipelines (lessons 36-41, 63-64, 75-78).
 
-`load_images` reads a registered image set or a `dir:PATH` folder of class sub-folders
-(through the npy cache, skipped files counted and listed); `fit_images` is the standard
-lesson plus optional augmentation (Keras's random layers in front of any model) and
-`log_class_accuracy`, how well each class is recognised.
+`load_images` reads a registered image set or a folder of class sub-folders (`dir:PATH`, or
+one the project writes from bundled images: digits_folder) through the npy cache, skipped
+files counted and listed; `fit_images` is the standard lesson plus optional augmentation
+(Keras's random layers in front of any model) and `log_class_accuracy`, how well each class
+is recognised.
 """
 
 from __future__ import annotations
