@@ -16,6 +16,7 @@ MLFLOW_EXPERIMENT_NAME or _ID says otherwise); `-P` values go to both.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -70,7 +71,13 @@ def launch(entry_point: str, values: dict[str, str]) -> tuple[bool, str]:
     return succeeded, run.data.tags.get("error_kind", "")
 
 
+def interrupt(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: the launched run is in a session of its own and is stopped too."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         values = parameters(argv)
     except UserError as exc:
