@@ -12,7 +12,7 @@ import signal
 import sys
 
 from pipelines import sweep
-from pipelines.declare import rule
+from pipelines.declare import OneLineParser, rule
 from pipelines.params import Params
 from pipelines.registry import ENTRY_POINTS, EntryPoint
 from steps import backends
@@ -24,13 +24,6 @@ EXIT_USER_ERROR = 2
 # A data set or weights file that could not be downloaded: `make run` (pipelines.first_run)
 # falls back to an offline lesson on this code only, never on other failures.
 EXIT_DOWNLOAD = 3
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line naming it and exit code 2."""
-
-    def error(self, message: str):
-        raise UserError(f"{message} (see `python -m pipelines {self.prog.split()[-1]} --help`)")
 
 
 def parser_for(entry: EntryPoint) -> argparse.ArgumentParser:

@@ -1,10 +1,12 @@
 """How a parameter is declared and checked: the marks a declaration carries (allowed values,
 text to split, what 0 means) and the one validation loop whose messages say, in words, what
-each parameter takes. The table itself is `pipelines.params.Params`.
+each parameter takes, and the argument parser that refuses a bad one in one line. The table
+itself is `pipelines.params.Params`.
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -16,6 +18,13 @@ from pydantic_core import core_schema
 from steps.errors import UserError
 from steps.secrets import holds_password, redacted
 from steps.tracking import param_text
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line naming it and exit code 2."""
+
+    def error(self, message: str):
+        raise UserError(f"{message} (see `python -m pipelines {self.prog.split()[-1]} --help`)")
 
 
 @dataclass(frozen=True)

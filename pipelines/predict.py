@@ -31,7 +31,7 @@ PARAMETERS = {
 
 
 def parse(argv: list[str]):
-    from pipelines.cli import OneLineParser
+    from pipelines.declare import OneLineParser
 
     parser = OneLineParser(
         prog="python -m pipelines predict",
