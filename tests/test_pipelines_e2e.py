@@ -60,6 +60,8 @@ def test_entry_point_logs_the_contract(entry_point, lesson_env, tracking, tmp_pa
     # (EarlyStopping's lowest val_loss); then the run's page where `make ui` serves it.
     for noise in TENSORFLOW_NOISE:
         assert noise not in result.stderr, result.stderr[-3000:]
+    # verbose=0 (TINY): nothing from Keras, neither the model summary nor epoch lines
+    assert "Total params:" not in result.stdout and "Epoch 1/" not in result.stdout
     metrics = run.data.metrics
     kept = f"{params['epochs']} epochs, kept epoch {int(metrics['best_epoch'])} (lowest val_loss)"
     page = f"#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
@@ -131,19 +133,33 @@ def test_dnn_basic_logs_the_loss_alone_by_default(lesson_env, tracking, tmp_path
 
 
 def test_metrics_names_what_keras_measures(lesson_env, tracking, tmp_path):
-    result = in_process("dnn_basic", TINY | {"metrics": "mae,mse"}, lesson_env, tmp_path)
+    """... and lesson 14's verbose=2: the model summary, then one line per epoch with them."""
+    params = TINY | {"metrics": "mae,mse", "verbose": 2}
+    result = in_process("dnn_basic", params, lesson_env, tmp_path)
     run = finished_run(result, tracking, "dnn_basic")
     per_epoch, tests = keras_measured(tracking, run)
     assert per_epoch == {"loss", "mae", "mse", "val_loss", "val_mae", "val_mse", "learning_rate"}
     assert tests == {"test_loss", "test_mse", "test_rmse", "test_mae", "test_r2"}
+    lines = result.stdout.splitlines()
+    assert any(line.startswith(" Total params: ") for line in lines)
+    assert [line for line in lines if line.startswith("Epoch ")] == ["Epoch 1/2", "Epoch 2/2"]
+    epoch_lines = [line for line in lines if re.match(r"\d+/\d+ - .*ms/step - loss: ", line)]
+    assert len(epoch_lines) == 2 and all(" - val_mae: " in line for line in epoch_lines)
+    assert "\r" not in result.stdout  # no progress bar redrawn in place: that is verbose=1
 
 
 def test_a_classifier_with_the_loss_alone_still_scores_its_accuracy(lesson_env, tracking, tmp_path):
     """Without Keras's accuracy the run still logs test_accuracy (from the predicted
     classes), its baselines beside it, and the history of the loss alone."""
-    params = TINY | {"dataset": "digits", "model": "dnn", "metrics": ""}
+    params = TINY | {"dataset": "digits", "model": "dnn", "metrics": "", "verbose": 1}
     result = in_process("image_classify", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "image_classify", "classification", tmp_path)
+    # verbose=1 (lesson 14): a progress bar per epoch, redrawn in place, ending on its loss
+    lines = result.stdout.split("\n")  # (splitlines() would split the bar at each redraw)
+    assert [line for line in lines if line.startswith("Epoch ")] == ["Epoch 1/2", "Epoch 2/2"]
+    bars = [line for line in lines if line.startswith("\r")]
+    assert len(bars) == 2 and all(" - val_loss: " in bar for bar in bars), bars
+    assert not [line for line in lines if re.match(r"\d+/\d+ - ", line)]  # verbose=2's lines
     per_epoch, tests = keras_measured(tracking, run)
     assert per_epoch == {"loss", "val_loss", "learning_rate"}
     assert {"test_loss", "test_accuracy"} <= tests and "best_val_accuracy" not in run.data.metrics
