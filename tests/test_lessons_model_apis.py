@@ -237,6 +237,10 @@ def test_io_patterns_shape_the_model(pattern, lesson_env, tracking, tmp_path, se
     assert run.data.tags["dataset"] == "sequences"
     n_in, n_out = (1, 3) if pattern == "1_to_n" else (3, 1)
     assert (run.data.params["n_inputs"], run.data.params["n_outputs"]) == (str(n_in), str(n_out))
+    # the same network either way: only the first Dense's inputs and the head's outputs follow
+    # the pattern (two hidden Dense(8) layers by default)
+    hidden = (n_in * 8 + 8) + (8 * 8 + 8)
+    assert run.data.metrics["parameters"] == hidden + 8 * n_out + n_out
     model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
     predictions = np.asarray(model.predict(sequences.x_train[:4, :n_in].astype(np.float32)))
     assert predictions.shape == (4, n_out)
