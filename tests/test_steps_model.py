@@ -803,3 +803,29 @@ def test_cnn_mnist_defaults_build_the_keras_io_convnet(mnist):
         "relu",
     ]
     assert model.count_params() == 34_826  # keras-io's mnist_convnet summary
+
+
+def test_cnn_cifar10_defaults_build_the_tensorflow_tutorial_cnn(cifar_like):
+    """Three 3x3 conv blocks of 32, 64, 64 filters, pooling between them, then Dense(64)."""
+    from pipelines.registry import ENTRY_POINTS
+
+    params = ENTRY_POINTS["cnn_cifar10"].params()
+    prepared = prepare.prepare(cifar_like, params.prepare_options())
+    model = build.build("cnn", prepared, params.model_options())
+    kinds = [type(layer).__name__ for layer in model.layers[1:]]
+    assert kinds == [
+        "Rescaling",
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",  # no pooling after the last block
+        "Flatten",
+        "Dense",
+        "Activation",
+        "Dense",
+    ]
+    convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    assert [(c.filters, c.kernel_size) for c in convs] == [(32, (3, 3)), (64, (3, 3)), (64, (3, 3))]
+    # The tutorial's summary counts 122,570 with 10 classes; cifar_like has 4: Dense(4) on 64.
+    assert model.count_params() == 122_570 - (64 * 10 + 10) + (64 * 4 + 4)
