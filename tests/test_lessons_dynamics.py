@@ -136,14 +136,18 @@ def test_initializer_is_the_dense_layers_kernel_initializer():
         assert layer.get_config()["kernel_initializer"]["class_name"] == "HeNormal"
 
 
-def test_l2_adds_a_regularization_loss_per_hidden_layer():
+@pytest.mark.parametrize(
+    ("l1", "l2"), [(0, 0.01), (0.01, 0), (0.01, 0.01)], ids=["l2", "l1", "both"]
+)
+def test_l1_and_l2_add_a_regularization_loss_per_hidden_layer(l1, l2):
     prepared = tiny_prepared()
     assert build.build("dnn", prepared, model_options(units=8, layers=2)).losses == []
-    model = build.build("dnn", prepared, model_options(units=8, layers=2, l2=0.01))
+    model = build.build("dnn", prepared, model_options(units=8, layers=2, l1=l1, l2=l2))
     losses = [float(loss) for loss in model.losses]
     assert len(losses) == 2 and min(losses) > 0
     for layer in dense_layers(model):
-        assert layer.get_config()["kernel_regularizer"]["config"]["l2"] == pytest.approx(0.01)
+        penalty = layer.get_config()["kernel_regularizer"]["config"]
+        assert (penalty["l1"], penalty["l2"]) == (pytest.approx(l1), pytest.approx(l2))
 
 
 # ---------------------------------------------------------------- lesson 74: ReduceLROnPlateau
