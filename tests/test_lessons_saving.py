@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -172,8 +173,13 @@ def test_prepare_data_warms_all_eight_sets_then_reports_hits_and_skips(
     assert set(table["status"]) == {"miss"}
     rows = dict(zip(table["dataset"], table["rows"], strict=True))
     assert rows["mnist"] == 160 and rows["iris"] == 150 and rows["boston_housing"] == 60
-    assert (table["bytes"] > 0).all()
+    assert (table["bytes"] > 0).all() and (table["seconds"] > 0).all()
     assert run.data.metrics["iris_bytes"] == 150 * 4 * 8 + 150 * 8  # float64 x, int64 y
+    assert run.data.metrics["iris_seconds"] == pytest.approx(
+        table.set_index("dataset")["seconds"]["iris"]
+    )
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("iris: ")]
+    assert re.fullmatch(r"iris: cache miss, 150 rows, 6000 bytes, \d+\.\d\d s", line), line
     assert run.data.metrics["datasets_miss"] == 8
     assert run.data.tags["cache"] == "miss"
 
