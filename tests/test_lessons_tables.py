@@ -59,6 +59,14 @@ def test_tabular_learns_boston_housing_with_conv1d(lesson_env, tracking, tmp_pat
     run = trained_run(result, tracking, "tabular", "regression", tmp_path)
     assert run.data.tags["lesson"] == "43-46, 61"
     assert run.data.params["model"] == "conv1d"
+    # Lesson 34: the scaling fitted on the training rows is the model's first layer, and the
+    # target's the last (learnt standardized, predicted in its own units)
+    summary = Path(
+        tracking.download_artifacts(run.info.run_id, "model_summary.txt", str(tmp_path))
+    ).read_text()
+    kinds = [line.split("(")[1].split(")")[0] for line in summary.splitlines() if "│ " in line]
+    assert (kinds[1], kinds[-1]) == ("Normalization", "Rescaling")  # -P scaler=auto: standard
+    assert run.data.params["scaler"] == "auto"
     assert "plots/predicted_vs_true.png" in artifact_paths(tracking, run.info.run_id, "plots")
     # The logged model takes the 13 raw features and scores the run's own test rows (Keras's
     # split: the last 20% after a seed-113 shuffle) as logged.
@@ -159,8 +167,15 @@ def test_csv_by_default_writes_wine_out_and_learns_it_back(lesson_env, tracking,
     columns = read_table(tracking, run, "profile/columns.csv", tmp_path / "profile")
     assert columns["column"].tolist() == written.columns.tolist()
     assert columns["missing"].sum() == 0
+    # each column's dtype as pandas reads the file: the measures are floats
+    assert dict(zip(columns["column"], columns["dtype"], strict=True)) == {
+        name: str(dtype) for name, dtype in written.dtypes.items()
+    }
+    assert columns["dtype"].iloc[0] == "float64"
     report = tracking.download_artifacts(run.info.run_id, "profile/profile.txt", str(tmp_path))
-    assert Path(report).read_text().startswith("shape: 178 rows x 14 columns")
+    text = Path(report).read_text()
+    assert text.startswith("shape: 178 rows x 14 columns")
+    assert all(f"\n{row} " in text for row in ("count", "mean", "std", "min", "max", "top"))
 
     # The predictions file: the test rows exactly as written, plus true and predicted.
     out = read_table(tracking, run, "predictions/test_predictions.csv", tmp_path / "out")
