@@ -92,6 +92,8 @@ def test_two_lists_train_every_combination(lesson_env, tracking, tmp_path):
     assert normalised[0] == normalised[1] < normalised[2] == normalised[3]  # BN's own weights
     key = "test_accuracy_batch_norm_true_learning_rate_0.05"
     assert parent.data.metrics[key] == by_run[3]
+    for kid in kids:  # a table's class, as any classification run: its confusion matrix
+        assert "plots/confusion_matrix.png" in artifact_paths(tracking, kid.info.run_id, "plots")
 
 
 def test_a_sweep_over_data_sets_scores_each_on_its_own(lesson_env, tracking, tmp_path):
