@@ -55,6 +55,7 @@ def test_nlp_tokenize_logs_the_vocabulary_and_a_model_that_reads_text(
     assert run.data.params["vocabulary_size"] == str(size)
     assert run.data.metrics["onehot_values_per_text"] == 5 * size  # maxlen 5 by default
     assert run.data.metrics["index_values_per_text"] == 5
+    assert run.data.metrics["embedded_values_per_text"] == 5 * int(run.data.params["embedding_dim"])
     sequences = table(tracking, run, "vocabulary/sequences.csv", tmp_path)
     assert len(sequences) == 12 and all(len(s.split()) == 5 for s in sequences["sequence"])
     assert "plots/confusion_matrix.png" in artifact_paths(tracking, run.info.run_id)
@@ -80,7 +81,7 @@ def test_nlp_imdb_bidirectional_with_a_sigmoid_head(lesson_env, tracking, tmp_pa
     assert list(vocabulary["word"][:5]) == ["<pad>", "<start>", "<oov>", "<unused>", "the"]
     samples = table(tracking, run, "predictions/samples.csv", tmp_path)
     assert len(samples) == 20 and samples["text"][0].startswith("<start>")
-    assert set(samples["label"]) <= {"negative", "positive"}
+    assert set(samples["label"]) | set(samples["predicted"]) <= {"negative", "positive"}
 
 
 def test_nlp_reuters_46_topics_with_a_gru(lesson_env, tracking, tmp_path):
