@@ -96,6 +96,7 @@ def test_nlp_reuters_46_topics_with_a_gru(lesson_env, tracking, tmp_path):
     samples = table(tracking, run, "predictions/samples.csv", tmp_path)
     words = {"cocoa", "beans", "harvest", "grain", "wheat", "corn", "oil", "barrel", "crude"}
     assert samples["text"].str.split().explode().isin(words).any()  # decoded, not indices
+    assert list(samples.columns) == ["text", "label", "predicted"]  # true and predicted topic
 
 
 def test_bidirectional_needs_a_recurrent_model(lesson_env, tracking, tmp_path):
