@@ -117,9 +117,12 @@ def keras_measured(client, run) -> tuple[set[str], set[str]]:
 def test_dnn_basic_logs_the_loss_alone_by_default(lesson_env, tracking, tmp_path):
     """Lesson 04: no metrics given, Keras still reports the loss; the project's own scores
     (learning rate, RMSE/MAE/R2 in the target's units, baselines) are there as always."""
-    result = mlflow_run("dnn_basic", TINY | {"metrics": ""}, lesson_env, tmp_path)
+    result = mlflow_run("dnn_basic", TINY, lesson_env, tmp_path)  # dnn_basic's default: none
     run = trained_run(result, tracking, "dnn_basic", "regression", tmp_path)
     assert run.data.params["metrics"] == "''"
+    # lesson 02 by default too: predictions for 101, 102, 103
+    path = tracking.download_artifacts(run.info.run_id, "predictions/new_inputs.csv", str(tmp_path))
+    assert pd.read_csv(path)["input"].tolist() == [101.0, 102.0, 103.0]
     per_epoch, tests = keras_measured(tracking, run)
     assert per_epoch == {"loss", "val_loss", "learning_rate"}
     assert tests == {"test_loss", "test_rmse", "test_mae", "test_r2"}
