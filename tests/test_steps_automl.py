@@ -113,3 +113,26 @@ def test_autokeras_needs_validation_rows():
     dataset = Dataset("toy", "regression", np.ones((8, 2)), np.arange(8.0))
     with pytest.raises(UserError, match=r"^AutoKeras ranks its trials on validation rows"):
         automl.prepared(dataset, val_fraction=0, test_fraction=0.2, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("digits", "ImageClassifier"),
+        ("iris", "StructuredDataClassifier"),
+        ("diabetes", "StructuredDataRegressor"),
+    ],
+)
+def test_each_kind_of_data_gets_its_own_autokeras_task(name, expected, tmp_path):
+    ak = pytest.importorskip("autokeras")
+    from steps import datasets
+
+    found = automl.searcher(ak, datasets.resolve(name).load(), 1, 0, tmp_path)
+    assert type(found).__name__ == expected
+
+
+def test_images_with_a_number_to_predict_get_the_image_regressor(tmp_path):
+    ak = pytest.importorskip("autokeras")
+    images = Dataset("toy", "regression", np.zeros((8, 4, 4, 1)), np.arange(8.0), pixel_max=1.0)
+    assert images.is_image
+    assert type(automl.searcher(ak, images, 1, 0, tmp_path)).__name__ == "ImageRegressor"
