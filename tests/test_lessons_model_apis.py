@@ -3,6 +3,8 @@ ensembles."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -317,6 +319,10 @@ def test_ensemble_logs_each_output_and_reloads_with_named_inputs(
     assert f"ensemble: {scores}; {kept}" in result.stdout.splitlines()
     plots = artifact_paths(tracking, run.info.run_id, "plots")
     assert {"plots/predicted_vs_true_out1.png", "plots/predicted_vs_true_out2.png"} <= set(plots)
+    summary = Path(
+        tracking.download_artifacts(run.info.run_id, "model_summary.txt", str(tmp_path))
+    ).read_text()
+    assert "merge (Concatenate)" in summary  # the two input branches, merged
 
     # The same test rows as the run (same seed), through the reloaded model: same scores.
     prepared = prepare(sequences, prepare_options(seed=42))

@@ -45,6 +45,7 @@ def test_a_depth_sweep_trains_a_child_per_depth(lesson_env, tracking, tmp_path):
     assert {k.data.params["units"] for k in kids} == {"8"}  # the rest as given, for each
     for kid in kids:
         assert_trained_run(tracking, kid, "regression", tmp_path / kid.info.run_id)
+        assert not [name for name in kid.data.metrics if "accuracy" in name]  # lessons 07-08
 
     table = comparison(tracking, parent, tmp_path)
     assert table["variant"].tolist() == ["layers_1", "layers_3"]
