@@ -235,18 +235,35 @@ def quiet_keras() -> Iterator[None]:
 
 
 def log_keras_model(model, example, backend: str, requirements: list[str]):
-    import mlflow
+    """MLflow's TensorFlow flavour (the Keras flavour on JAX and PyTorch), with a pyfunc that
+    predicts without Keras's progress bar (`steps/quiet_pyfunc.py`): `mlflow models serve`
+    would print one per request."""
+    from mlflow.models import Model
+
+    from steps import quiet_pyfunc
 
     if backend == "tensorflow":
-        return mlflow.tensorflow.log_model(
-            model, name="model", input_example=example, pip_requirements=requirements
+        return Model.log(
+            artifact_path=None,  # deprecated for name=, yet still required
+            name="model",
+            flavor=quiet_pyfunc,
+            model=model,
+            keras_flavor="mlflow.tensorflow",
+            input_example=example,
+            pip_requirements=requirements,
         )
     # The keras flavour crashes on input_example (upstream bug): signature only.
     from mlflow.models import infer_signature
 
     signature = infer_signature(example, model.predict(example, verbose=0))
-    return mlflow.keras.log_model(
-        model, name="model", signature=signature, pip_requirements=requirements
+    return Model.log(
+        artifact_path=None,
+        name="model",
+        flavor=quiet_pyfunc,
+        model=model,
+        keras_flavor="mlflow.keras",
+        signature=signature,
+        pip_requirements=requirements,
     )
 
 
