@@ -12,7 +12,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
 # `mlflow run --env-manager local` starts `python` from PATH: make it this venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run test test-slow test-ui lint format ui tensorboard mlproject clean clean-runs bench
+.PHONY: install run test test-slow test-ui lint format ui serve tensorboard mlproject clean clean-runs bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,12 @@ mlproject: $(STAMP)  ## regenerate MLproject from pipelines/params.py and pipeli
 
 ui: $(STAMP)  ## MLflow UI on http://$(HOST):$(PORT)
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host $(HOST) --port $(PORT)
+
+# MLflow's scoring server over one model, in this environment (--env-manager local)
+SERVE_PORT ?= 5001
+MODEL ?=
+serve: $(STAMP)  ## MLflow's scoring server for MODEL=models:/NAME@champion on http://$(HOST):$(SERVE_PORT)
+	$(BIN)/python -m steps.servers serve --model "$(MODEL)" --host $(HOST) --port $(SERVE_PORT)
 
 tensorboard: $(STAMP)  ## TensorBoard over the runs' traces by name (EXP=<experiment>, RUN=<run id or name>)
 	$(BIN)/python -m steps.servers tensorboard --experiment "$(EXP)" --run "$(RUN)" \

@@ -1,5 +1,6 @@
 """Local dashboards that answer only to their own host names: TensorBoard over the runs'
-traces (lesson 33) and Optuna's dashboard over a study (lesson 66).
+traces (lesson 33) and Optuna's dashboard over a study (lesson 66); and MLflow's scoring
+server over a logged model.
 
 TensorBoard reads a tree of links it is given, `<experiment>/<run name>[/<child run>]/train`,
 built from the tracking store, so its run list names runs as the MLflow UI does instead of
@@ -12,9 +13,10 @@ server's own names stops that, as MLflow's `--allowed-hosts` does for its UI.
     python -m steps.servers tensorboard [--experiment NAME] [--run ID_OR_NAME] [--logdir DIR]
                                         [--host H --port P --allowed-hosts A,B]
     python -m steps.servers optuna [--storage URL] [--host H --port P --allowed-hosts A,B]
+    python -m steps.servers serve --model models:/NAME@champion [--host H --port P]
 
-(`make tensorboard [EXP=...] [RUN=...]`, `make optuna-dashboard`; the tracking store is
-MLFLOW_TRACKING_URI's, the study's URL defaults to OPTUNA_STORAGE.)
+(`make tensorboard [EXP=...] [RUN=...]`, `make optuna-dashboard`, `make serve MODEL=...`; the
+tracking store is MLFLOW_TRACKING_URI's, the study's URL defaults to OPTUNA_STORAGE.)
 """
 
 from __future__ import annotations
@@ -153,9 +155,55 @@ def optuna(storage: str, host: str, port: int, allowed: frozenset[str]) -> None:
         server.serve_forever()
 
 
+def serve(model: str, host: str, port: int) -> int:
+    """MLflow's scoring server (`mlflow models serve --env-manager local`: this environment)
+    over `model`, once MLflow finds it; one `error:` line and exit 2 when it does not."""
+    import os
+
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import get_model_info
+
+    from steps.secrets import redacted
+
+    if not model:
+        return refuse(
+            "give the model to serve: MODEL=models:/NAME@champion, models:/NAME/3, "
+            "models:/m-<id> or runs:/<run id>/model"
+        )
+    try:
+        flavors = get_model_info(model).flavors
+    except (MlflowException, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return refuse(
+            f"cannot serve {model}: {redacted(reason)} (tracking store "
+            f"{redacted(os.environ.get('MLFLOW_TRACKING_URI', 'sqlite:///mlflow.db'))})"
+        )
+    if "python_function" not in flavors:
+        return refuse(f"cannot serve {model}: it has no python_function flavour")
+    # uvicorn, which MLflow starts by name, is in this environment's bin folder; TensorFlow's
+    # C++ notices stay hidden as in the pipelines unless the caller chose a level.
+    bin_folder = str(Path(sys.executable).parent)
+    os.environ["PATH"] = os.pathsep.join([bin_folder, os.environ.get("PATH", "")])
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    print(
+        f"serving {model} at http://{host}:{port}/invocations "
+        f"(POST JSON: dataframe_split, dataframe_records, instances or inputs)",
+        flush=True,
+    )
+    command = [str(Path(bin_folder, "mlflow")), "models", "serve", "-m", model]
+    command += ["--env-manager", "local", "--host", host, "--port", str(port)]
+    os.execv(command[0], command)
+    return 0  # not reached
+
+
+def refuse(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m steps.servers", description=__doc__)
-    parser.add_argument("dashboard", choices=("tensorboard", "optuna"))
+    parser.add_argument("dashboard", choices=("tensorboard", "optuna", "serve"))
     parser.add_argument(
         "--logdir", default="", help="tensorboard: a folder of traces (default: the runs')"
     )
@@ -164,13 +212,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--storage", default="", help="optuna: the study's URL (default: OPTUNA_STORAGE)"
     )
+    parser.add_argument("--model", default="", help="serve: the model's URI")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0: 6006 or 8080")
+    parser.add_argument("--port", type=int, default=0, help="0: 6006, 8080 or 5001")
     parser.add_argument(
         "--allowed-hosts", default="", help="more host names to answer to, comma-separated"
     )
     args = parser.parse_args(argv)
     allowed = allowed_hosts(args.host, args.allowed_hosts.split(","))
+    if args.dashboard == "serve":
+        return serve(args.model, args.host, args.port or 5001)
     if args.dashboard == "tensorboard":
         logdir = args.logdir
         if not logdir:
