@@ -12,7 +12,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
 # `mlflow run --env-manager local` starts `python` from PATH: make it this venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run test test-slow test-ui lint format ui serve tensorboard mlproject clean clean-runs bench
+.PHONY: install run test test-slow test-ui lint format ui server serve tensorboard mlproject clean clean-runs bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,15 @@ SERVE_PORT ?= 5001
 MODEL ?=
 serve: $(STAMP)  ## MLflow's scoring server for MODEL=models:/NAME@champion on http://$(HOST):$(SERVE_PORT)
 	$(BIN)/python -m steps.servers serve --model "$(MODEL)" --host $(HOST) --port $(SERVE_PORT)
+
+# A tracking server for a team: runs and models in BACKEND (a database URL; keep its password in
+# PGPASSWORD or ~/.pgpass), artifacts proxied by the server to ARTIFACTS (a folder, s3://...).
+# Clients set MLFLOW_TRACKING_URI=http://HOST:PORT and need nothing else.
+BACKEND ?= sqlite:///mlflow-server.db
+ARTIFACTS ?= mlartifacts
+server: $(STAMP)  ## MLflow's tracking server with proxied artifacts on http://$(HOST):$(PORT) (BACKEND=, ARTIFACTS=)
+	$(BIN)/python -m steps.servers tracking --backend "$(BACKEND)" --artifacts "$(ARTIFACTS)" \
+		--host $(HOST) --port $(PORT) --allowed-hosts "$(ALLOWED_HOSTS)"
 
 tensorboard: $(STAMP)  ## TensorBoard over the runs' traces by name (EXP=<experiment>, RUN=<run id or name>)
 	$(BIN)/python -m steps.servers tensorboard --experiment "$(EXP)" --run "$(RUN)" \
