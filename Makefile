@@ -70,12 +70,14 @@ serve: $(STAMP)  ## MLflow's scoring server for MODEL=models:/NAME@champion on h
 
 # A tracking server for a team: runs and models in BACKEND (a database URL; keep its password in
 # PGPASSWORD or ~/.pgpass), artifacts proxied by the server to ARTIFACTS (a folder, s3://...).
-# Clients set MLFLOW_TRACKING_URI=http://HOST:PORT and need nothing else.
+# Clients set MLFLOW_TRACKING_URI=http://HOST:PORT and need nothing else. SERVER_OPTS go to
+# `mlflow server` as they are (--app-name basic-auth, --workers 8, --cors-allowed-origins ...).
 BACKEND ?= sqlite:///mlflow-server.db
 ARTIFACTS ?= mlartifacts
+SERVER_OPTS ?=
 server: $(STAMP)  ## MLflow's tracking server with proxied artifacts on http://$(HOST):$(PORT) (BACKEND=, ARTIFACTS=)
 	$(BIN)/python -m steps.servers tracking --backend "$(BACKEND)" --artifacts "$(ARTIFACTS)" \
-		--host $(HOST) --port $(PORT) --allowed-hosts "$(ALLOWED_HOSTS)"
+		--host $(HOST) --port $(PORT) --allowed-hosts "$(ALLOWED_HOSTS)" $(SERVER_OPTS)
 
 tensorboard: $(STAMP)  ## TensorBoard over the runs' traces by name (EXP=<experiment>, RUN=<run id or name>)
 	$(BIN)/python -m steps.servers tensorboard --experiment "$(EXP)" --run "$(RUN)" \

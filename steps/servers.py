@@ -220,18 +220,30 @@ def serve(model: str, host: str, port: int) -> int:
 
 
 def tracking_server(
-    backend: str, artifacts: str, host: str, port: int, extra_hosts: list[str], workers: int
+    backend: str, artifacts: str, host: str, port: int, extra_hosts: list[str], options: list[str]
 ) -> int:
     """MLflow's tracking server (`mlflow server`) for a team: runs and models in `backend`
     (a database URL), artifacts proxied by the server to `artifacts` (a folder, or any MLflow
-    artifact URI: s3://, gs://, ...), so clients need only its http:// address. The store is
+    artifact URI: s3://, gs://, ...), so clients need only its http:// address; `options` go
+    to `mlflow server` as they are (`--app-name basic-auth`, `--workers 8`, ...). The store is
     created or migrated here first, once, rather than by each of the server's workers."""
     import os
 
     from steps.secrets import redacted
-    from steps.tracking_store import open_store
+    from steps.tracking_store import lock_path, open_store
 
+    if lock_path(backend) is None:
+        return refuse(
+            f"the backend store must be a database URL, not {redacted(backend)}: "
+            "postgresql://USER@HOST:5432/DB (password in PGPASSWORD or ~/.pgpass), "
+            "mysql://..., or sqlite:///FILE"
+        )
     try:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(backend)  # reached once here; MLflow retries for minutes
+        with engine.connect():
+            engine.dispose()
         open_store(backend)
     except Exception as exc:  # MLflow and SQLAlchemy raise many kinds; the first line says it
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -250,8 +262,7 @@ def tracking_server(
         # A Host header is matched whole, port included.
         given = [f"{name},{name}:*" for name in (host, *names)]
         command += ["--allowed-hosts", ",".join([*get_default_allowed_hosts(), *given])]
-    if workers:
-        command += ["--workers", str(workers)]
+    command += options
     print(
         f"MLflow tracking server over {redacted(backend)}, artifacts in {redacted(artifacts)}: "
         f"MLFLOW_TRACKING_URI=http://{host}:{port}",
@@ -284,23 +295,28 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--artifacts", default="mlartifacts", help="tracking: where the server keeps artifacts"
     )
-    parser.add_argument("--workers", type=int, default=0, help="tracking: 0: MLflow's default")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: 6006, 8080, 5001 or 5000")
     parser.add_argument(
         "--allowed-hosts", default="", help="more host names to answer to, comma-separated"
     )
-    args = parser.parse_args(argv)
+    parser.epilog = "tracking: any other option is passed to `mlflow server` as it is"
+    args, options = parser.parse_known_args(argv)
+    if options and args.dashboard != "tracking":
+        parser.error(f"unrecognized arguments: {' '.join(options)}")
     allowed = allowed_hosts(args.host, args.allowed_hosts.split(","))
     if args.dashboard == "serve":
         return serve(args.model, args.host, args.port or 5001)
     if args.dashboard == "tracking":
         extra = args.allowed_hosts.split(",")
         port = args.port or 5000
-        return tracking_server(args.backend, args.artifacts, args.host, port, extra, args.workers)
+        return tracking_server(args.backend, args.artifacts, args.host, port, extra, options)
     if args.dashboard == "tensorboard":
         logdir = args.logdir
         if not logdir:
+            import os
+
+            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # downloads
             logdir = tempfile.mkdtemp(prefix="tensorboard-runs-")
             count = trace_tree(Path(logdir), args.experiment, args.run)
             print(f"{count} runs' traces, by experiment and run name, in {logdir}", flush=True)

@@ -3,8 +3,10 @@ a lesson, two `tune` workers, `make tensorboard` and a model registry, all throu
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import subprocess
 import sys
 import urllib.parse
 import urllib.request
@@ -83,10 +85,19 @@ def test_a_team_server_on_postgres_records_lessons_tune_workers_and_models(
     artifacts = tmp_path / "server-artifacts"
     env = lesson_env | {"PGPASSWORD": os.environ["PGPASSWORD"]}
     command = [*SERVER, "--backend", backend, "--artifacts", str(artifacts)]
+    command += ["--allowed-hosts", "mlflow.team.example"]
     server = start(command, env, REPO, tmp_path / "server.log")
     try:
         url = server.ready("/health")
         rest = Rest(url)
+        # MLflow's host check: its local names and the names given, no other (DNS rebinding).
+        for host, expected in (("mlflow.team.example:80", 200), ("rebound.example", 403)):
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            connection.request(
+                "GET", "/api/2.0/mlflow/experiments/search?max_results=1", headers={"Host": host}
+            )
+            assert connection.getresponse().status == expected, host
+            connection.close()
         # Clients know only the server's address: no database, no artifact folder.
         client_env = lesson_env | {"MLFLOW_TRACKING_URI": url}
         client_env.pop("PGPASSWORD", None)
@@ -186,3 +197,31 @@ def test_a_team_server_on_postgres_records_lessons_tune_workers_and_models(
     finally:
         mlflow.set_tracking_uri(None)
         stop(server)
+
+
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [
+        (
+            "postgresql://lessons:s3cr3t@127.0.0.1:9/mlflow",  # nothing listens on port 9
+            "error: cannot open the backend store postgresql://lessons:***@127.0.0.1:9/mlflow: "
+            "(psycopg.OperationalError) connection failed: ",
+        ),
+        (
+            "file:///tmp/runs",
+            "error: the backend store must be a database URL, not file:///tmp/runs",
+        ),
+    ],
+)
+def test_a_backend_store_it_cannot_open_is_one_line(backend, message, lesson_env, tmp_path):
+    result = subprocess.run(
+        [*SERVER, "--backend", backend, "--port", "9"],
+        cwd=tmp_path,
+        env=lesson_env | {"PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(message) and "s3cr3t" not in result.stderr + result.stdout
