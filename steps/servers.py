@@ -1,6 +1,8 @@
 """Local dashboards that answer only to their own host names: TensorBoard over the runs'
-traces (lesson 33) and Optuna's dashboard over a study (lesson 66); and MLflow's scoring
-server over a logged model.
+traces (lesson 33) and Optuna's dashboard over a study (lesson 66). And the launchers of
+MLflow's own servers: its scoring server over a logged model, its tracking server for a team
+(a backend database and proxied artifacts), each after a check that says in one line what is
+wrong with the model or the store.
 
 TensorBoard reads a tree of links it is given, `<experiment>/<run name>[/<child run>]/train`,
 built from the tracking store, so its run list names runs as the MLflow UI does instead of
@@ -14,8 +16,8 @@ server's own names stops that, as MLflow's `--allowed-hosts` does for its UI.
                                         [--host H --port P --allowed-hosts A,B]
     python -m steps.servers optuna [--storage URL] [--host H --port P --allowed-hosts A,B]
     python -m steps.servers serve --model models:/NAME@champion [--host H --port P]
-    python -m steps.servers tracking [--backend URL] [--artifacts DEST] [--workers N]
-                                     [--host H --port P --allowed-hosts A,B]
+    python -m steps.servers tracking [--backend URL] [--artifacts DEST]
+                                     [--host H --port P --allowed-hosts A,B] [MLFLOW OPTIONS]
 
 (`make tensorboard [EXP=...] [RUN=...]`, `make optuna-dashboard`, `make serve MODEL=...`,
 `make server [BACKEND=...] [ARTIFACTS=...]`; the tracking store is MLFLOW_TRACKING_URI's, the
@@ -25,6 +27,7 @@ study's URL defaults to OPTUNA_STORAGE.)
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -181,8 +184,7 @@ def optuna(storage: str, host: str, port: int, allowed: frozenset[str]) -> None:
 def serve(model: str, host: str, port: int) -> int:
     """MLflow's scoring server (`mlflow models serve --env-manager local`: this environment)
     over `model`, once MLflow finds it; one `error:` line and exit 2 when it does not."""
-    import os
-
+    import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.models import get_model_info
 
@@ -199,7 +201,7 @@ def serve(model: str, host: str, port: int) -> int:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return refuse(
             f"cannot serve {model}: {redacted(reason)} (tracking store "
-            f"{redacted(os.environ.get('MLFLOW_TRACKING_URI', 'sqlite:///mlflow.db'))})"
+            f"{redacted(mlflow.get_tracking_uri())})"
         )
     if "python_function" not in flavors:
         return refuse(f"cannot serve {model}: it has no python_function flavour")
@@ -227,8 +229,6 @@ def tracking_server(
     artifact URI: s3://, gs://, ...), so clients need only its http:// address; `options` go
     to `mlflow server` as they are (`--app-name basic-auth`, `--workers 8`, ...). The store is
     created or migrated here first, once, rather than by each of the server's workers."""
-    import os
-
     from steps.secrets import redacted
     from steps.tracking_store import lock_path, open_store
 
@@ -243,7 +243,8 @@ def tracking_server(
 
         engine = create_engine(backend)  # reached once here; MLflow retries for minutes
         with engine.connect():
-            engine.dispose()
+            pass
+        engine.dispose()
         open_store(backend)
     except Exception as exc:  # MLflow and SQLAlchemy raise many kinds; the first line says it
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -314,8 +315,6 @@ def main(argv: list[str]) -> int:
     if args.dashboard == "tensorboard":
         logdir = args.logdir
         if not logdir:
-            import os
-
             os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # downloads
             logdir = tempfile.mkdtemp(prefix="tensorboard-runs-")
             count = trace_tree(Path(logdir), args.experiment, args.run)
