@@ -87,7 +87,7 @@ class Tracker:
             features = dict(x) if isinstance(x, dict) else x
             targets = dict(y) if isinstance(y, dict) else y
             dataset = mlflow.data.from_numpy(features, targets=targets, name=name, digest=digest)
-            mlflow.log_input(dataset, context=context)
+            log_input(dataset, context)
 
     def set_tags(self, **tags: object) -> None:
         import mlflow
@@ -219,6 +219,26 @@ class Tracker:
             info = log_keras_model(model, example, backend, requirements)
         mlflow.set_tag("model_uri", info.model_uri)
         return info.model_uri
+
+
+# What the stores say when a dataset (experiment, name, digest) is already there: PostgreSQL
+# (its key's name), sqlite, MySQL.
+DUPLICATE_DATASET = ("dataset_pk", "UNIQUE constraint failed: datasets.", "for key 'datasets.")
+
+
+def log_input(dataset, context: str) -> None:
+    """`mlflow.log_input`, once more when another process stored the same dataset between
+    MLflow's look-up and its insert: parallel workers (tune) log the same rows at once, and
+    the store refuses the second insert. The second time the dataset is found and linked."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mlflow.log_input(dataset, context=context)
+    except MlflowException as exc:
+        if not any(marker in str(exc) for marker in DUPLICATE_DATASET):
+            raise
+        mlflow.log_input(dataset, context=context)
 
 
 @contextlib.contextmanager
