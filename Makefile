@@ -12,7 +12,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
 # `mlflow run --env-manager local` starts `python` from PATH: make it this venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run test test-slow test-ui lint format ui tensorboard mlproject clean clean-runs bench
+.PHONY: install run test test-slow test-ui lint format ui server serve tensorboard mlproject clean clean-runs bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,23 @@ mlproject: $(STAMP)  ## regenerate MLproject from pipelines/params.py and pipeli
 
 ui: $(STAMP)  ## MLflow UI on http://$(HOST):$(PORT)
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host $(HOST) --port $(PORT)
+
+# MLflow's scoring server over one model, in this environment (--env-manager local)
+SERVE_PORT ?= 5001
+MODEL ?=
+serve: $(STAMP)  ## MLflow's scoring server for MODEL=models:/NAME@champion on http://$(HOST):$(SERVE_PORT)
+	$(BIN)/python -m steps.servers serve --model "$(MODEL)" --host $(HOST) --port $(SERVE_PORT)
+
+# A tracking server for a team: runs and models in BACKEND (a database URL; keep its password in
+# PGPASSWORD or ~/.pgpass), artifacts proxied by the server to ARTIFACTS (a folder, s3://...).
+# Clients set MLFLOW_TRACKING_URI=http://HOST:PORT and need nothing else. SERVER_OPTS go to
+# `mlflow server` as they are (--app-name basic-auth, --workers 8, --cors-allowed-origins ...).
+BACKEND ?= sqlite:///mlflow-server.db
+ARTIFACTS ?= mlartifacts
+SERVER_OPTS ?=
+server: $(STAMP)  ## MLflow's tracking server with proxied artifacts on http://$(HOST):$(PORT) (BACKEND=, ARTIFACTS=)
+	$(BIN)/python -m steps.servers tracking --backend "$(BACKEND)" --artifacts "$(ARTIFACTS)" \
+		--host $(HOST) --port $(PORT) --allowed-hosts "$(ALLOWED_HOSTS)" $(SERVER_OPTS)
 
 tensorboard: $(STAMP)  ## TensorBoard over the runs' traces by name (EXP=<experiment>, RUN=<run id or name>)
 	$(BIN)/python -m steps.servers tensorboard --experiment "$(EXP)" --run "$(RUN)" \

@@ -1,5 +1,8 @@
 """Local dashboards that answer only to their own host names: TensorBoard over the runs'
-traces (lesson 33) and Optuna's dashboard over a study (lesson 66).
+traces (lesson 33) and Optuna's dashboard over a study (lesson 66). And the launchers of
+MLflow's own servers: its scoring server over a logged model, its tracking server for a team
+(a backend database and proxied artifacts), each after a check that says in one line what is
+wrong with the model or the store.
 
 TensorBoard reads a tree of links it is given, `<experiment>/<run name>[/<child run>]/train`,
 built from the tracking store, so its run list names runs as the MLflow UI does instead of
@@ -12,14 +15,20 @@ server's own names stops that, as MLflow's `--allowed-hosts` does for its UI.
     python -m steps.servers tensorboard [--experiment NAME] [--run ID_OR_NAME] [--logdir DIR]
                                         [--host H --port P --allowed-hosts A,B]
     python -m steps.servers optuna [--storage URL] [--host H --port P --allowed-hosts A,B]
+    python -m steps.servers serve --model models:/NAME@champion [--host H --port P]
+    python -m steps.servers tracking [--backend URL] [--artifacts DEST]
+                                     [--host H --port P --allowed-hosts A,B] [MLFLOW OPTIONS]
 
-(`make tensorboard [EXP=...] [RUN=...]`, `make optuna-dashboard`; the tracking store is
-MLFLOW_TRACKING_URI's, the study's URL defaults to OPTUNA_STORAGE.)
+(`make tensorboard [EXP=...] [RUN=...]`, `make optuna-dashboard`, `make serve MODEL=...`,
+`make server [BACKEND=...] [ARTIFACTS=...]`; the tracking store is MLFLOW_TRACKING_URI's, the
+study's URL defaults to OPTUNA_STORAGE.)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -70,18 +79,20 @@ def local_folder(artifact_uri: str) -> Path | None:
 
 def trace_tree(root: Path, experiment: str = "", run: str = "") -> int:
     """Link each run's traces as `root/<experiment>/<run name>[/<child name>]/<train|...>`
-    (runs of `experiment`, and `run` with its children, when given); the runs linked."""
+    (runs of `experiment`, and `run` with its children, when given); the runs linked.
+    Traces in an artifact store elsewhere (a tracking server's proxied artifacts, a bucket)
+    are downloaded through MLflow into the tree instead of linked."""
     import mlflow
 
     client, linked = mlflow.MlflowClient(), 0
     for found in client.search_experiments():
         if not experiment or found.name == experiment:
             runs = {r.info.run_id: r for r in client.search_runs([found.experiment_id])}
-            linked += link_runs(root / safe(found.name), runs, run)
+            linked += link_runs(client, root / safe(found.name), runs, run)
     return linked
 
 
-def link_runs(top: Path, runs: dict, only: str) -> int:
+def link_runs(client, top: Path, runs: dict, only: str) -> int:
     folders: dict[str, Path] = {}
 
     def folder(run_id: str) -> Path:  # parents first: a child's folder is inside its parent's
@@ -99,13 +110,30 @@ def link_runs(top: Path, runs: dict, only: str) -> int:
     oldest_first = sorted(reversed(runs.items()), key=lambda item: item[1].info.start_time)
     for run_id, found in oldest_first:  # the first run of a name keeps it
         names = (run_id, found.info.run_name, *lineage(runs, run_id))
-        local = local_folder(found.info.artifact_uri)
-        traces = local / "tensorboard" if local else None
-        if (not only or only in names) and traces and traces.is_dir():
-            for part in traces.iterdir():
-                (folder(run_id) / part.name).symlink_to(part.resolve())
-            linked += 1
+        if only and only not in names:
+            continue
+        with tempfile.TemporaryDirectory() as staging:
+            parts = trace_folders(client, found, Path(staging))
+            for part in parts:
+                if part.is_relative_to(staging):  # downloaded: moved into the tree
+                    shutil.move(part, folder(run_id) / part.name)
+                else:
+                    (folder(run_id) / part.name).symlink_to(part.resolve())
+        linked += bool(parts)
     return linked
+
+
+def trace_folders(client, run, staging: Path) -> list[Path]:
+    """A run's TensorBoard folders (train, validation, ...): where they lie when its artifacts
+    are on this disk, else downloaded under `staging` through the tracking server."""
+    local = local_folder(run.info.artifact_uri)
+    if local is not None:
+        traces = local / "tensorboard"
+        return sorted(traces.iterdir()) if traces.is_dir() else []
+    if not client.list_artifacts(run.info.run_id, "tensorboard"):
+        return []
+    traces = client.download_artifacts(run.info.run_id, "tensorboard", str(staging))
+    return sorted(Path(traces).iterdir())
 
 
 def lineage(runs: dict, run_id: str) -> list[str]:
@@ -153,9 +181,106 @@ def optuna(storage: str, host: str, port: int, allowed: frozenset[str]) -> None:
         server.serve_forever()
 
 
+def serve(model: str, host: str, port: int) -> int:
+    """MLflow's scoring server (`mlflow models serve --env-manager local`: this environment)
+    over `model`, once MLflow finds it; one `error:` line and exit 2 when it does not."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import get_model_info
+
+    from steps.secrets import redacted
+
+    if not model:
+        return refuse(
+            "give the model to serve: MODEL=models:/NAME@champion, models:/NAME/3, "
+            "models:/m-<id> or runs:/<run id>/model"
+        )
+    try:
+        flavors = get_model_info(model).flavors
+    except (MlflowException, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return refuse(
+            f"cannot serve {model}: {redacted(reason)} (tracking store "
+            f"{redacted(mlflow.get_tracking_uri())})"
+        )
+    if "python_function" not in flavors:
+        return refuse(f"cannot serve {model}: it has no python_function flavour")
+    # uvicorn, which MLflow starts by name, is in this environment's bin folder; TensorFlow's
+    # C++ notices stay hidden as in the pipelines unless the caller chose a level.
+    bin_folder = str(Path(sys.executable).parent)
+    os.environ["PATH"] = os.pathsep.join([bin_folder, os.environ.get("PATH", "")])
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    print(
+        f"serving {model} at http://{host}:{port}/invocations "
+        f"(POST JSON: dataframe_split, dataframe_records, instances or inputs)",
+        flush=True,
+    )
+    command = [str(Path(bin_folder, "mlflow")), "models", "serve", "-m", model]
+    command += ["--env-manager", "local", "--host", host, "--port", str(port)]
+    os.execv(command[0], command)
+    return 0  # not reached
+
+
+def tracking_server(
+    backend: str, artifacts: str, host: str, port: int, extra_hosts: list[str], options: list[str]
+) -> int:
+    """MLflow's tracking server (`mlflow server`) for a team: runs and models in `backend`
+    (a database URL), artifacts proxied by the server to `artifacts` (a folder, or any MLflow
+    artifact URI: s3://, gs://, ...), so clients need only its http:// address; `options` go
+    to `mlflow server` as they are (`--app-name basic-auth`, `--workers 8`, ...). The store is
+    created or migrated here first, once, rather than by each of the server's workers."""
+    from steps.secrets import redacted
+    from steps.tracking_store import lock_path, open_store
+
+    if lock_path(backend) is None:
+        return refuse(
+            f"the backend store must be a database URL, not {redacted(backend)}: "
+            "postgresql://USER@HOST:5432/DB (password in PGPASSWORD or ~/.pgpass), "
+            "mysql://..., or sqlite:///FILE"
+        )
+    try:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(backend)  # reached once here; MLflow retries for minutes
+        with engine.connect():
+            pass
+        engine.dispose()
+        open_store(backend)
+    except Exception as exc:  # MLflow and SQLAlchemy raise many kinds; the first line says it
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return refuse(f"cannot open the backend store {redacted(backend)}: {redacted(reason)}")
+    if not urlparse(artifacts).scheme:  # a folder: where this command was started
+        artifacts = str(Path(artifacts).expanduser().absolute())
+    bin_folder = str(Path(sys.executable).parent)
+    os.environ["PATH"] = os.pathsep.join([bin_folder, os.environ.get("PATH", "")])
+    command = [str(Path(bin_folder, "mlflow")), "server", "--backend-store-uri", backend]
+    command += ["--serve-artifacts", "--artifacts-destination", artifacts]
+    command += ["--host", host, "--port", str(port)]
+    names = [name.strip() for name in extra_hosts if name.strip()]
+    if names:  # MLflow's defaults (local and private addresses) are replaced: keep them
+        from mlflow.server.security_utils import get_default_allowed_hosts
+
+        # A Host header is matched whole, port included.
+        given = [f"{name},{name}:*" for name in (host, *names)]
+        command += ["--allowed-hosts", ",".join([*get_default_allowed_hosts(), *given])]
+    command += options
+    print(
+        f"MLflow tracking server over {redacted(backend)}, artifacts in {redacted(artifacts)}: "
+        f"MLFLOW_TRACKING_URI=http://{host}:{port}",
+        flush=True,
+    )
+    os.execv(command[0], command)
+    return 0  # not reached
+
+
+def refuse(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m steps.servers", description=__doc__)
-    parser.add_argument("dashboard", choices=("tensorboard", "optuna"))
+    parser.add_argument("dashboard", choices=("tensorboard", "optuna", "serve", "tracking"))
     parser.add_argument(
         "--logdir", default="", help="tensorboard: a folder of traces (default: the runs')"
     )
@@ -164,16 +289,33 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--storage", default="", help="optuna: the study's URL (default: OPTUNA_STORAGE)"
     )
+    parser.add_argument("--model", default="", help="serve: the model's URI")
+    parser.add_argument(
+        "--backend", default="sqlite:///mlflow-server.db", help="tracking: the backend store"
+    )
+    parser.add_argument(
+        "--artifacts", default="mlartifacts", help="tracking: where the server keeps artifacts"
+    )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0: 6006 or 8080")
+    parser.add_argument("--port", type=int, default=0, help="0: 6006, 8080, 5001 or 5000")
     parser.add_argument(
         "--allowed-hosts", default="", help="more host names to answer to, comma-separated"
     )
-    args = parser.parse_args(argv)
+    parser.epilog = "tracking: any other option is passed to `mlflow server` as it is"
+    args, options = parser.parse_known_args(argv)
+    if options and args.dashboard != "tracking":
+        parser.error(f"unrecognized arguments: {' '.join(options)}")
     allowed = allowed_hosts(args.host, args.allowed_hosts.split(","))
+    if args.dashboard == "serve":
+        return serve(args.model, args.host, args.port or 5001)
+    if args.dashboard == "tracking":
+        extra = args.allowed_hosts.split(",")
+        port = args.port or 5000
+        return tracking_server(args.backend, args.artifacts, args.host, port, extra, options)
     if args.dashboard == "tensorboard":
         logdir = args.logdir
         if not logdir:
+            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # downloads
             logdir = tempfile.mkdtemp(prefix="tensorboard-runs-")
             count = trace_tree(Path(logdir), args.experiment, args.run)
             print(f"{count} runs' traces, by experiment and run name, in {logdir}", flush=True)

@@ -87,7 +87,7 @@ class Tracker:
             features = dict(x) if isinstance(x, dict) else x
             targets = dict(y) if isinstance(y, dict) else y
             dataset = mlflow.data.from_numpy(features, targets=targets, name=name, digest=digest)
-            mlflow.log_input(dataset, context=context)
+            log_input(dataset, context)
 
     def set_tags(self, **tags: object) -> None:
         import mlflow
@@ -221,6 +221,26 @@ class Tracker:
         return info.model_uri
 
 
+# What the stores say when a dataset (experiment, name, digest) is already there: PostgreSQL
+# (its key's name), sqlite, MySQL.
+DUPLICATE_DATASET = ("dataset_pk", "UNIQUE constraint failed: datasets.", "for key 'datasets.")
+
+
+def log_input(dataset, context: str) -> None:
+    """`mlflow.log_input`, once more when another process stored the same dataset between
+    MLflow's look-up and its insert: parallel workers (tune) log the same rows at once, and
+    the store refuses the second insert. The second time the dataset is found and linked."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mlflow.log_input(dataset, context=context)
+    except MlflowException as exc:
+        if not any(marker in str(exc) for marker in DUPLICATE_DATASET):
+            raise
+        mlflow.log_input(dataset, context=context)
+
+
 @contextlib.contextmanager
 def quiet_keras() -> Iterator[None]:
     import keras
@@ -235,18 +255,35 @@ def quiet_keras() -> Iterator[None]:
 
 
 def log_keras_model(model, example, backend: str, requirements: list[str]):
-    import mlflow
+    """MLflow's TensorFlow flavour (the Keras flavour on JAX and PyTorch), with a pyfunc that
+    predicts without Keras's progress bar (`steps/quiet_pyfunc.py`): `mlflow models serve`
+    would print one per request."""
+    from mlflow.models import Model
+
+    from steps import quiet_pyfunc
 
     if backend == "tensorflow":
-        return mlflow.tensorflow.log_model(
-            model, name="model", input_example=example, pip_requirements=requirements
+        return Model.log(
+            artifact_path=None,  # deprecated for name=, yet still required
+            name="model",
+            flavor=quiet_pyfunc,
+            model=model,
+            keras_flavor="mlflow.tensorflow",
+            input_example=example,
+            pip_requirements=requirements,
         )
     # The keras flavour crashes on input_example (upstream bug): signature only.
     from mlflow.models import infer_signature
 
     signature = infer_signature(example, model.predict(example, verbose=0))
-    return mlflow.keras.log_model(
-        model, name="model", signature=signature, pip_requirements=requirements
+    return Model.log(
+        artifact_path=None,
+        name="model",
+        flavor=quiet_pyfunc,
+        model=model,
+        keras_flavor="mlflow.keras",
+        signature=signature,
+        pip_requirements=requirements,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,3 +101,37 @@ def tracking(lesson_env, monkeypatch):
     mlflow.set_tracking_uri(lesson_env["MLFLOW_TRACKING_URI"])
     yield mlflow.MlflowClient()
     mlflow.set_tracking_uri(None)
+
+
+POSTGRES = os.environ.get("KERAS_LESSONS_TEST_POSTGRES", "")
+
+
+@pytest.fixture
+def postgres_databases(monkeypatch):
+    """Two fresh databases (Optuna's, MLflow's: both keep an alembic_version table)."""
+    if not POSTGRES:
+        pytest.skip(
+            "KERAS_LESSONS_TEST_POSTGRES is unset: no PostgreSQL server to test against "
+            "(.ci/run installs and starts one where Debian's postgresql package installs)"
+        )
+    import psycopg
+    from sqlalchemy.engine import URL, make_url
+
+    names = [f"lessons_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("optuna", "mlflow")]
+    connection = psycopg.connect(POSTGRES, autocommit=True)
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"CREATE DATABASE {name}")
+    base = make_url(POSTGRES)
+    # URLs without the password, which libpq reads from PGPASSWORD, as the README shows
+    monkeypatch.setenv("PGPASSWORD", base.password or "")
+    yield [
+        URL.create(
+            base.drivername, base.username, None, base.host, base.port, name
+        ).render_as_string()
+        for name in names
+    ]
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    connection.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import optuna
@@ -169,40 +168,6 @@ def test_without_keras_accuracy_the_search_minimizes_the_validation_loss(
     assert result.returncode == 0, result.stderr[-3000:]
     [parent], _ = parents_and_children(tracking, "tune")
     assert (parent.data.tags["metric"], parent.data.tags["direction"]) == ("val_loss", "minimize")
-
-
-POSTGRES = os.environ.get("KERAS_LESSONS_TEST_POSTGRES", "")
-
-
-@pytest.fixture
-def postgres_databases(monkeypatch):
-    """Two fresh databases (Optuna's, MLflow's: both keep an alembic_version table)."""
-    if not POSTGRES:
-        pytest.skip(
-            "KERAS_LESSONS_TEST_POSTGRES is unset: no PostgreSQL server to test against "
-            "(.ci/run installs and starts one where Debian's postgresql package installs)"
-        )
-    import psycopg
-    from sqlalchemy.engine import URL, make_url
-
-    names = [f"lessons_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("optuna", "mlflow")]
-    connection = psycopg.connect(POSTGRES, autocommit=True)
-    with connection.cursor() as cursor:
-        for name in names:
-            cursor.execute(f"CREATE DATABASE {name}")
-    base = make_url(POSTGRES)
-    # URLs without the password, which libpq reads from PGPASSWORD, as the README shows
-    monkeypatch.setenv("PGPASSWORD", base.password or "")
-    yield [
-        URL.create(
-            base.drivername, base.username, None, base.host, base.port, name
-        ).render_as_string()
-        for name in names
-    ]
-    with connection.cursor() as cursor:
-        for name in names:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    connection.close()
 
 
 @pytest.mark.postgres

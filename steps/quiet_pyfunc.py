@@ -1,0 +1,73 @@
+"""The logged model's python_function flavour: MLflow's own Keras flavours, predicting without
+Keras's progress bar.
+
+MLflow's pyfunc wrappers call `model.predict(x)`, whose default `verbose="auto"` prints a
+`1/1 ━━━━ 0s 30ms/step` line on every call: one per request under `mlflow models serve`, one
+per batch for `mlflow.pyfunc.load_model(...).predict`. Here the same wrapper predicts with
+`verbose=0`. The model is saved exactly as `mlflow.tensorflow` (or `mlflow.keras`) saves it,
+so `mlflow.tensorflow.load_model` still returns the Keras model; only the pyfunc loader
+differs.
+
+This file travels inside every logged model (its `code/` folder, put on `sys.path` by
+MLflow when the model is loaded) and is the loader module MLflow imports there, as
+`quiet_pyfunc`: it imports nothing from this project.
+
+    mlflow.models.Model.log(name="model", flavor=quiet_pyfunc, model=keras_model,
+                            keras_flavor="mlflow.tensorflow", input_example=..., ...)
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+
+LOADER = "quiet_pyfunc"
+KERAS_FLAVORS = {"tensorflow": "mlflow.tensorflow", "keras": "mlflow.keras"}
+
+
+def save_model(path, mlflow_model, *, model, keras_flavor: str, **kwargs) -> None:
+    """`keras_flavor`'s save_model (`mlflow.tensorflow` or `mlflow.keras`), then this file
+    as the model's pyfunc loader. Called by `mlflow.models.Model.log(flavor=<this module>)`."""
+    from mlflow.models.model import MLMODEL_FILE_NAME
+    from mlflow.pyfunc import CODE, FLAVOR_NAME, MAIN
+
+    importlib.import_module(keras_flavor).save_model(
+        model, path=path, mlflow_model=mlflow_model, **kwargs
+    )
+    code = mlflow_model.flavors[FLAVOR_NAME].get(CODE) or "code"
+    os.makedirs(os.path.join(path, code), exist_ok=True)
+    shutil.copyfile(__file__, os.path.join(path, code, f"{LOADER}.py"))
+    mlflow_model.flavors[FLAVOR_NAME].update({MAIN: LOADER, CODE: code})
+    mlflow_model.save(os.path.join(path, MLMODEL_FILE_NAME))
+
+
+def _load_pyfunc(path: str) -> QuietKeras:
+    """What `mlflow.pyfunc.load_model` calls: the Keras flavour's own loader, wrapped."""
+    from mlflow.models import Model
+    from mlflow.models.model import MLMODEL_FILE_NAME
+
+    folder = (
+        path if os.path.isfile(os.path.join(path, MLMODEL_FILE_NAME)) else os.path.dirname(path)
+    )
+    flavors = Model.load(os.path.join(folder, MLMODEL_FILE_NAME)).flavors
+    flavor = next(module for name, module in KERAS_FLAVORS.items() if name in flavors)
+    return QuietKeras(importlib.import_module(flavor)._load_pyfunc(path))
+
+
+class QuietKeras:
+    """MLflow's Keras pyfunc wrapper, predicting with `verbose=0`."""
+
+    def __init__(self, wrapped):
+        self.wrapped = wrapped
+        self.keras_model = wrapped.get_raw_model()
+
+    def get_raw_model(self):
+        return self.keras_model
+
+    def predict(self, data, params=None):
+        import pandas as pd
+
+        if isinstance(data, pd.DataFrame):  # no signature to turn it into arrays
+            return pd.DataFrame(self.keras_model.predict(data.values, verbose=0), index=data.index)
+        return self.keras_model.predict(data, verbose=0)
