@@ -1,10 +1,11 @@
 """What a person sees in MLflow's UI and TensorBoard, read in headless Chromium (`make test-ui`).
 
-Three lessons run on tiny data into a fresh store: `tabular` (one run), `overfitting` (a parent
-with its `plain` and `regularized` child runs) and `tune` (a parent with a child run per
-trial). `mlflow ui` and `make tensorboard`'s server serve that store; the tests open the pages
-a person opens and compare what they show with what MLflow's API says. Every page is kept as
-a screenshot in ui-screenshots/.
+Four lessons run on tiny data into a fresh store: `tabular` (one run), `overfitting` (a parent
+with its `plain` and `regularized` child runs), `tune` (a parent with a child run per trial)
+and a `dnn_regression` sweep (a parent with a child run per depth). `mlflow ui` and
+`make tensorboard`'s server serve that store; the tests open the pages a person opens and
+compare what they show with what MLflow's API says. Every page is kept as a screenshot in
+ui-screenshots/.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ LESSONS = {
     "tabular": tiny("tabular") | {"dataset": "iris"},
     "overfitting": tiny("overfitting") | {"train_rows": 100, "dropout": 0.5, "l2": 0.01},
     "tune": tiny("tune") | SEARCH | {"dataset": "iris", "n_trials": 2},
+    "dnn_regression": tiny("dnn_regression") | {"layers": "1,2"},  # a sweep: a child per depth
 }
 
 MACHINE_LEARNING = "workflowType=machine_learning"  # the UI's view for training runs, not GenAI
@@ -252,12 +254,24 @@ def test_tune_parent_row_expands_into_its_trials(lessons, tables):
         assert table.names[trial.info.run_id] == trial.info.run_name
 
 
+def test_sweep_parent_row_expands_into_a_child_per_value(lessons, tables):
+    table = tables["dnn_regression"]
+    runs = lessons.runs["dnn_regression"]
+    (parent,) = (r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    assert table.collapsed == [parent.info.run_id]
+    assert table.names[parent.info.run_id] == "dnn_regression · diabetes · layers=1,2"
+    assert table.expanded[0] == parent.info.run_id
+    children = {r.info.run_id: r.info.run_name for r in lessons.children(parent.info.run_id)}
+    assert set(table.expanded[1:]) == children.keys()
+    assert sorted(table.names[run_id] for run_id in children) == ["layers=1", "layers=2"]
+
+
 # ------------------------------------------------------------------ the logged model's page
 
 
 def test_model_page_shows_the_runs_test_metrics(lessons, tables, page):
     """Each logged model, opened from its run's Models cell, lists the run's test metrics
-    (found by typing `test_` in the page's metric search)."""
+    (found by typing `test_` in the page's metric search): accuracy or RMSE, and the loss."""
     opened = 0
     for experiment, runs in lessons.runs.items():
         for run in runs:
@@ -266,7 +280,9 @@ def test_model_page_shows_the_runs_test_metrics(lessons, tables, page):
                 continue
             page.goto(f"{lessons.mlflow.url}/{link}")
             shown = model_metrics(page, "test_", "test_loss")
-            for name in ("test_accuracy", "test_loss"):
+            scores = [n for n in ("test_accuracy", "test_rmse") if n in run.data.metrics]
+            assert scores, f"{experiment} run {run.info.run_name!r} logged no test score"
+            for name in (*scores, "test_loss"):
                 expected = [run.data.metrics[name]]
                 assert shown.get(name) == expected, f"{experiment}: the model page shows {shown}"
             opened += 1
