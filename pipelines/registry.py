@@ -65,7 +65,14 @@ class EntryPoint:
         foreign = [name for name in values if name not in self.takes]
         if foreign:
             raise UserError(f"{self.name} takes no parameter {foreign[0]!r}")
-        params = validate(Params, {**self.defaults, **values}, self.narrow)
+        merged = {**self.defaults, **values}
+        family = values.get("model")
+        if "layers" not in values and family in families.names():
+            # A default depth too shallow for the family chosen (a CNN head's 0 layers for an
+            # LSTM) becomes its fewest; a depth given on the command line is checked as given.
+            least = families.get(family).min_layers
+            merged["layers"] = max(int(merged.get("layers", Params().layers)), least)
+        params = validate(Params, merged, self.narrow)
         for check in self.rules:
             check(params)
         return params

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.registry import CIFAR_CNN, ENTRY_POINTS, MNIST_CNN
+from pipelines.registry import CIFAR_CNN, ENTRY_POINTS, MNIST_CNN, params_for
+from steps.errors import UserError
 
 from helpers.entry_points import ALIASES
 from helpers.images import add_bad_files, write_image_folder
@@ -212,3 +213,15 @@ def test_transfer_offline_imagenet_names_the_weights_file(lesson_env, tracking, 
     weights = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
     expected = f"Keras looks for {lesson_env['KERAS_HOME']}/models/{weights}"
     assert_clean_failure(result, tracking, "transfer", expected, exit_code=3)
+
+
+def test_a_family_that_needs_layers_gets_its_fewest_when_none_are_given():
+    """image_classify's CNN defaults have no Dense layer (layers=0); `-P model=conv1d` or
+    lstm alone takes the family's fewest, one, while a depth typed out is checked as typed."""
+    assert params_for("image_classify").layers == 0
+    assert params_for("image_classify", model="conv1d").layers == 1
+    assert params_for("image_classify", model="lstm").layers == 1
+    assert params_for("image_classify", model="dnn").layers == 0
+    assert params_for("image_classify", model="lstm", layers=3).layers == 3
+    with pytest.raises(UserError, match=r"^bad value 0 for layers: model=lstm needs 1 or more$"):
+        params_for("image_classify", model="lstm", layers=0)
