@@ -263,27 +263,19 @@ def log_keras_model(model, example, backend: str, requirements: list[str]):
     from steps import quiet_pyfunc
 
     if backend == "tensorflow":
-        return Model.log(
-            artifact_path=None,  # deprecated for name=, yet still required
-            name="model",
-            flavor=quiet_pyfunc,
-            model=model,
-            keras_flavor="mlflow.tensorflow",
-            input_example=example,
-            pip_requirements=requirements,
-        )
-    # The keras flavour crashes on input_example (upstream bug): signature only.
-    from mlflow.models import infer_signature
+        flavour = {"keras_flavor": "mlflow.tensorflow", "input_example": example}
+    else:  # the keras flavour crashes on input_example (upstream bug): signature only
+        from mlflow.models import infer_signature
 
-    signature = infer_signature(example, model.predict(example, verbose=0))
+        signature = infer_signature(example, model.predict(example, verbose=0))
+        flavour = {"keras_flavor": "mlflow.keras", "signature": signature}
     return Model.log(
-        artifact_path=None,
+        artifact_path=None,  # deprecated for name=, yet still required
         name="model",
         flavor=quiet_pyfunc,
         model=model,
-        keras_flavor="mlflow.keras",
-        signature=signature,
         pip_requirements=requirements,
+        **flavour,
     )
 
 
