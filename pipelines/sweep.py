@@ -16,6 +16,7 @@ against He initialisation, no/L1/L2 penalties) and 77 (several pretrained bases:
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -62,17 +63,13 @@ def lists(entry: EntryPoint, given: dict[str, object]) -> dict[str, tuple[str, .
 def variants(entry: EntryPoint, given: dict[str, object]) -> list[Variant]:
     """One checked `Params` per combination of the listed values; none for a plain run."""
     swept = lists(entry, given)
-    if not swept:
-        return []
-    if not entry.sweeps:  # its own lists (prepare_data's data sets) or one value each
+    if not swept or not entry.sweeps:  # its own lists (prepare_data's data sets) or values
         return []
     for name, values in swept.items():
         twice = next((v for v in values if values.count(v) > 1), None)
         if twice is not None:
             raise UserError(f"{name} lists {twice} twice: give each value once")
-    count = 1
-    for values in swept.values():
-        count *= len(values)
+    count = math.prod(len(values) for values in swept.values())
     if count > MAX_VARIANTS:
         raise UserError(f"the sweep has {count} variants: give at most {MAX_VARIANTS}")
     if str(given.get("resume", "")).lower() == "true":
@@ -99,6 +96,7 @@ def run(pipeline, found: list[Variant], tracker: Tracker) -> None:
     import mlflow
 
     from steps import compare
+    from steps.tracking import failure_tags
 
     client = mlflow.MlflowClient()
     rows, histories, errors = [], {}, []
@@ -110,15 +108,14 @@ def run(pipeline, found: list[Variant], tracker: Tracker) -> None:
                 try:
                     pipeline.run(variant.params, child)
                 except UserError as exc:
-                    child.set_tags(error=str(exc))
-                    child.describe(f"**FAILED**: {exc}")
+                    child.set_tags(**failure_tags(str(exc), "FAILED"))
                     raise
         except UserError as exc:
             print(f"--- {variant.name} FAILED: {exc}")
             errors.append(f"{variant.name}: {exc}")
         logged = client.get_run(child.run_id)
         rows.append(compare.logged_row(variant.key, variant.changes, logged))
-        histories[variant.key] = compare.logged_history(client, child.run_id)
+        histories[variant.key] = compare.logged_history(child.run_id)
     if len(errors) == len(found):
         raise UserError(f"every variant failed; the first: {errors[0]}")
     compare.log_comparison(tracker, rows, histories, "sweep")

@@ -123,13 +123,11 @@ def logged_row(variant: str, changes: dict[str, str], run) -> dict[str, object]:
     return row | scores | facts | to_beat
 
 
-def logged_history(client, run_id: str, names: tuple[str, ...] = ("loss", "val_loss")):
-    """A child run's per-epoch curves as the tracking store holds them, epoch order."""
-    return {
-        name: [m.value for m in sorted(found, key=lambda m: (m.step, m.timestamp))]
-        for name in names
-        if (found := client.get_metric_history(run_id, name))
-    }
+def logged_history(run_id: str, names: tuple[str, ...] = ("loss", "val_loss")):
+    """A child run's per-epoch curves as the tracking store holds them, those it logged."""
+    from steps.tracking import metric_histories
+
+    return {name: values for name, values in metric_histories(run_id, names).items() if values}
 
 
 def main_score(frame: pd.DataFrame) -> str:

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from steps.errors import UserError
 
 CHAMPION = "champion"
-# The score a registered model is judged by, best first: (metric, higher is better).
-TASK_METRICS = (("test_accuracy", True), ("test_rmse", False), ("test_loss", False))
 
 
 @dataclass(frozen=True)
@@ -41,17 +39,23 @@ class Verdict:
 
 
 def task_metric(metrics: dict[str, float]) -> tuple[str, bool]:
-    """The test metric a run is judged by and whether higher is better."""
-    found = next(((name, up) for name, up in TASK_METRICS if name in metrics), None)
-    if found is None:
+    """The test metric a run is judged by (accuracy, else RMSE, else the loss) and whether
+    higher is better."""
+    from steps.search import default_direction
+    from steps.tracking import RANKED_BY
+
+    name = next((name for name in RANKED_BY if name in metrics), None)
+    if name is None:
         raise UserError("the run logged no test metric to compare a registered model by")
-    return found
+    return name, default_direction(name) == "maximize"
 
 
 def model_run(run_id: str):
     """The run whose model registers: this run if it logged one, else (a comparison, a
     sweep, a search) its child with the best test metric among those that logged one."""
     import mlflow
+
+    from steps.tracking import best_scored
 
     client = mlflow.MlflowClient()
     run = client.get_run(run_id)
@@ -61,13 +65,10 @@ def model_run(run_id: str):
         [run.info.experiment_id],
         f"tags.mlflow.parentRunId = '{run_id}' and attributes.status = 'FINISHED'",
     )
-    candidates = [c for c in children if "model_uri" in c.data.tags]
-    if not candidates:
+    found = best_scored([c for c in children if "model_uri" in c.data.tags])
+    if found is None:
         raise UserError("the run logged no model to register")
-    metric, higher = task_metric(candidates[0].data.metrics)
-    scored = [c for c in candidates if metric in c.data.metrics]
-    pick = max if higher else min
-    return pick(scored, key=lambda c: c.data.metrics[metric])
+    return found[0]
 
 
 def signature_text(uri: str) -> str:

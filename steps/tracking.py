@@ -187,17 +187,7 @@ class Tracker:
         import mlflow
 
         mlflow.flush_async_logging()
-        client = mlflow.MlflowClient()
-        return {
-            name: [
-                m.value
-                for m in sorted(
-                    client.get_metric_history(self.run_id, name),
-                    key=lambda m: (m.step, m.timestamp),
-                )
-            ]
-            for name in history
-        }
+        return metric_histories(self.run_id, tuple(history))
 
     def keras_callbacks(self) -> list:
         """Per-epoch metrics under Keras's names, learning rate included."""
@@ -219,6 +209,22 @@ class Tracker:
             info = log_keras_model(model, example, backend, requirements)
         mlflow.set_tag("model_uri", info.model_uri)
         return info.model_uri
+
+
+def metric_histories(run_id: str, names: tuple[str, ...]) -> dict[str, list[float]]:
+    """Each metric's values as the tracking store holds them for the run, in step order."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    return {
+        name: [
+            m.value
+            for m in sorted(
+                client.get_metric_history(run_id, name), key=lambda m: (m.step, m.timestamp)
+            )
+        ]
+        for name in names
+    }
 
 
 # What the stores say when a dataset (experiment, name, digest) is already there: PostgreSQL
@@ -394,8 +400,6 @@ def result_line(run_id: str) -> str:
     its kept epoch; for a parent, its best child run's score beside the parent's baselines."""
     import mlflow
 
-    from steps.search import default_direction
-
     client = mlflow.MlflowClient()
     run = client.get_run(run_id)
     metrics = run.data.metrics
@@ -407,19 +411,34 @@ def result_line(run_id: str) -> str:
         if "best_epoch" in metrics and "epochs_run" in metrics:
             line += f"; kept epoch {metrics['best_epoch']:.0f} of {metrics['epochs_run']:.0f}"
         return line
-    scored = [c for c in children if any(k.startswith("test_") for k in c.data.metrics)]
-    if not scored:
+    found = best_scored(children)
+    if found is None:
         return f"{len(children)} child runs" if children else "finished"
-    keys = sorted(k for k in scored[0].data.metrics if k.startswith("test_"))
-    key = next((k for k in ("test_accuracy", "test_rmse", "test_loss") if k in keys), keys[0])
-    scored = [c for c in scored if key in c.data.metrics]
-    pick = max if default_direction(key) == "maximize" else min
-    best = pick(scored, key=lambda c: c.data.metrics[key])
+    best, key = found
     to_beat = metrics if beside(key, metrics) else best.data.metrics  # a sweep's are its own
     score = f"{key} {best.data.metrics[key]:.4g}{yardstick(key, to_beat)}"
     failed = sum(c.info.status == "FAILED" for c in children)
     line = f"{len(children)} child runs{f' ({failed} failed)' if failed else ''}; "
     return line + f"best {best.info.run_name}: {score}" + unplaced_baselines([key], to_beat)
+
+
+# The test metric runs are ranked by: the first of these they logged.
+RANKED_BY = ("test_accuracy", "test_rmse", "test_loss")
+
+
+def best_scored(runs: list) -> tuple[object, str] | None:
+    """The run with the best test metric, and its name: accuracy (higher is better), else
+    RMSE, else the loss, else the first test metric; None when no run has one."""
+    from steps.search import default_direction
+
+    scored = [r for r in runs if any(k.startswith("test_") for k in r.data.metrics)]
+    if not scored:
+        return None
+    keys = sorted(k for k in scored[0].data.metrics if k.startswith("test_"))
+    key = next((k for k in RANKED_BY if k in keys), keys[0])
+    scored = [r for r in scored if key in r.data.metrics]
+    pick = max if default_direction(key) == "maximize" else min
+    return pick(scored, key=lambda r: r.data.metrics[key]), key
 
 
 def yardstick(metric: str, metrics: dict[str, float]) -> str:
@@ -478,10 +497,15 @@ def record_failure(message: str, status: str, kind: str = "") -> None:
     """The reason on the run (`error`, and `error_kind` when it is `download`), then its end."""
     import mlflow
 
+    mlflow.set_tags(failure_tags(message, status, kind))
+    mlflow.end_run(status)
+
+
+def failure_tags(message: str, status: str, kind: str = "") -> dict[str, str]:
+    """What a run that did not finish says: `error`, its description, and `error_kind`."""
     message = redacted(message)
     tags = {"error": message, "mlflow.note.content": f"**{status}**: {message}"}
-    mlflow.set_tags(tags | ({"error_kind": kind} if kind else {}))
-    mlflow.end_run(status)
+    return tags | ({"error_kind": kind} if kind else {})
 
 
 class RunInterrupted(KeyboardInterrupt):
