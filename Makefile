@@ -54,9 +54,9 @@ test-ui: $(UI_STAMP)  ## the MLflow UI and TensorBoard as a person sees them, in
 	@command -v "$(CHROMIUM)" >/dev/null || { echo "error: make test-ui needs Chromium: \
 	install it (Debian, Ubuntu: sudo apt-get install chromium) or name it with \
 	CHROMIUM=/path/to/chromium" >&2; exit 2; }
-	$(BIN)/python -m pytest -m ui tests/test_ui.py  # collecting the whole suite costs 17 s
+	$(BIN)/python -m pytest -m ui tests/tools/test_ui.py  # collecting the whole suite costs 17 s
 
-mlproject: $(STAMP)  ## regenerate MLproject from pipelines/params.py and pipelines/registry.py
+mlproject: $(STAMP)  ## regenerate MLproject from pipelines/params.py and pipelines/entry_points.py
 	$(BIN)/python -m pipelines.mlproject > MLproject
 
 ui: $(STAMP)  ## MLflow UI on http://$(HOST):$(PORT)
@@ -66,7 +66,7 @@ ui: $(STAMP)  ## MLflow UI on http://$(HOST):$(PORT)
 SERVE_PORT ?= 5001
 MODEL ?=
 serve: $(STAMP)  ## MLflow's scoring server for MODEL=models:/NAME@champion on http://$(HOST):$(SERVE_PORT)
-	$(BIN)/python -m steps.servers serve --model "$(MODEL)" --host $(HOST) --port $(SERVE_PORT)
+	$(BIN)/python -m tools.servers serve --model "$(MODEL)" --host $(HOST) --port $(SERVE_PORT)
 
 # A tracking server for a team: runs and models in BACKEND (a database URL; keep its password in
 # PGPASSWORD or ~/.pgpass), artifacts proxied by the server to ARTIFACTS (a folder, s3://...).
@@ -76,18 +76,18 @@ BACKEND ?= sqlite:///mlflow-server.db
 ARTIFACTS ?= mlartifacts
 SERVER_OPTS ?=
 server: $(STAMP)  ## MLflow's tracking server with proxied artifacts on http://$(HOST):$(PORT) (BACKEND=, ARTIFACTS=)
-	$(BIN)/python -m steps.servers tracking --backend "$(BACKEND)" --artifacts "$(ARTIFACTS)" \
+	$(BIN)/python -m tools.servers tracking --backend "$(BACKEND)" --artifacts "$(ARTIFACTS)" \
 		--host $(HOST) --port $(PORT) --allowed-hosts "$(ALLOWED_HOSTS)" $(SERVER_OPTS)
 
 tensorboard: $(STAMP)  ## TensorBoard over the runs' traces by name (EXP=<experiment>, RUN=<run id or name>)
-	$(BIN)/python -m steps.servers tensorboard --experiment "$(EXP)" --run "$(RUN)" \
+	$(BIN)/python -m tools.servers tensorboard --experiment "$(EXP)" --run "$(RUN)" \
 		--host $(HOST) --port $(TB_PORT) --allowed-hosts "$(ALLOWED_HOSTS)"
 
 bench: $(STAMP)  ## side-by-side speed measurements (not part of make test); results in bench-results/
 	$(BIN)/python bench/run.py --readme  # README.md's Performance table is this run's
 
 clean-runs: $(STAMP)  ## mark runs left RUNNING by a dead process as KILLED (DRY=1 to list only)
-	$(BIN)/python -m steps.stale_runs $(if $(DRY),--dry-run,)
+	$(BIN)/python -m tools.stale_runs $(if $(DRY),--dry-run,)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache
@@ -102,7 +102,7 @@ N ?= 2
 TUNE_ARGS ?= -P model=dnn -P dataset=breast_cancer -P n_trials=20
 
 optuna-dashboard: $(STAMP)  ## Optuna's dashboard over OPTUNA_STORAGE on http://$(HOST):$(OPTUNA_PORT)
-	$(BIN)/python -m steps.servers optuna --host $(HOST) --port $(OPTUNA_PORT) \
+	$(BIN)/python -m tools.servers optuna --host $(HOST) --port $(OPTUNA_PORT) \
 		--allowed-hosts "$(ALLOWED_HOSTS)"
 
 # N workers on one study (OPTUNA_STORAGE, TUNE_ARGS), then one run that retrains the best.

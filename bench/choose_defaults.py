@@ -1,13 +1,13 @@
 """Choose the `tabular` and `image_classify` defaults by K-fold cross-validation.
 
-Only the training rows take part: for each seed, `steps.prepare.split` holds out the same
+Only the training rows take part: for each seed, `steps.data.prepare.split` holds out the same
 20% test rows the pipeline would, and the remaining 80% are cut into K folds. Each fold is
 fitted as the pipeline fits: a `Dataset` of the fold's training part with the held-out fold
-as its test split goes through `steps.prepare.prepare` (scaler fitted on the fold's
-training rows, a validation share cut from them, stratified), `steps.build.build`,
-`steps.fit.compile_model`, then `model.fit` with the pipeline's per-epoch seeding,
+as its test split goes through `steps.data.prepare.prepare` (scaler fitted on the fold's
+training rows, a validation share cut from them, stratified), `steps.model.build.build`,
+`steps.train.fit.compile_model`, then `model.fit` with the pipeline's per-epoch seeding,
 EarlyStopping on val_loss (best weights restored) and ReduceLROnPlateau (factor 0.5) where
-the candidate turns it on. The held-out fold is scored with `steps.evaluate.test_metrics`.
+the candidate turns it on. The held-out fold is scored with `steps.train.evaluate.test_metrics`.
 
 `tables`: one set of defaults for every table (iris, wine, breast_cancer: accuracy;
 diabetes: R2), the dnn family. `cnn`: the cnn family on digits' images (accuracy); digits is
@@ -117,10 +117,10 @@ FAMILIES = {
 
 def training_rows(name: str, seed: int):
     """The data set and its rows left for training by the pipeline's own test split."""
-    from steps import cache, datasets
-    from steps.prepare import split
+    from steps.data import cache, catalog
+    from steps.data.prepare import split
 
-    data, _ = cache.load_cached(datasets.resolve(name))
+    data, _ = cache.load_cached(catalog.resolve(name))
     parts = split(data, val_fraction=0.0, test_fraction=0.2, seed=seed)
     return data, parts.x_train, parts.y_train
 
@@ -137,10 +137,11 @@ def fit_fold(entry: str, settings: dict, data, x, y, train, held, seed: int) -> 
     """One fold fitted as the pipeline fits it; the held-out fold's score and epochs."""
     import keras
 
-    from pipelines.registry import params_for
-    from steps import build, evaluate, fit, resume
-    from steps.data import Dataset
-    from steps.prepare import prepare
+    from pipelines.entry_points import params_for
+    from steps.data.dataset import Dataset
+    from steps.data.prepare import prepare
+    from steps.model import build
+    from steps.train import evaluate, fit, reseed
 
     params = params_for(entry, **settings, seed=seed, verbose=0)
     recipe = params.recipe()
@@ -163,7 +164,7 @@ def fit_fold(entry: str, settings: dict, data, x, y, train, held, seed: int) -> 
     fit.compile_model(model, head, recipe.fit)
     options = recipe.fit
     callbacks = [
-        resume.epoch_seeds(seed),
+        reseed.epoch_seeds(seed),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=options.patience, restore_best_weights=True

@@ -33,7 +33,7 @@ from synthetic import write_npz
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 NO_TENSORFLOW = REPO / "bench" / "no_tensorflow"
-VAL_FRACTION = 0.1  # cnn_cifar10's default (pipelines/registry.py CIFAR_CNN)
+VAL_FRACTION = 0.1  # cnn_cifar10's default (pipelines/entry_points.py CIFAR_CNN)
 SEED = 42
 
 

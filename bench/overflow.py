@@ -1,5 +1,5 @@
 """How large may inputs be before float32 training overflows? The experiment behind the
-limits of `-P scaler=none` in steps/checks.py.
+limits of `-P scaler=none` in steps/data/checks.py.
 
     .venv/bin/python bench/overflow.py [--exponents 6,7,...] [--optimizers adam,sgd]
 
@@ -25,10 +25,11 @@ def trial(name: str, exponent: int, target_std: float, optimizer: str) -> tuple[
     import keras
     from sklearn import datasets as sk
 
-    from pipelines.registry import ENTRY_POINTS
-    from steps import build, fit
-    from steps.data import Dataset
-    from steps.prepare import prepare
+    from pipelines.entry_points import ENTRY_POINTS
+    from steps.data.dataset import Dataset
+    from steps.data.prepare import prepare
+    from steps.model import build
+    from steps.train import fit
 
     keras.backend.clear_session()
     bunch = sk.load_diabetes() if name == "diabetes" else sk.load_breast_cancer()
@@ -53,7 +54,7 @@ def trial(name: str, exponent: int, target_std: float, optimizer: str) -> tuple[
 
 
 def main() -> int:
-    from steps import checks
+    from steps.data import checks
 
     # Measure what the limits guard against: the rule itself must not refuse first.
     checks.CLASSIFIER_INPUT_LIMIT = checks.REGRESSION_INPUT_LIMIT = math.inf

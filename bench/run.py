@@ -142,7 +142,7 @@ def tiny_table(work: Path, repeats: int) -> list[dict]:
     EarlyStopping off so that both fit every epoch; the bare script gets the same model."""
     import mlflow
 
-    from pipelines.registry import ENTRY_POINTS
+    from pipelines.entry_points import ENTRY_POINTS
 
     env, epochs, seed = environment(work), 100, 42
     params = ENTRY_POINTS["tabular"].params(dataset="iris", epochs=epochs, patience=0, seed=seed)
@@ -216,8 +216,8 @@ def startup(work: Path, repeats: int) -> list[dict]:
 
 def cache(work: Path, repeats: int) -> list[dict]:
     """Goal >= 10x: a 50,000x32x32x3 set from .npy vs parsed from its archive."""
-    from steps import cache as npy_cache
-    from steps.sources import keras_sets
+    from steps.data import cache as npy_cache
+    from steps.data.sources import keras_sets
 
     from synthetic import write_cifar10_archive
 
@@ -259,13 +259,13 @@ def cache(work: Path, repeats: int) -> list[dict]:
 
 
 def checks(work: Path, repeats: int) -> list[dict]:
-    """Goal < 0.2 s: every check a CIFAR-10-sized set meets (steps/checks.py on load, the
+    """Goal < 0.2 s: every check a CIFAR-10-sized set meets (steps/data/checks.py on load, the
     split's classes, the scale rule with -P scaler=none), as uint8 pixels and as float32."""
     import numpy as np
 
-    from steps import checks as rules
-    from steps import prepare
-    from steps.data import Dataset
+    from steps.data import checks as rules
+    from steps.data import prepare
+    from steps.data.dataset import Dataset
 
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, size=(50_000, 32, 32, 3), dtype=np.uint8)
@@ -299,7 +299,7 @@ def logging_cost(work: Path, repeats: int) -> list[dict]:
     import mlflow
     import numpy as np
 
-    from steps.tracking import epoch_logger
+    from steps.track.tracker import epoch_logger
 
     mlflow.set_tracking_uri(f"sqlite:///{work / 'logging.db'}")
     mlflow.set_experiment("logging")
@@ -322,7 +322,7 @@ def logging_cost(work: Path, repeats: int) -> list[dict]:
         "none": lambda: [],
         "mlflow sync": lambda: [SyncLogger()],
         "mlflow async (MLflow's MlflowCallback)": lambda: [mlflow.keras.MlflowCallback()],
-        "steps.tracking.epoch_logger (default)": lambda: [epoch_logger()],
+        "steps.track.tracker.epoch_logger (default)": lambda: [epoch_logger()],
         "tensorboard": lambda: [keras.callbacks.TensorBoard(str(work / "tb0"))],
         "tensorboard + histograms": lambda: [
             keras.callbacks.TensorBoard(str(work / "tb1"), histogram_freq=1)

@@ -70,10 +70,10 @@ def sklearn_scores(dataset: str, seed: int, test_fraction: float = 0.2) -> dict[
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from steps import cache, datasets
-    from steps.prepare import split
+    from steps.data import cache, catalog
+    from steps.data.prepare import split
 
-    data, _ = cache.load_cached(datasets.resolve(dataset))
+    data, _ = cache.load_cached(catalog.resolve(dataset))
     parts = split(data, val_fraction=0.0, test_fraction=test_fraction, seed=seed)
     x_train = parts.x_train.reshape(len(parts.x_train), -1)
     x_test = parts.x_test.reshape(len(parts.x_test), -1)

@@ -19,9 +19,10 @@ logs the comparison table and all the loss curves in one chart.
 import numpy as np
 
 from pipelines.params import Params
-from steps import compare, dynamics, workflow
-from steps.prepare import prepare
-from steps.tracking import Tracker
+from steps import activations, workflow
+from steps.data.prepare import prepare
+from steps.track import compare
+from steps.track.tracker import Tracker
 
 # Lesson 67's descent: (learning rate, steps) on f from x = 0.
 DESCENTS = {0.1: 30, 0.9: 30}
@@ -30,21 +31,21 @@ DESCENTS = {0.1: 30, 0.9: 30}
 def run(params: Params, tracker: Tracker) -> None:
     f = lambda x: x**2 - 4 * x + 6  # noqa: E731  lesson 67 names its function with a lambda
     paths = {
-        rate: dynamics.gradient_descent(f, 0.0, rate, steps) for rate, steps in DESCENTS.items()
+        rate: activations.gradient_descent(f, 0.0, rate, steps) for rate, steps in DESCENTS.items()
     }
     for rate, path in paths.items():
         tracker.log_table(path, f"gradient_descent/lr_{rate:g}.csv")
     tracker.log_series({f"descent_x_lr_{rate:g}": list(path["x"]) for rate, path in paths.items()})
-    tracker.log_figure(dynamics.descent_figure(f, paths), "plots/gradient_descent.png")
+    tracker.log_figure(activations.descent_figure(f, paths), "plots/gradient_descent.png")
 
     # Every Keras activation and its autodiff derivative on [-5, 5].
-    table = dynamics.activation_table(dynamics.ACTIVATIONS, np.linspace(-5, 5, 201))
+    table = activations.activation_table(activations.ACTIVATIONS, np.linspace(-5, 5, 201))
     tracker.log_table(table, "activations/values.csv")
     tracker.log_figure(
-        dynamics.activation_figure(table, dynamics.ACTIVATIONS), "plots/activations.png"
+        activations.activation_figure(table, activations.ACTIVATIONS), "plots/activations.png"
     )
     tracker.log_text(
-        "".join(f"{n}: {why}\n" for n, why in dynamics.NOT_PLOTTED.items()),
+        "".join(f"{n}: {why}\n" for n, why in activations.NOT_PLOTTED.items()),
         "activations/not_plotted.txt",
     )
 

@@ -22,8 +22,10 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from pipelines.params import Params
-from steps import automl, baselines, evaluate, fit, plots, workflow
-from steps.tracking import Tracker
+from steps import automl, workflow
+from steps.track import plots
+from steps.track.tracker import Tracker
+from steps.train import baselines, evaluate, fit
 
 
 def run(params: Params, tracker: Tracker) -> None:

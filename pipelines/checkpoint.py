@@ -27,10 +27,12 @@ import numpy as np
 import pandas as pd
 
 from pipelines.params import Params
-from steps import build, evaluate, fit, persist, workflow
+from steps import saving, workflow
+from steps.data.prepare import prepare
 from steps.errors import UserError
-from steps.prepare import prepare
-from steps.tracking import Tracker
+from steps.model import build
+from steps.track.tracker import Tracker
+from steps.train import evaluate, fit
 
 
 def run(params: Params, tracker: Tracker) -> None:
@@ -43,7 +45,7 @@ def run(params: Params, tracker: Tracker) -> None:
     # 48-49 and 52: the best epoch goes to best.keras, the last epoch's weights are kept.
     folder = Path(tempfile.mkdtemp(prefix="checkpoint-"))
     monitor = "val_loss" if len(prepared.data.x_val) else "loss"
-    best_path, last = folder / "best.keras", persist.last_epoch_keeper()
+    best_path, last = folder / "best.keras", saving.last_epoch_keeper()
     trained = workflow.train_and_log(
         tracker, model, prepared, recipe.fit, checkpoint=best_path, callbacks=[last]
     )
@@ -55,28 +57,28 @@ def run(params: Params, tracker: Tracker) -> None:
     x_test = prepared.data.x_test
 
     # 50: the whole model saved after fit, loaded back: same predictions, no fit needed.
-    reloaded = persist.load_model(persist.save_model(trained.model, folder / "final.keras"))
+    reloaded = saving.load_model(saving.save_model(trained.model, folder / "final.keras"))
     # 51: weights only, into a freshly built model of the same architecture.
-    weights = persist.save_weights(trained.model, folder / "final.weights.h5")
-    fresh = persist.load_weights(build.build(recipe.family, prepared, recipe.model), weights)
+    weights = saving.save_weights(trained.model, folder / "final.weights.h5")
+    fresh = saving.load_weights(build.build(recipe.family, prepared, recipe.model), weights)
     tracker.log_metrics(
         {
-            "model_reload_max_abs_diff": persist.max_abs_difference(
+            "model_reload_max_abs_diff": saving.max_abs_difference(
                 trained.predictions, evaluate.predict(reloaded, x_test)
             ),
-            "weights_reload_max_abs_diff": persist.max_abs_difference(
+            "weights_reload_max_abs_diff": saving.max_abs_difference(
                 trained.predictions, evaluate.predict(fresh, x_test)
             ),
         }
     )
 
     # 52: the best epoch's model and the last epoch's, each scored on the test set.
-    best = persist.load_model(best_path)
+    best = saving.load_model(best_path)
     last_model = build.build(recipe.family, prepared, recipe.model)
     last_model.set_weights(last.weights)
     fit.compile_model(last_model, build.head_for(prepared), recipe.fit)
     last_model.optimizer.build(last_model.trainable_variables)  # saved with its slots
-    last_path = persist.save_model(last_model, folder / "last.keras")
+    last_path = saving.save_model(last_model, folder / "last.keras")
     rows = []
     saved = checkpoint_epoch(trained.fit, monitor)
     for label, candidate, epoch in (

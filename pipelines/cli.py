@@ -13,12 +13,13 @@ import sys
 
 from pipelines import sweep
 from pipelines.declare import OneLineParser, rule
+from pipelines.entry_points import ENTRY_POINTS, EntryPoint
 from pipelines.params import Params
-from pipelines.registry import ENTRY_POINTS, EntryPoint
 from steps import backends
 from steps.errors import DownloadError, UserError
 from steps.secrets import redacted
-from steps.tracking import RESUME_HINT, RunInterrupted, fail_launched_run, param_text
+from steps.track.failures import RESUME_HINT, RunInterrupted, fail_launched_run
+from steps.track.param_text import param_text
 
 EXIT_USER_ERROR = 2
 # A data set or weights file that could not be downloaded: `make run` (pipelines.first_run)
@@ -83,8 +84,9 @@ def logged(entry: EntryPoint, params: Params) -> dict[str, str]:
 
 
 def run(entry: EntryPoint, params: Params, found: list[sweep.Variant] | None = None) -> None:
-    from steps import native_logs, resume
-    from steps.tracking import tracked_run
+    from steps import files, native_logs
+    from steps.track.run import tracked_run
+    from steps.train import resume
 
     native_logs.import_keras()
     pipeline = importlib.import_module(f"pipelines.{entry.pipeline}")
@@ -117,7 +119,7 @@ def run(entry: EntryPoint, params: Params, found: list[sweep.Variant] | None = N
             if entry.epoch_backups:
                 tracker.backup_dir = previous or backups / tracker.run_id
             if tracker.backup_dir and not previous:
-                held.enter_context(resume.locked(tracker.backup_dir))
+                held.enter_context(files.locked(tracker.backup_dir))
             try:
                 pipeline.run(params, tracker)
                 register(entry, params, tracker)
@@ -137,7 +139,7 @@ def run_sweep(
     pipeline,
 ) -> None:
     """One parent run, its parameters as given (the swept ones as lists), a child per variant."""
-    from steps.tracking import tracked_run
+    from steps.track.run import tracked_run
 
     swept = {
         name: ",".join(dict.fromkeys(v.changes[name] for v in found)) for name in found[0].changes
@@ -161,10 +163,10 @@ def register(entry: EntryPoint, params: Params, tracker) -> None:
     """`-P register=NAME`: the run's model (a comparison's best) as NAME's next version."""
     if not params.register:
         return
-    from steps import model_registry
+    from steps.track import registry
 
     tags = {"lesson": entry.lessons, "entry_point": entry.name, "dataset": params.dataset}
-    verdict = model_registry.register(tracker.run_id, params.register, tags)
+    verdict = registry.register(tracker.run_id, params.register, tags)
     tracker.set_tags(registered=verdict.line())
     print(verdict.line())
 
@@ -172,7 +174,7 @@ def register(entry: EntryPoint, params: Params, tracker) -> None:
 def stop_on_signals() -> None:
     """Ctrl-C and SIGTERM (what `kill` and job schedulers send) end the run as KILLED, but
     never half-way through writing the epoch's backup."""
-    from steps.resume import interrupt_now_or_after_saving
+    from steps.train.interrupts import interrupt_now_or_after_saving
 
     signal.signal(signal.SIGTERM, interrupt_now_or_after_saving)
     signal.signal(signal.SIGINT, interrupt_now_or_after_saving)

@@ -12,9 +12,10 @@ validation curves of all families in one figure, so the claim can be checked on 
 from dataclasses import replace
 
 from pipelines.params import Params
-from steps import compare, workflow
-from steps.prepare import prepare
-from steps.tracking import Tracker
+from steps import workflow
+from steps.data.prepare import prepare
+from steps.track import compare
+from steps.track.tracker import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:

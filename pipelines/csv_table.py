@@ -14,10 +14,11 @@ import tempfile
 from pathlib import Path
 
 from pipelines.params import Params
-from steps import datasets, tables, workflow
-from steps.data import existing_file
-from steps.sources.csv_file import labelled_rows, read_csv_table
-from steps.tracking import Tracker
+from steps import workflow
+from steps.data import catalog, tables
+from steps.data.dataset import existing_file
+from steps.data.sources.csv_file import labelled_rows, read_csv_table
+from steps.track.tracker import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:
@@ -42,7 +43,7 @@ def run(params: Params, tracker: Tracker) -> None:
 
     dataset = workflow.load_dataset(tracker, uri, target=target)
     tracker.set_tags(dataset=source)  # named as given, also when written out first
-    tracker.dataset = (datasets.label(source), *tracker.dataset[1:])
+    tracker.dataset = (catalog.label(source), *tracker.dataset[1:])
     trained = workflow.fit_dataset(tracker, dataset, params.recipe())
 
     # Lesson 59: the test rows as they were in the file, with the true and predicted target.

@@ -17,7 +17,7 @@ from pydantic_core import core_schema
 
 from steps.errors import UserError
 from steps.secrets import holds_password, redacted
-from steps.tracking import param_text
+from steps.track.param_text import param_text
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from pipelines.params import Params
-from steps import evaluate, workflow
+from steps import workflow
 from steps.errors import UserError
-from steps.tracking import Tracker
+from steps.track.tracker import Tracker
+from steps.train import evaluate
 
 
 def run(params: Params, tracker: Tracker) -> None:

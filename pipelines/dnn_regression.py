@@ -8,9 +8,10 @@ compare runs with `-P layers=1` and `-P layers=8`.
 """
 
 from pipelines.params import Params
-from steps import datasets, workflow
+from steps import workflow
+from steps.data import catalog
 from steps.errors import UserError
-from steps.tracking import Tracker
+from steps.track.tracker import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:
@@ -18,7 +19,7 @@ def run(params: Params, tracker: Tracker) -> None:
     if dataset.task != "regression":
         raise UserError(
             f"{params.dataset} is a classification data set; dnn_regression needs a numeric "
-            f"target ({', '.join(datasets.names(kind='table', task='regression'))}, or "
+            f"target ({', '.join(catalog.names(kind='table', task='regression'))}, or "
             "csv:PATH with -P target=COLUMN)"
         )
     workflow.fit_dataset(tracker, dataset, params.recipe())

@@ -13,11 +13,14 @@ The default data set, `sequences`, is the lesson's toy: series x1, x2, x3 and ta
 """
 
 from pipelines.params import Params
-from steps import baselines, fit, layers, multi_io, plots, workflow
-from steps.data import Dataset
+from steps import workflow
+from steps.data.dataset import Dataset
+from steps.data.prepare import prepare
 from steps.errors import UserError
-from steps.prepare import prepare
-from steps.tracking import Tracker
+from steps.model import layers, multi_io
+from steps.track import plots
+from steps.track.tracker import Tracker
+from steps.train import baselines, fit
 
 
 def check_columns(dataset: Dataset) -> tuple[int, int]:

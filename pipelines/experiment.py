@@ -18,7 +18,7 @@ import sys
 
 
 def entry_point_from_argv(argv: list[str]) -> str | None:
-    from pipelines.registry import ENTRY_POINTS
+    from pipelines.entry_points import ENTRY_POINTS
 
     if len(argv) < 2 or "mlflow" not in argv[0].rsplit("/", 1)[-1] or argv[1] != "run":
         return None
@@ -70,7 +70,7 @@ class EntryPointExperimentProvider:
         the lock that our pipelines take too."""
         import mlflow
 
-        from steps.tracking_store import open_store
+        from steps.track.store import open_store
 
         open_store()
         name = entry_point_from_argv(sys.argv)

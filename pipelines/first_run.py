@@ -50,7 +50,7 @@ def launch(entry_point: str, values: dict[str, str]) -> tuple[bool, str]:
     the run's `error_kind` tag (`download` when a download was impossible)."""
     import mlflow
 
-    from steps.tracking_store import open_store
+    from steps.track.store import open_store
 
     open_store()  # a new store is made under the lock the pipelines take too
     chosen = "MLFLOW_EXPERIMENT_NAME" in os.environ or "MLFLOW_EXPERIMENT_ID" in os.environ

@@ -11,9 +11,11 @@ functional one is trained and logged. Classification and regression data sets bo
 """
 
 from pipelines.params import Params
-from steps import build, families, fit, layers, multi_io, workflow
-from steps.prepare import prepare
-from steps.tracking import Tracker
+from steps import workflow
+from steps.data.prepare import prepare
+from steps.model import build, families, layers, multi_io
+from steps.track.tracker import Tracker
+from steps.train import fit
 
 
 def summary(model) -> str:

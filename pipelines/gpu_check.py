@@ -13,7 +13,7 @@ import re
 
 from pipelines.params import Params
 from steps import devices
-from steps.tracking import Tracker
+from steps.track.tracker import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:

@@ -17,8 +17,9 @@ when there are at most 10 classes).
 """
 
 from pipelines.params import Params
-from steps import plots, vision
-from steps.tracking import Tracker
+from steps import vision
+from steps.track import plots
+from steps.track.tracker import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:

@@ -16,23 +16,25 @@ RandomZoom layers in front of it, which act in training only.
 
 Give an absolute path: `mlflow run` runs the pipeline in the project folder. Without one, the
 lesson reads `digits_folder`: scikit-learn's bundled digits written out as a folder of PNG
-files, one sub-folder per class (steps/sources/folders.py), through the same folder reader;
+files, one sub-folder per class (steps/data/sources/folders.py), through the same folder reader;
 the run prints that folder's path and tags it (`folder`).
 """
 
 from dataclasses import replace
 
 from pipelines.params import Params
-from steps import datasets, plots, vision
+from steps import vision
+from steps.data import catalog
 from steps.errors import UserError
-from steps.tracking import Tracker
+from steps.track import plots
+from steps.track.tracker import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:
-    if not datasets.is_folder(params.dataset):
+    if not catalog.is_folder(params.dataset):
         raise UserError(
             "image_folder reads a folder of class sub-folders: give -P dataset=dir:/abs/path "
-            f"or {' or '.join(datasets.FOLDERS)} (image_classify takes the named data sets)"
+            f"or {' or '.join(catalog.FOLDERS)} (image_classify takes the named data sets)"
         )
     dataset = vision.load_images(tracker, params.dataset, size=params.image_size)
     tracker.log_figure(plots.sample_grid(dataset), "plots/samples.png")

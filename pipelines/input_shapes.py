@@ -21,7 +21,7 @@ import pandas as pd
 from pipelines.params import Params
 from steps import workflow
 from steps.errors import UserError
-from steps.tracking import Tracker
+from steps.track.tracker import Tracker
 
 
 def styles(width: int, units: int) -> dict[str, tuple[str, Callable[[], list]]]:

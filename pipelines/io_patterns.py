@@ -14,11 +14,13 @@ from dataclasses import replace
 import numpy as np
 
 from pipelines.params import Params
-from steps import build, evaluate, families, fit, layers, multi_io, workflow
-from steps.data import Dataset
+from steps import workflow
+from steps.data.dataset import Dataset
+from steps.data.prepare import prepare
 from steps.errors import UserError
-from steps.prepare import prepare
-from steps.tracking import Tracker
+from steps.model import build, families, layers, multi_io
+from steps.track.tracker import Tracker
+from steps.train import evaluate, fit
 
 
 def select(dataset: Dataset, pattern: str) -> Dataset:

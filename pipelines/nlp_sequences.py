@@ -16,9 +16,10 @@ numpy arrays and lists only (never `np.load(allow_pickle=True)`), official copy 
 """
 
 from pipelines.params import Params
-from steps import fit, text, workflow
-from steps.sources.text_sets import WORD_INDEXES, word_index
-from steps.tracking import Tracker
+from steps import text, workflow
+from steps.data.sources.text_sets import WORD_INDEXES, word_index
+from steps.track.tracker import Tracker
+from steps.train import fit
 
 SAMPLES = 20
 

@@ -15,9 +15,10 @@ count) and each sentence's sequence are logged under `vocabulary/`.
 """
 
 from pipelines.params import Params
-from steps import fit, text, workflow
+from steps import text, workflow
 from steps.errors import UserError
-from steps.tracking import Tracker
+from steps.track.tracker import Tracker
+from steps.train import fit
 
 
 def run(params: Params, tracker: Tracker) -> None:

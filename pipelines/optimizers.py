@@ -10,9 +10,10 @@ one are plain to see.
 """
 
 from pipelines.params import Params
-from steps import compare, workflow
-from steps.prepare import prepare
-from steps.tracking import Tracker
+from steps import workflow
+from steps.data.prepare import prepare
+from steps.track import compare
+from steps.track.tracker import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:

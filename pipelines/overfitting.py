@@ -15,9 +15,12 @@ as CSV. The lesson's other remedies are parameters too: less data overfits more
 from dataclasses import replace
 
 from pipelines.params import Params
-from steps import build, compare, fit, workflow
-from steps.prepare import Prepared, prepare
-from steps.tracking import Tracker
+from steps import workflow
+from steps.data.prepare import Prepared, prepare
+from steps.model import build
+from steps.track import compare
+from steps.track.tracker import Tracker
+from steps.train import fit
 
 
 def fewer_rows(prepared: Prepared, count: int) -> Prepared:

@@ -1,11 +1,11 @@
 """Every parameter of every entry point, declared once: `Params`.
 
 Each field is one parameter: its name, type, default, range or choices, and one help
-sentence. The entry-point table (`pipelines.registry`) says which parameters each entry
+sentence. The entry-point table (`pipelines.entry_points`) says which parameters each entry
 point takes and overrides their defaults or narrows their choices. From these two come the
 command line and its `--help` (`pipelines.cli`), MLproject (`pipelines.mlproject`), the one
 validation loop and its messages (`pipelines.declare.validate`), the run's logged
-parameters (spelt by `steps.tracking.param_text`), and the step options (`Params.options`),
+parameters (spelt by `steps.track.param_text`), and the step options (`Params.options`),
 whose fields must each be a parameter here.
 
 pydantic checks types and ranges; the messages come from the declared range or choices.
@@ -36,13 +36,14 @@ from pipelines.declare import (
     names_of,
     validate,
 )
-from steps import datasets, families
 from steps.backends import BACKENDS, JIT_COMPILE, PRECISIONS
-from steps.fit import AUTO, OPTIMIZERS, FitOptions
-from steps.layers import ACTIVATIONS, INITIALIZERS, ModelOptions
-from steps.prepare import LABELS, SCALERS, PrepareOptions
-from steps.search import DIRECTIONS, PRUNERS
+from steps.data import catalog
+from steps.data.prepare import LABELS, SCALERS, PrepareOptions
+from steps.model import families
+from steps.model.layers import ACTIVATIONS, INITIALIZERS, ModelOptions
 from steps.text import TextOptions
+from steps.train.fit import AUTO, OPTIMIZERS, FitOptions
+from steps.train.search import DIRECTIONS, PRUNERS
 from steps.transfer import BASES, MIN_SIZE
 from steps.workflow import Recipe
 
@@ -66,7 +67,7 @@ MetricNames = Annotated[
 
 
 def data_sets() -> str:
-    return f"a data set: {', '.join(sorted(datasets.NAMED))}, or {datasets.uri_forms()}"
+    return f"a data set: {', '.join(sorted(catalog.NAMED))}, or {catalog.uri_forms()}"
 
 
 # `-P register=` shadows ABCMeta's `register` on the class, which nothing here calls.
@@ -102,7 +103,7 @@ class Params(BaseModel):
         "onehot", description="classes as one-hot rows or as integers (sparse)"
     )
     # -- the model
-    model: Family = Field("dnn", description="the model family (steps/families.py)")
+    model: Family = Field("dnn", description="the model family (steps/model/families.py)")
     units: int = Field(
         64, ge=1, description="units of each hidden Dense, recurrent or Conv1D layer"
     )

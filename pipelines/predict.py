@@ -71,7 +71,7 @@ def score(model, source: Path, target: Path, chunk_size: int) -> int:
     from tqdm import tqdm
 
     from steps import scoring
-    from steps.tracking import quiet_keras
+    from steps.track.model_log import quiet_keras
 
     inputs = scoring.model_inputs(model.metadata.get_input_schema())
     partial = target.with_name(f".{target.name}.partial")
@@ -90,7 +90,7 @@ def score(model, source: Path, target: Path, chunk_size: int) -> int:
 
 
 def run(args) -> None:
-    from steps.tracking import tracked_run
+    from steps.track.run import tracked_run
 
     values = {"model": args.model, "input": str(args.input), "output": str(args.output)}
     values["chunk_size"] = args.chunk_size

@@ -16,16 +16,16 @@ import re
 import pandas as pd
 
 from pipelines.params import Params
-from steps import persist
+from steps.data import warm
 from steps.errors import UserError
-from steps.tracking import Tracker
+from steps.track.tracker import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:
-    names = persist.dataset_names(params.dataset)
+    names = warm.dataset_names(params.dataset)
     results = []
     for name in names:
-        result = persist.warm(name, target=params.target)
+        result = warm.warm(name, target=params.target)
         results.append(result)
         if result.status == "skipped":
             print(f"skipped {name}: {result.message}")

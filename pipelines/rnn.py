@@ -15,9 +15,12 @@ model=lstm`). `-P features=N` feeds more columns of the series.
 """
 
 from pipelines.params import Params
-from steps import build, fit, windows, workflow
-from steps.prepare import prepare
-from steps.tracking import Tracker
+from steps import workflow
+from steps.data import windows
+from steps.data.prepare import prepare
+from steps.model import build
+from steps.track.tracker import Tracker
+from steps.train import fit
 
 
 def run(params: Params, tracker: Tracker) -> None:

@@ -13,9 +13,12 @@ by input name: `model.predict({"target": ..., "others": ...})`.
 """
 
 from pipelines.params import Params
-from steps import build, fit, windows, workflow
-from steps.prepare import prepare
-from steps.tracking import Tracker
+from steps import workflow
+from steps.data import windows
+from steps.data.prepare import prepare
+from steps.model import build
+from steps.track.tracker import Tracker
+from steps.train import fit
 
 BRANCHES = {"target": slice(0, 1), "others": slice(1, None)}
 

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from pipelines.params import Params
-from steps import evaluate, persist, workflow
+from steps import saving, workflow
 from steps.errors import UserError
-from steps.tracking import Tracker
+from steps.track.tracker import Tracker
+from steps.train import evaluate
 
 
 def run(params: Params, tracker: Tracker) -> None:
@@ -29,17 +30,17 @@ def run(params: Params, tracker: Tracker) -> None:
     sample_shape = dataset.x_train.shape[1:]
     own = None
     if params.predict_npz:  # refuse a wrong shape before training, not after
-        own = persist.load_samples(Path(params.predict_npz))
-        persist.check_sample_shape(sample_shape, own.shape[1:])
+        own = saving.load_samples(Path(params.predict_npz))
+        saving.check_sample_shape(sample_shape, own.shape[1:])
     trained = workflow.fit_dataset(tracker, dataset, params.recipe())
 
     # 28-29: save, reload, and the same inputs give the very same outputs.
     folder = Path(tempfile.mkdtemp(prefix="save_load-"))
-    path = persist.save_model(trained.model, folder / "model.keras")
-    reloaded = persist.load_model(path)
+    path = saving.save_model(trained.model, folder / "model.keras")
+    reloaded = saving.load_model(path)
     samples = probe_samples(dataset)
-    difference = persist.max_abs_difference(
-        evaluate.predict(trained.model, samples), persist.checked_predict(reloaded, samples)
+    difference = saving.max_abs_difference(
+        evaluate.predict(trained.model, samples), saving.checked_predict(reloaded, samples)
     )
     tracker.log_metrics({"reload_max_abs_diff": difference, "saved_bytes": path.stat().st_size})
     tracker.log_artifact(path, "saved")
@@ -48,7 +49,7 @@ def run(params: Params, tracker: Tracker) -> None:
     # 30-31: a batch of the wrong shape gets a clear message instead of a backend error.
     wrong = np.zeros((2, *wrong_shape(sample_shape)), dtype=np.float32)
     try:
-        persist.checked_predict(reloaded, wrong)
+        saving.checked_predict(reloaded, wrong)
     except UserError as expected:
         message = str(expected)
     else:  # pragma: no cover - checked_predict always refuses another shape
@@ -58,7 +59,7 @@ def run(params: Params, tracker: Tracker) -> None:
     print(f"shape check (demonstration): {message}")
 
     if own is not None:
-        predicted = persist.checked_predict(reloaded, own)
+        predicted = saving.checked_predict(reloaded, own)
         table = pd.DataFrame(
             {
                 "row": range(len(own)),

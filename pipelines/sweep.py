@@ -25,8 +25,8 @@ from pipelines.params import Params
 from steps.errors import UserError
 
 if TYPE_CHECKING:
-    from pipelines.registry import EntryPoint
-    from steps.tracking import Tracker
+    from pipelines.entry_points import EntryPoint
+    from steps.track.tracker import Tracker
 
 MAX_VARIANTS = 64
 # Chosen at import (the backend), or what a sweep cannot give each child (its own backups).
@@ -77,7 +77,7 @@ def variants(entry: EntryPoint, given: dict[str, object]) -> list[Variant]:
             "-P resume=true continues one interrupted run, not a sweep: run the sweep again, "
             "or resume one variant with single values"
         )
-    from steps.compare import metric_key
+    from steps.track.compare import metric_key
 
     found = []
     for combination in itertools.product(*swept.values()):
@@ -95,8 +95,8 @@ def run(pipeline, found: list[Variant], tracker: Tracker) -> None:
     import keras
     import mlflow
 
-    from steps import compare
-    from steps.tracking import failure_tags
+    from steps.track import compare
+    from steps.track.failures import failure_tags
 
     client = mlflow.MlflowClient()
     rows, histories, errors = [], {}, []

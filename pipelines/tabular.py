@@ -10,9 +10,10 @@ and R2, classification sets by accuracy.
 """
 
 from pipelines.params import Params
-from steps import datasets, workflow
+from steps import workflow
+from steps.data import catalog
 from steps.errors import UserError
-from steps.tracking import Tracker
+from steps.track.tracker import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:
@@ -20,6 +21,6 @@ def run(params: Params, tracker: Tracker) -> None:
     if dataset.is_image:
         raise UserError(
             f"{params.dataset} is a set of images; use image_classify for images, or a table "
-            f"here ({', '.join(datasets.names(kind='table'))}, csv:PATH)"
+            f"here ({', '.join(catalog.names(kind='table'))}, csv:PATH)"
         )
     workflow.fit_dataset(tracker, dataset, params.recipe())

@@ -17,9 +17,12 @@ encodes text columns such as dates: drop them first).
 """
 
 from pipelines.params import Params
-from steps import build, evaluate, fit, windows, workflow
-from steps.prepare import prepare
-from steps.tracking import Tracker
+from steps import workflow
+from steps.data import windows
+from steps.data.prepare import prepare
+from steps.model import build
+from steps.track.tracker import Tracker
+from steps.train import evaluate, fit
 
 
 def run(params: Params, tracker: Tracker) -> None:

@@ -30,9 +30,12 @@ no download, `-P weights=PATH` loads a local file saved from the same base witho
 from dataclasses import replace
 
 from pipelines.params import Params
-from steps import build, fit, plots, transfer, vision, workflow
-from steps.prepare import prepare
-from steps.tracking import Tracker
+from steps import transfer, vision, workflow
+from steps.data.prepare import prepare
+from steps.model import build
+from steps.track import plots
+from steps.track.tracker import Tracker
+from steps.train import fit
 
 
 def run(params: Params, tracker: Tracker) -> None:

@@ -2,7 +2,7 @@
 
 66 tuning a DNN, CNN or RNN: `-P model=dnn|cnn|lstm|...` picks the model family and its
 search space (units, layers, dropout, learning rate, optimizer, batch size, activation; each
-family's `space` in `steps/families.py`, narrowed with `-P space=units=16:128,optimizer=sgd`).
+family's `space` in `steps/model/families.py`, narrowed with `-P space=units=16:128,optimizer=sgd`).
 Each trial is a child run logged like any training run (parameters, per-epoch metrics, the
 history plot, TensorBoard traces) plus its objective `value`; trials a median (or Hyperband)
 pruner stops early are kept, tagged `state=PRUNED`, with `pruned_at_epoch`. The parent run
@@ -20,11 +20,13 @@ several workers can share it (`make tune-workers N=2`), and `make optuna-dashboa
 """
 
 from pipelines.params import Params
-from steps import build, fit, search, workflow
-from steps.prepare import prepare
+from steps import workflow
+from steps.data.prepare import prepare
+from steps.model import build
+from steps.model.space import describe, suggest
 from steps.secrets import redacted
-from steps.space import describe, suggest
-from steps.tracking import Tracker
+from steps.track.tracker import Tracker
+from steps.train import fit, search
 
 
 def run(params: Params, tracker: Tracker) -> None:

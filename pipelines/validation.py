@@ -15,10 +15,12 @@ import math
 from dataclasses import replace
 
 from pipelines.params import Params
-from steps import build, fit, multi_io, workflow
+from steps import workflow
+from steps.data.prepare import prepare
 from steps.errors import UserError
-from steps.prepare import prepare
-from steps.tracking import Tracker
+from steps.model import build, multi_io
+from steps.track.tracker import Tracker
+from steps.train import fit
 
 
 def validation_split_rows(rows: int, fraction: float) -> tuple[int, int]:

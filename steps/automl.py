@@ -20,10 +20,10 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 
-from steps.data import Dataset
+from steps.data.dataset import Dataset
+from steps.data.prepare import IDENTITY, Prepared, Preprocessing, Split, split
 from steps.errors import UserError
-from steps.evaluate import regression_scores
-from steps.prepare import IDENTITY, Prepared, Preprocessing, Split, split
+from steps.train.evaluate import regression_scores
 
 MISSING = "AutoKeras is not installed: `pip install '.[automl]'` (or `pip install autokeras`)"
 

@@ -84,7 +84,7 @@ def set_precision(policy: str) -> None:
     """A Keras dtype policy for every layer built from now on ('': Keras's floatx, so a run
     after a mixed-precision run in the same process is back to full precision).
 
-    Output layers ask for float32 themselves (`steps.build.HEAD_DTYPE`), so softmax and the
+    Output layers ask for float32 themselves (`steps.model.build.HEAD_DTYPE`), so softmax and the
     loss stay in full precision under mixed_float16 / mixed_bfloat16."""
     import keras
 

@@ -4,7 +4,7 @@ Lesson 79 used `keras.preprocessing.text.Tokenizer` and `pad_sequences`; Keras 3
 Tokenizer. `keras.layers.TextVectorization` does its job (lower-cases, splits, numbers the
 words by frequency, most frequent first; 0 pads, 1 is `[UNK]`) and pads to
 `output_sequence_length`. Being a layer, it goes inside the model, so the logged model takes
-raw sentences. Keras's own archives (reuters, imdb) arrive already numbered; `steps.sources`
+raw sentences. Keras's own archives (reuters, imdb) arrive already numbered; `steps.data.sources`
 cuts and pads them with `keras.utils.pad_sequences`.
 """
 
@@ -16,11 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from steps import build, families, workflow
-from steps.data import Dataset
-from steps.errors import UserError
-from steps.layers import ModelOptions, recurrent_layers
-from steps.prepare import (
+from steps import workflow
+from steps.data.dataset import Dataset
+from steps.data.prepare import (
     IDENTITY,
     Prepared,
     PrepareOptions,
@@ -29,8 +27,11 @@ from steps.prepare import (
     encode_labels,
     split,
 )
-from steps.sources.text_sets import OOV_CHAR, TEXT_ARCHIVES, text_archive
-from steps.tracking import Tracker
+from steps.data.sources.text_sets import OOV_CHAR, TEXT_ARCHIVES, text_archive
+from steps.errors import UserError
+from steps.model import build, families
+from steps.model.layers import ModelOptions, recurrent_layers
+from steps.track.tracker import Tracker
 
 if TYPE_CHECKING:  # pandas is imported where tables are made: `--help` stays fast
     import pandas as pd
@@ -207,7 +208,7 @@ def samples_table(
     """A few test texts, decoded back to words, with the true and the predicted class."""
     import pandas as pd
 
-    from steps.evaluate import class_indices
+    from steps.train.evaluate import class_indices
 
     names = np.asarray(class_names)
     return pd.DataFrame(

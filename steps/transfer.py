@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from steps.build import HEAD_DTYPE
+from steps.data.sources.remote import keras_home
 from steps.errors import DownloadError, UserError
-from steps.sources.remote import keras_home
+from steps.model.build import HEAD_DTYPE
 
 MIN_SIZE = 32  # the smallest input every one of these bases accepts without its top
 TOP_SIZE = 224  # ImageNet's input size, at which the "with top" models are defined

@@ -14,12 +14,20 @@ import re
 import numpy as np
 import pandas as pd
 
-from steps import build, datasets, evaluate, fit, plots, workflow
-from steps.data import Dataset
+from steps import workflow
+from steps.data import catalog
+from steps.data.dataset import Dataset
+from steps.data.prepare import Prepared, prepare
+from steps.data.sources.image_folder import (
+    DEFAULT_IMAGE_SIZE,
+    image_folder_source,
+    scan_image_folder,
+)
 from steps.errors import UserError
-from steps.prepare import Prepared, prepare
-from steps.sources.image_folder import DEFAULT_IMAGE_SIZE, image_folder_source, scan_image_folder
-from steps.tracking import Tracker
+from steps.model import build
+from steps.track import plots
+from steps.track.tracker import Tracker
+from steps.train import evaluate, fit
 
 # Up to this many classes, each class's test accuracy is also a run metric.
 CLASS_METRICS_MAX = 10
@@ -30,11 +38,11 @@ def load_images(
 ) -> Dataset:
     """A folder (`dir:PATH`, or one the project writes such as digits_folder) read at `size`,
     skipped files logged; anything else as `load_dataset`."""
-    if not datasets.is_folder(uri):
+    if not catalog.is_folder(uri):
         dataset = workflow.load_dataset(tracker, uri)
     else:
-        path = datasets.folder(uri)
-        if uri in datasets.FOLDERS:  # say where it is: the same folder works as dir:PATH
+        path = catalog.folder(uri)
+        if uri in catalog.FOLDERS:  # say where it is: the same folder works as dir:PATH
             print(f"{uri}: {path}")
             tracker.set_tags(folder=str(path))
         folder = scan_image_folder(path)
@@ -49,7 +57,7 @@ def load_images(
     if not dataset.is_image or dataset.task != "classification":
         raise UserError(
             f"{uri} is not a set of labelled images; use an image data set "
-            f"({', '.join(datasets.names(kind='images'))}) or dir:PATH"
+            f"({', '.join(catalog.names(kind='images'))}) or dir:PATH"
         )
     return dataset
 

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from steps import baselines, build, cache, checks, datasets, evaluate, fit, plots
-from steps.data import Dataset, Source
-from steps.layers import ModelOptions
-from steps.prepare import Prepared, PrepareOptions, Split, prepare
-from steps.tracking import Tracker
+from steps.data import cache, catalog, checks
+from steps.data.dataset import Dataset, Source
+from steps.data.prepare import Prepared, PrepareOptions, Split, prepare
+from steps.model import build
+from steps.model.layers import ModelOptions
+from steps.track import plots
+from steps.track.tracker import Tracker
+from steps.train import baselines, evaluate, fit
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,10 @@ def load_dataset(
     """Resolve `-P dataset=` (or take the `source` a lesson built for it, e.g. with its own
     image size), read it through the npy cache, tag the run with both, then check its
     numbers (and that it holds text only where the lesson reads `text`)."""
-    source = source or datasets.resolve(uri, target=target)
+    source = source or catalog.resolve(uri, target=target)
     dataset, status = cache.load_cached(source)
     tracker.set_tags(dataset=uri, cache=status)
-    tracker.dataset = (datasets.label(uri), cache.content_key(source))
+    tracker.dataset = (catalog.label(uri), cache.content_key(source))
     checks.check_dataset(dataset, uri.partition(":")[2] or uri, text=text)
     n_test = 0 if dataset.x_test is None else len(dataset.x_test)
     tracker.log_params({"n_samples": len(dataset.x_train) + n_test})

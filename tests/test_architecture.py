@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines import mlproject, params, registry
+from pipelines import entry_points, mlproject, params
 from pipelines.cli import main, parser_for
 from pipelines.declare import ModelName, NoPassword, OneOf, Parsed, rule, validate
 from pipelines.params import Params
-from steps import datasets, families
-from steps.data import Dataset, Source
+from steps.data import catalog
+from steps.data.dataset import Dataset, Source
 from steps.errors import UserError
-from steps.space import FloatRange
+from steps.model import families
+from steps.model.space import FloatRange
 
 from helpers.runs import REPO, TINY, in_process, only_run
 
@@ -108,9 +109,9 @@ def test_no_import_cycle_and_steps_never_import_pipelines():
 def test_the_import_check_sees_a_cycle_and_a_lazy_import():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}
     assert cycles(graph) == [["a", "b", "c"]]
-    source = Path(datasets.__file__)
-    assert "steps.sources.npz_file" in imported(source, project_modules())
-    lazy = Path(registry.__file__)  # `from steps.transfer import check_choice` in a function
+    source = Path(catalog.__file__)
+    assert "steps.data.sources.npz_file" in imported(source, project_modules())
+    lazy = Path(entry_points.__file__)  # `from steps.transfer import check_choice` in a function
     assert "steps.transfer" in imported(lazy, project_modules())
 
 
@@ -206,7 +207,7 @@ def test_non_finite_numbers_are_refused():
 
 
 def test_entry_points_take_declared_parameters_and_override_only_those():
-    for entry in registry.ENTRY_POINTS.values():
+    for entry in entry_points.ENTRY_POINTS.values():
         assert set(entry.takes) <= Params.model_fields.keys(), entry.name
         assert len(set(entry.takes)) == len(entry.takes), entry.name
         assert set(entry.defaults) <= set(entry.takes), entry.name
@@ -218,9 +219,9 @@ def test_entry_points_take_declared_parameters_and_override_only_those():
 
 
 def test_each_entry_point_name_is_written_once_in_the_table():
-    text = Path(registry.__file__).read_text()
-    assert text.count("EntryPoint(\n            name=") == len(registry.ENTRY_POINTS)
-    for name in registry.ENTRY_POINTS:
+    text = Path(entry_points.__file__).read_text()
+    assert text.count("EntryPoint(\n            name=") == len(entry_points.ENTRY_POINTS)
+    for name in entry_points.ENTRY_POINTS:
         assert text.count(f'name="{name}"') == 1, name
 
 
@@ -235,17 +236,17 @@ def test_each_entry_point_name_is_written_once_in_the_table():
 )
 def test_every_value_a_search_space_can_draw_is_a_valid_parameter(space, message):
     with pytest.raises(UserError) as caught:
-        registry.params_for("tune", space=space)
+        entry_points.params_for("tune", space=space)
     assert str(caught.value).startswith(message)
 
 
 def test_an_entry_point_refuses_a_parameter_it_does_not_take():
     with pytest.raises(UserError, match="gpu_check takes no parameter 'epochs'"):
-        registry.params_for("gpu_check", epochs=3)
+        entry_points.params_for("gpu_check", epochs=3)
 
 
 def test_narrowed_choices_show_in_help_and_messages():
-    rnn = registry.ENTRY_POINTS["rnn"]
+    rnn = entry_points.ENTRY_POINTS["rnn"]
     recurrent = ", ".join(families.recurrent_names())
     with pytest.raises(UserError, match=f"^bad value 'dnn' for model: choose one of {recurrent}$"):
         rnn.params(model="dnn")
@@ -275,13 +276,13 @@ def throwaway_family(monkeypatch):
 
 def test_recipe_a_new_model_family_is_one_record(throwaway_family, lesson_env, tracking, tmp_path):
     # Every list of families is read from the registry: choices, help, comparisons, search.
-    assert "linear_model" in registry.ENTRY_POINTS["tabular"].params(model="linear_model").model
-    help_text = " ".join(parser_for(registry.ENTRY_POINTS["tabular"]).format_help().split())
+    assert "linear_model" in entry_points.ENTRY_POINTS["tabular"].params(model="linear_model").model
+    help_text = " ".join(parser_for(entry_points.ENTRY_POINTS["tabular"]).format_help().split())
     assert "linear_model" in help_text
-    assert registry.params_for("compare_models", models="dnn,linear_model").models[-1] == (
+    assert entry_points.params_for("compare_models", models="dnn,linear_model").models[-1] == (
         "linear_model"
     )
-    registry.params_for("tune", model="linear_model", space="learning_rate=0.01:0.05")
+    entry_points.params_for("tune", model="linear_model", space="learning_rate=0.01:0.05")
     # ...and it trains like any other family.
     result = in_process(
         "tabular", {"dataset": "iris", "model": "linear_model", **TINY}, lesson_env, tmp_path
@@ -296,7 +297,7 @@ def test_an_unknown_family_raises():
     with pytest.raises(UserError, match="unknown model family 'mlp'; choose one of dnn, cnn"):
         families.get("mlp")
     with pytest.raises(UserError, match=r"^bad value 'mlp' for model: choose one of dnn, cnn"):
-        registry.params_for("tabular", model="mlp")
+        entry_points.params_for("tabular", model="mlp")
 
 
 # ---------------------------------------------------------------- recipe: a new data set
@@ -313,8 +314,8 @@ def squares() -> Source:
 
 
 def test_recipe_a_new_data_set_is_one_row(monkeypatch, lesson_env, tracking, tmp_path):
-    monkeypatch.setitem(datasets.NAMED, "squares", datasets.Named(squares, "table", "regression"))
-    assert "squares" in datasets.names(kind="table", task="regression")
+    monkeypatch.setitem(catalog.NAMED, "squares", catalog.Named(squares, "table", "regression"))
+    assert "squares" in catalog.names(kind="table", task="regression")
     assert "squares" in Params.model_fields["dataset"].description or "squares" in (
         params.data_sets()
     )
@@ -327,13 +328,13 @@ def test_recipe_a_new_data_set_is_one_row(monkeypatch, lesson_env, tracking, tmp
 
 def test_unknown_names_and_schemes_list_what_is_registered():
     with pytest.raises(UserError) as caught:
-        datasets.resolve("mnsit")
+        catalog.resolve("mnsit")
     assert str(caught.value) == (
-        f"unknown data set 'mnsit'; choose one of {', '.join(sorted(datasets.NAMED))}, "
+        f"unknown data set 'mnsit'; choose one of {', '.join(sorted(catalog.NAMED))}, "
         "or give npz:PATH, csv:PATH or dir:PATH"
     )
     with pytest.raises(UserError, match=r"use npz:PATH, csv:PATH or dir:PATH$"):
-        datasets.resolve("parquet:x.pq")
+        catalog.resolve("parquet:x.pq")
 
 
 # ---------------------------------------------------------------- recipe: a new lesson
@@ -352,7 +353,7 @@ def throwaway_lesson(monkeypatch):
 
     module.run = run
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    entry = registry.EntryPoint(
+    entry = entry_points.EntryPoint(
         name="squares_mean",
         pipeline="squares_lesson",
         lessons="99",
@@ -360,7 +361,7 @@ def throwaway_lesson(monkeypatch):
         takes=("dataset", "seed"),
         defaults={"dataset": "diabetes"},
     )
-    monkeypatch.setitem(registry.ENTRY_POINTS, entry.name, entry)
+    monkeypatch.setitem(entry_points.ENTRY_POINTS, entry.name, entry)
     return entry
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pipelines.params import Params
-from steps.fit import FitOptions
-from steps.layers import ModelOptions
-from steps.prepare import PrepareOptions
+from steps.data.prepare import PrepareOptions
+from steps.model.layers import ModelOptions
 from steps.text import TextOptions
+from steps.train.fit import FitOptions
 
 
 def prepare_options(**changes: object) -> PrepareOptions:

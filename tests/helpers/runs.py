@@ -23,7 +23,7 @@ TINY = {"epochs": 2, "batch_size": 16, "units": 8, "filters": "4,8", "verbose": 
 
 def tiny(entry_point: str) -> dict[str, object]:
     """TINY without what `entry_point` does not take (transfer builds no units or filters)."""
-    from pipelines.registry import ENTRY_POINTS
+    from pipelines.entry_points import ENTRY_POINTS
 
     return {k: v for k, v in TINY.items() if k in ENTRY_POINTS[entry_point].takes}
 
@@ -72,7 +72,7 @@ def in_process(
     import mlflow
 
     from pipelines.cli import main
-    from steps import resume
+    from steps.train import interrupts
 
     argv = [entry_point]
     for key, value in params.items():
@@ -106,7 +106,7 @@ def in_process(
     finally:
         mlflow.set_tracking_uri(None)  # (it unsets MLFLOW_TRACKING_URI: restored below)
         urllib.request.install_opener(None)
-        resume.forget_pending_interrupt()
+        interrupts.forget_pending_interrupt()
         for sig, handler in saved_handlers.items():
             signal.signal(sig, handler)
         os.chdir(saved_cwd)
@@ -212,8 +212,8 @@ def assert_fit_logged(client, run, download_to: Path) -> None:
 def assert_reads_true(client, run) -> None:
     """What the runs table and the model page show: a name saying what ran, its result as
     the description, the data it saw, and the model carrying the run's final metrics."""
-    from steps.datasets import label
-    from steps.tracking import generated_name
+    from steps.data.catalog import label
+    from steps.track.run import generated_name
 
     tags, metrics = run.data.tags, run.data.metrics
     assert not generated_name(run.info.run_name), run.info.run_name

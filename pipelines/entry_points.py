@@ -1,0 +1,664 @@
+"""The entry points: name -> pipeline module, lessons, the parameters it takes, its defaults.
+
+To add a lesson: write `pipelines/<module>.py` with `run(params, tracker)` and a docstring
+naming its lessons, add its `EntryPoint` to ENTRY_POINTS below, run `make mlproject`, and
+add a row to the README's lesson table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import annotated_types as at
+
+from pipelines.declare import OneOf, validate
+from pipelines.params import DATA, FIT, RUN, TRAINING, Params
+from steps.data.catalog import label
+from steps.errors import UserError
+from steps.model import families
+
+
+def without(names: tuple[str, ...], *dropped: str) -> tuple[str, ...]:
+    return tuple(name for name in names if name not in dropped)
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    name: str
+    pipeline: str  # the module pipelines.<pipeline>, whose run(params, tracker) it calls
+    lessons: str
+    summary: str
+    takes: tuple[str, ...] = TRAINING  # its parameters; the others keep Params' defaults
+    defaults: Mapping[str, object] = field(default_factory=dict)
+    narrow: Mapping[str, tuple] = field(default_factory=dict)  # tighter choices or ranges
+    rules: tuple[Callable[[Params], None], ...] = ()  # checks across parameters
+    # `-P resume=true` continues the interrupted training from per-epoch backups; tune's
+    # resume continues its study instead.
+    epoch_backups: bool = True
+    # What to say instead of "unrecognized" for a parameter it deliberately does not take.
+    instead: Mapping[str, str] = field(default_factory=dict)
+    # A number, switch, choice or data set given as a comma list trains a child run per
+    # value (pipelines/sweep.py); not where the pipeline compares inside one run already.
+    sweeps: bool = True
+
+    def run_name(self, params: Params) -> str:
+        """What the run did, as the runs table lists it: `cnn · cifar10` (an image alias),
+        `tune dnn · iris`, `dnn_regression · diabetes`, `csv · wine.csv`."""
+        data = label(params.dataset) if "dataset" in self.takes else ""
+        if "path" in self.takes and params.path:  # csv's own file
+            data = Path(params.path).name
+        what = self.name
+        if "model" in self.takes and not self.name.startswith(f"{params.model}_"):
+            what = f"{self.name} {params.model}"
+        elif self.name == f"{params.model}_{data}":
+            what = params.model
+        return f"{what} · {data}" if data else what
+
+    def description(self) -> str:
+        """What its experiment holds, for the experiment's page."""
+        return f"Lessons {self.lessons}: {self.summary}."
+
+    def params(self, **values: object) -> Params:
+        """This entry point's defaults with `values`, checked: what its pipeline runs with."""
+        foreign = [name for name in values if name not in self.takes]
+        if foreign:
+            raise UserError(f"{self.name} takes no parameter {foreign[0]!r}")
+        merged = {**self.defaults, **values}
+        family = values.get("model")
+        if "layers" not in values and family in families.names():
+            # A default depth too shallow for the family chosen (a CNN head's 0 layers for an
+            # LSTM) becomes its fewest; a depth given on the command line is checked as given.
+            least = families.get(family).min_layers
+            merged["layers"] = max(int(merged.get("layers", Params().layers)), least)
+        params = validate(Params, merged, self.narrow)
+        for check in self.rules:
+            check(params)
+        return params
+
+
+# ---------------------------------------------------------------- checks across parameters
+
+
+def regularizes(params: Params) -> None:
+    if params.dropout == 0 and params.l1 == 0 and params.l2 == 0:
+        raise UserError(
+            "overfitting compares a model with and without regularization: "
+            "set dropout, l2 or l1 above 0"
+        )
+
+
+def base_and_alpha(params: Params) -> None:
+    from steps.transfer import check_choice
+
+    check_choice(params.base, params.weights, params.alpha)
+
+
+def fine_tunes_pretrained(params: Params) -> None:
+    """Fine-tuning unfreezes part of a pretrained base; a random base trains whole."""
+    if params.fine_tune_layers and params.weights == "none":
+        raise UserError(
+            "fine_tune_layers needs pretrained weights (imagenet or a file): with "
+            "weights=none the whole base trains from the start"
+        )
+
+
+def searchable_space(params: Params) -> None:
+    """Every value `-P space=` lets a trial draw must be a valid parameter value."""
+    from steps.train.search import parse_space
+
+    for name, dimension in parse_space(params.model, params.space).items():
+        for end in dimension.ends():
+            try:
+                validate(Params, {name: end})
+            except UserError as exc:
+                raise UserError(f"space: {exc}") from None
+
+
+RECURRENT = {"model": (OneOf(families.recurrent_names),)}
+
+# ---------------------------------------------------------------- defaults shared by several
+
+MNIST_CNN = {  # the keras-io mnist_convnet model
+    "dataset": "mnist",
+    "model": "cnn",
+    "filters": "32,64",
+    "pool_last": True,
+    "layers": 0,
+    "dropout": 0.5,
+    "epochs": 15,
+    "batch_size": 128,
+    "patience": 3,
+    "val_fraction": 0.1,
+}
+CIFAR_CNN = {  # the TensorFlow CNN tutorial's model
+    "dataset": "cifar10",
+    "model": "cnn",
+    "filters": "32,64,64",
+    "pool_last": False,
+    "layers": 1,
+    "units": 64,
+    "epochs": 15,
+    "batch_size": 64,
+    "patience": 3,
+    "val_fraction": 0.1,
+}
+DNN_IMAGES = {
+    "model": "dnn",
+    "units": 256,
+    "layers": 2,
+    "dropout": 0.2,
+    "epochs": 20,
+    "batch_size": 128,
+    "patience": 3,
+    "val_fraction": 0.1,
+}
+LSTM_IMAGES = {
+    "model": "lstm",
+    "units": 128,
+    "layers": 1,
+    "epochs": 15,
+    "batch_size": 128,
+    "patience": 3,
+    "val_fraction": 0.1,
+}
+TABULAR = {  # chosen by bench/choose_defaults.py (CV on training rows); tabular_scores.py reports
+    "dataset": "iris",
+    "model": "dnn",
+    "units": 128,
+    "layers": 2,
+    "dropout": 0.2,
+    "l2": 0.0001,
+    "learning_rate": 0.001,
+    "epochs": 300,
+    "batch_size": 16,
+    "patience": 30,
+    "reduce_lr_patience": 10,  # CV: 0.844 against 0.847 without it, within the folds' spread
+}
+# Where no search chose them, ReduceLROnPlateau waits about a third of EarlyStopping's patience
+# (its default, 2, suits the patience of 3-5 of the image sets).
+SMALL_TABLE = {
+    "units": 32,
+    "epochs": 100,
+    "batch_size": 16,
+    "patience": 10,
+    "reduce_lr_patience": 3,
+}
+LONG_PATIENCE = {"patience": 20, "reduce_lr_patience": 6}
+SERIES = {"dataset": "series", "model": "lstm", "units": 32, "layers": 1, **SMALL_TABLE}
+TOY_COLUMNS = {  # lesson 12's sequences: a few columns, 100 rows
+    "dataset": "sequences",
+    "units": 16,
+    "epochs": 300,
+    "batch_size": 8,
+    "learning_rate": 0.01,
+    "patience": 30,
+    "reduce_lr_patience": 10,
+}
+WINDOWS = (*TRAINING, "window", "features")
+TEXT = (*TRAINING, "num_words", "maxlen", "embedding_dim", "bidirectional")
+
+ENTRY_POINTS: dict[str, EntryPoint] = {
+    entry.name: entry
+    for entry in (
+        EntryPoint(
+            name="dnn_basic",
+            pipeline="dnn_basic",
+            lessons="01-04",
+            summary="a first Dense model on y = 2x + 1; predictions for new inputs",
+            takes=(*TRAINING, "predict_inputs"),
+            defaults={
+                "dataset": "linear",
+                "metrics": "",  # 04: the loss alone, as the lesson compiles it
+                "units": 16,
+                "epochs": 200,
+                "batch_size": 8,
+                **LONG_PATIENCE,
+                "learning_rate": 0.01,
+            },
+        ),
+        EntryPoint(
+            name="input_shapes",
+            pipeline="input_shapes",
+            lessons="13",
+            summary="input_dim vs input_shape vs keras.Input: what Keras 3 says of each, and "
+            "the same parameter count",
+            takes=("dataset", "target", "units", "seed", "backend"),
+            defaults={"dataset": "diabetes", "units": 16},
+        ),
+        EntryPoint(
+            name="dnn_regression",
+            pipeline="dnn_regression",
+            lessons="05-09",
+            summary="train/test split, regression scored by RMSE, MAE and R2; depths compared "
+            "with -P layers=1,4,8",
+            defaults={**TABULAR, "dataset": "diabetes"},  # chosen with diabetes among the tables
+        ),
+        EntryPoint(
+            name="validation",
+            pipeline="validation",
+            lessons="10-11",
+            summary="train/validation/test: validation rows cut before fit or by validation_split",
+            takes=(*TRAINING, "val_mode"),
+            defaults={"dataset": "diabetes", **SMALL_TABLE, "epochs": 200, **LONG_PATIENCE},
+            narrow={"val_fraction": (at.Gt(0), at.Lt(1))},  # the lesson needs validation rows
+        ),
+        EntryPoint(
+            name="io_patterns",
+            pipeline="io_patterns",
+            lessons="12",
+            summary="input:output column patterns N:1, 1:N, N:N on the same toy series",
+            takes=(*without(TRAINING, "model"), "pattern"),
+            defaults=TOY_COLUMNS,
+        ),
+        EntryPoint(
+            name="functional_dnn",
+            pipeline="functional_dnn",
+            lessons="15",
+            summary="the functional API beside the Sequential model with the same layers",
+            takes=without(TRAINING, "model"),
+            defaults={"dataset": "diabetes", **SMALL_TABLE, "epochs": 200, **LONG_PATIENCE},
+        ),
+        EntryPoint(
+            name="ensemble",
+            pipeline="ensemble",
+            lessons="16",
+            summary="two inputs merged by Concatenate, two outputs with a loss each",
+            takes=without(TRAINING, "model"),
+            defaults={**TOY_COLUMNS, "layers": 1},
+        ),
+        EntryPoint(
+            name="rnn",
+            pipeline="rnn",
+            lessons="17-22",
+            summary="LSTM, GRU or SimpleRNN (-P model=), functional or Sequential API, stacked",
+            takes=(*WINDOWS, "api"),
+            defaults=SERIES,
+            narrow=RECURRENT,
+        ),
+        EntryPoint(
+            name="rnn_ensemble",
+            pipeline="rnn_ensemble",
+            lessons="23-24",
+            summary="two series as two inputs, a recurrent stack each, merged with Concatenate",
+            takes=WINDOWS,
+            defaults={**SERIES, "units": 16, "features": 3},
+            narrow={**RECURRENT, "features": (at.Ge(2),)},  # the target's input and another
+        ),
+        EntryPoint(
+            name="timeseries",
+            pipeline="timeseries",
+            lessons="25-27,62",
+            summary="split_x windows of a series (-P window= -P features=) into any model family",
+            takes=WINDOWS,
+            defaults=SERIES,
+        ),
+        EntryPoint(
+            name="save_load",
+            pipeline="save_load",
+            lessons="28-31",
+            summary="save as .keras, reload, same predictions; a wrong input shape gets a clear "
+            "message",
+            takes=(*TRAINING, "predict_npz"),
+            defaults={"dataset": "diabetes", **SMALL_TABLE},
+        ),
+        EntryPoint(
+            name="image_classify",
+            pipeline="image_classify",
+            lessons="35-41",
+            summary="any image data set with any model family (-P dataset= -P model=)",
+            defaults={  # chosen by bench/choose_defaults.py (CV on digits' training rows)
+                "dataset": "digits",
+                "model": "cnn",
+                "filters": "32,64",
+                "pool_last": True,
+                "layers": 0,  # keras-io's mnist_convnet: Flatten, Dropout, the softmax head
+                "dropout": 0.5,
+                "learning_rate": 0.003,
+                "epochs": 100,
+                "batch_size": 32,
+                "patience": 20,
+                "reduce_lr_patience": 7,  # CV: 0.983 against 0.982 without it, 62 epochs not 72
+                "val_fraction": 0.1,
+            },
+        ),
+        EntryPoint(
+            name="cnn_mnist",
+            pipeline="image_classify",
+            lessons="35-36",
+            summary="MNIST with a CNN: sample grid, one-hot labels, softmax",
+            defaults=MNIST_CNN,
+        ),
+        EntryPoint(
+            name="dnn_mnist",
+            pipeline="image_classify",
+            lessons="37",
+            summary="MNIST digits with a DNN",
+            defaults={**DNN_IMAGES, "dataset": "mnist"},
+        ),
+        EntryPoint(
+            name="lstm_mnist",
+            pipeline="image_classify",
+            lessons="38",
+            summary="MNIST digits with an LSTM",
+            defaults={**LSTM_IMAGES, "dataset": "mnist"},
+        ),
+        EntryPoint(
+            name="cnn_cifar10",
+            pipeline="image_classify",
+            lessons="39",
+            summary="CIFAR-10 with the TensorFlow tutorial's CNN",
+            defaults=CIFAR_CNN,
+        ),
+        EntryPoint(
+            name="dnn_cifar10",
+            pipeline="image_classify",
+            lessons="39",
+            summary="CIFAR-10 photos with a DNN",
+            defaults={**DNN_IMAGES, "dataset": "cifar10"},
+        ),
+        EntryPoint(
+            name="lstm_cifar10",
+            pipeline="image_classify",
+            lessons="39",
+            summary="CIFAR-10 photos with an LSTM",
+            defaults={**LSTM_IMAGES, "dataset": "cifar10"},
+        ),
+        EntryPoint(
+            name="cnn_fashion_mnist",
+            pipeline="image_classify",
+            lessons="40",
+            summary="Fashion-MNIST clothes with a CNN",
+            defaults={**MNIST_CNN, "dataset": "fashion_mnist"},
+        ),
+        EntryPoint(
+            name="dnn_fashion_mnist",
+            pipeline="image_classify",
+            lessons="40",
+            summary="Fashion-MNIST clothes with a DNN",
+            defaults={**DNN_IMAGES, "dataset": "fashion_mnist"},
+        ),
+        EntryPoint(
+            name="lstm_fashion_mnist",
+            pipeline="image_classify",
+            lessons="40",
+            summary="Fashion-MNIST clothes with an LSTM",
+            defaults={**LSTM_IMAGES, "dataset": "fashion_mnist"},
+        ),
+        EntryPoint(
+            name="cnn_cifar100",
+            pipeline="image_classify",
+            lessons="41",
+            summary="CIFAR-100 photos (100 classes) with a CNN",
+            defaults={**CIFAR_CNN, "dataset": "cifar100"},
+        ),
+        EntryPoint(
+            name="dnn_cifar100",
+            pipeline="image_classify",
+            lessons="41",
+            summary="CIFAR-100 photos (100 classes) with a DNN",
+            defaults={**DNN_IMAGES, "dataset": "cifar100"},
+        ),
+        EntryPoint(
+            name="lstm_cifar100",
+            pipeline="image_classify",
+            lessons="41",
+            summary="CIFAR-100 photos (100 classes) with an LSTM",
+            defaults={**LSTM_IMAGES, "dataset": "cifar100"},
+        ),
+        EntryPoint(
+            name="overfitting",
+            pipeline="overfitting",
+            sweeps=False,
+            lessons="42",
+            summary="the same wide model with and without Dropout and L2; the train/val gap of "
+            "each",
+            takes=(*TRAINING, "train_rows"),
+            defaults={
+                "dataset": "breast_cancer",
+                "units": 512,
+                "layers": 2,
+                "dropout": 0.5,
+                "l2": 0.0001,
+                "epochs": 100,
+                "batch_size": 16,
+                "patience": 0,
+            },
+            rules=(regularizes,),
+        ),
+        EntryPoint(
+            name="tabular",
+            pipeline="tabular",
+            lessons="43-46, 61",
+            summary="tables (boston_housing, diabetes, iris, breast_cancer, wine) with any model "
+            "family",
+            defaults=TABULAR,
+        ),
+        EntryPoint(
+            name="gpu_check",
+            pipeline="gpu_check",
+            sweeps=False,
+            lessons="47",
+            summary="the Keras backend's devices and a timed matmul on each",
+            takes=("size", "repeats", "backend"),
+        ),
+        EntryPoint(
+            name="checkpoint",
+            pipeline="checkpoint",
+            lessons="48-53",
+            summary="ModelCheckpoint keeps the best epoch; weights-only reload; best vs last epoch",
+            takes=without(TRAINING, "checkpoint"),
+            defaults={"dataset": "diabetes", **SMALL_TABLE},
+            instead={"checkpoint": "ModelCheckpoint is this lesson's subject: it is always on"},
+        ),
+        EntryPoint(
+            name="prepare_data",
+            pipeline="prepare_data",
+            sweeps=False,
+            lessons="54-57",
+            summary="put the example data sets in the npy cache (-P dataset=all or a comma list)",
+            takes=("dataset", "target"),
+            defaults={"dataset": "all"},
+        ),
+        EntryPoint(
+            name="csv",
+            pipeline="csv_table",
+            lessons="58-59",
+            summary="a CSV read with pandas, profiled, learnt; test predictions written as CSV",
+            takes=(*TRAINING, "path"),
+            defaults={**TABULAR, "dataset": "wine"},
+        ),
+        EntryPoint(
+            name="compare_models",
+            pipeline="compare_models",
+            sweeps=False,
+            lessons="38, 43-46, 60-61",
+            summary="several model families on one data set: score, size and time side by side",
+            takes=(*without(TRAINING, "model"), "models"),
+            defaults={"dataset": "digits", "epochs": 30, "patience": 5},
+        ),
+        EntryPoint(
+            name="image_folder",
+            pipeline="image_folder",
+            lessons="63-64",
+            summary="a folder of class sub-folders (-P dataset=dir:PATH), resized, cached, CNN",
+            takes=(*without(TRAINING, "model"), "image_size", "augment"),
+            defaults={
+                "dataset": "digits_folder",  # bundled: offline; read as dir:PATH is
+                "filters": "32,64,64",
+                "layers": 1,
+                "units": 64,
+                "dropout": 0.2,
+                "epochs": 30,
+                "batch_size": 32,
+                "patience": 5,
+                "val_fraction": 0.2,
+            },
+        ),
+        EntryPoint(
+            name="autokeras",
+            pipeline="autokeras",
+            sweeps=False,
+            lessons="65",
+            summary="an AutoKeras model search (optional extra: pip install '.[automl]')",
+            takes=(
+                *without(DATA, "scaler", "labels"),
+                "epochs",
+                "batch_size",
+                "patience",
+                "max_trials",
+                "seed",
+                "verbose",
+                "register",
+            ),
+            defaults={"dataset": "digits", "max_trials": 3, "epochs": 10, "patience": 3},
+        ),
+        EntryPoint(
+            name="tune",
+            pipeline="tune",
+            sweeps=False,
+            lessons="66-67",
+            summary="Optuna search over any model family: a child run per trial, pruning, best "
+            "model retrained",
+            takes=(
+                *without(TRAINING, *families.SEARCHED_BY_ALL),
+                "n_trials",
+                "timeout",
+                "metric",
+                "direction",
+                "pruner",
+                "storage",
+                "study_name",
+                "space",
+                "worker",
+                "retrain",
+            ),
+            defaults={"dataset": "breast_cancer", "epochs": 30, "patience": 5},
+            rules=(searchable_space,),
+            epoch_backups=False,
+            instead={
+                name: f"tune searches {name}: fix it with -P space={name}=VALUE"
+                for name in families.SEARCHED_BY_ALL
+            },
+        ),
+        EntryPoint(
+            name="optimizers",
+            pipeline="optimizers",
+            sweeps=False,
+            lessons="68-70",
+            summary="Adam, Adadelta, Adamax, Adagrad, RMSprop, SGD, Nadam x learning rates: loss "
+            "curves",
+            takes=(
+                *without(TRAINING, "optimizer", "learning_rate"),
+                "optimizers",
+                "learning_rates",
+            ),
+            defaults={"dataset": "digits", "epochs": 20, "patience": 0},
+        ),
+        EntryPoint(
+            name="activations",
+            pipeline="activations",
+            sweeps=False,
+            lessons="67, 71-72",
+            summary="every Keras activation and its autodiff gradient; a training run per "
+            "activation",
+            takes=(*without(TRAINING, "activation"), "activations"),
+            defaults={"dataset": "digits", "epochs": 20, "patience": 0},
+        ),
+        EntryPoint(
+            name="transfer",
+            pipeline="transfer",
+            lessons="75-78",
+            summary="a pretrained base (-P base=, -P weights=), frozen, new head, optional "
+            "fine-tuning",
+            takes=(
+                *DATA,
+                *FIT,
+                "resume",
+                *RUN,
+                "dropout",
+                "image_size",
+                "base",
+                "weights",
+                "fine_tune_layers",
+                "input_size",
+                "alpha",
+            ),
+            defaults={
+                "dataset": "digits_folder",  # offline; -P dataset=cifar10 or dir:PATH for photos
+                "dropout": 0.2,
+                "epochs": 10,
+                "batch_size": 64,
+                "patience": 3,
+                "val_fraction": 0.1,
+            },
+            rules=(base_and_alpha, fine_tunes_pretrained),
+        ),
+        EntryPoint(
+            name="nlp_tokenize",
+            pipeline="nlp_tokenize",
+            lessons="79-80",
+            summary="toy reviews -> TextVectorization -> padded indices -> Embedding -> any family",
+            takes=TEXT,
+            defaults={
+                "dataset": "sentences",
+                "model": "dnn",
+                "maxlen": 5,
+                "embedding_dim": 8,
+                "units": 8,
+                "layers": 1,
+                "epochs": 40,
+                "batch_size": 4,
+                "patience": 0,
+                "learning_rate": 0.01,
+            },
+        ),
+        EntryPoint(
+            name="nlp_reuters",
+            pipeline="nlp_sequences",
+            lessons="81",
+            summary="Reuters newswires, 46 topics: num_words, maxlen, -P model=dnn|lstm|gru|conv1d",
+            takes=TEXT,
+            defaults={
+                "dataset": "reuters",
+                "model": "lstm",
+                "num_words": 10000,
+                "maxlen": 100,
+                "embedding_dim": 64,
+                "units": 64,
+                "layers": 1,
+                "epochs": 20,
+                "batch_size": 64,
+                "patience": 3,
+                "val_fraction": 0.1,
+            },
+        ),
+        EntryPoint(
+            name="nlp_imdb",
+            pipeline="nlp_sequences",
+            lessons="82-83",
+            summary="IMDB reviews, positive or negative (a sigmoid unit); -P bidirectional=true",
+            takes=TEXT,
+            defaults={
+                "dataset": "imdb",
+                "model": "lstm",
+                "num_words": 10000,
+                "maxlen": 200,
+                "embedding_dim": 32,
+                "units": 32,
+                "layers": 1,
+                "epochs": 10,
+                "batch_size": 128,
+                "patience": 2,
+                "reduce_lr_patience": 1,
+                "val_fraction": 0.2,
+            },
+        ),
+    )
+}
+
+
+def params_for(name: str, **values: object) -> Params:
+    """The parameters entry point `name` runs with, given `values`."""
+    return ENTRY_POINTS[name].params(**values)

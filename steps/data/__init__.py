@@ -1,0 +1,1 @@
+"""Data: where data sets come from, the npy cache, checks, and the split and scaling."""

@@ -1,0 +1,1 @@
+"""Model: the families, their layers, the builders and the search spaces."""

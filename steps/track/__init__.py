@@ -1,0 +1,1 @@
+"""Tracking: the MLflow run, model logging, the registry, comparisons, plots and traces."""

@@ -1,0 +1,1 @@
+"""Training: fit and its callbacks, resuming, evaluation, baselines and search."""

@@ -1,0 +1,1 @@
+"""Commands beside the lessons: dashboards and servers, and stale-run clean-up."""
