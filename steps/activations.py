@@ -1,4 +1,4 @@
-"""Dynamics step: activation functions and their derivatives (lessons 67, 71-72).
+"""Activation functions, their derivatives and gradient descent (lessons 67, 71-72).
 
 The derivatives come from the Keras backend's automatic differentiation (`tf.GradientTape`,
 `jax.grad` or `torch.autograd`) applied to Keras's own activation functions, not from

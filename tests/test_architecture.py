@@ -32,7 +32,9 @@ from helpers.runs import REPO, TINY, in_process, only_run
 
 def project_modules() -> dict[str, Path]:
     found = {}
-    for path in [*REPO.glob("steps/**/*.py"), *REPO.glob("pipelines/**/*.py")]:
+    for path in (
+        p for room in ("steps", "pipelines", "tools") for p in REPO.glob(f"{room}/**/*.py")
+    ):
         name = ".".join(path.relative_to(REPO).with_suffix("").parts)
         found[name.removesuffix(".__init__")] = path
     return found
@@ -93,7 +95,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_no_import_cycle_and_steps_never_import_pipelines():
+def test_no_import_cycle_and_steps_never_import_pipelines_or_tools():
     modules = project_modules()
     graph = {name: imported(path, modules) - {name} for name, path in modules.items()}
     assert cycles(graph) == []
@@ -101,9 +103,22 @@ def test_no_import_cycle_and_steps_never_import_pipelines():
         (a, b)
         for a, targets in graph.items()
         for b in targets
-        if a.startswith("steps") and b.startswith("pipelines")
+        if a.startswith("steps") and b.startswith(("pipelines", "tools"))
     ]
     assert upward == []
+
+
+def test_each_module_says_what_it_holds_in_its_first_line_and_stays_short():
+    """A newcomer reads a module's first line to know its one concept; a step module past
+    400 lines holds more than one."""
+    for name, path in project_modules().items():
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        if name.endswith("__main__"):
+            continue
+        assert doc.strip(), f"{name} has no docstring"
+        assert len(doc.splitlines()[0]) > 20, f"{name}'s first line says too little: {doc!r}"
+        if name.startswith(("steps", "tools")):
+            assert len(path.read_text().splitlines()) <= 400, name
 
 
 def test_the_import_check_sees_a_cycle_and_a_lazy_import():

@@ -1,7 +1,9 @@
-"""Load step: `-P dataset=` as a registered name or a URI (`npz:PATH`, `csv:PATH`, `dir:PATH`).
+"""The data-set catalog: `-P dataset=` as a registered name or a URI (`npz:PATH`, `csv:PATH`,
+`dir:PATH`), resolved to the `Source` that loads it.
 
 `NAMED` lists every data set a lesson can ask for by name, with the kind of samples it
-holds and its task (messages that suggest data sets read them from here); `SCHEMES` maps
+holds, its task and whether it needs a download (messages that suggest data sets, the
+offline test and the data-set docs read them from here); `SCHEMES` maps
 each URI scheme to the reader of the user's own files. To add a data set, write a function
 returning a `Source` in the `steps/data/sources/` module of its kind and add its row to NAMED.
 `FOLDERS` names the image folders the project writes itself (from bundled images): they are

@@ -1,4 +1,5 @@
-"""Evaluate step: task-aware test metrics (lessons 07-08) and the figures a lesson shows."""
+"""Evaluate step: task-aware test metrics (lessons 07-08): accuracy for classes, RMSE, MAE
+and R2 in the target's units for numbers."""
 
 from __future__ import annotations
 
