@@ -199,6 +199,36 @@ TOY_COLUMNS = {  # lesson 12's sequences: a few columns, 100 rows
 WINDOWS = (*TRAINING, "window", "features")
 TEXT = (*TRAINING, "num_words", "maxlen", "embedding_dim", "bidirectional")
 
+# The image aliases: `<family>_<dataset>` runs image_classify on that data set with the
+# family's image defaults. One row each: family, data set, lessons, summary, defaults.
+IMAGE_ALIASES = (
+    ("cnn", "mnist", "35-36", "MNIST with a CNN: sample grid, one-hot labels, softmax", MNIST_CNN),
+    ("dnn", "mnist", "37", "MNIST digits with a DNN", DNN_IMAGES),
+    ("lstm", "mnist", "38", "MNIST digits with an LSTM", LSTM_IMAGES),
+    ("cnn", "cifar10", "39", "CIFAR-10 with the TensorFlow tutorial's CNN", CIFAR_CNN),
+    ("dnn", "cifar10", "39", "CIFAR-10 photos with a DNN", DNN_IMAGES),
+    ("lstm", "cifar10", "39", "CIFAR-10 photos with an LSTM", LSTM_IMAGES),
+    ("cnn", "fashion_mnist", "40", "Fashion-MNIST clothes with a CNN", MNIST_CNN),
+    ("dnn", "fashion_mnist", "40", "Fashion-MNIST clothes with a DNN", DNN_IMAGES),
+    ("lstm", "fashion_mnist", "40", "Fashion-MNIST clothes with an LSTM", LSTM_IMAGES),
+    ("cnn", "cifar100", "41", "CIFAR-100 photos (100 classes) with a CNN", CIFAR_CNN),
+    ("dnn", "cifar100", "41", "CIFAR-100 photos (100 classes) with a DNN", DNN_IMAGES),
+    ("lstm", "cifar100", "41", "CIFAR-100 photos (100 classes) with an LSTM", LSTM_IMAGES),
+)
+
+
+def image_alias(
+    family: str, dataset: str, lessons: str, summary: str, defaults: Mapping[str, object]
+) -> EntryPoint:
+    return EntryPoint(
+        name=f"{family}_{dataset}",
+        pipeline="image_classify",
+        lessons=lessons,
+        summary=summary,
+        defaults={**defaults, "dataset": dataset},
+    )
+
+
 ENTRY_POINTS: dict[str, EntryPoint] = {
     entry.name: entry
     for entry in (
@@ -323,90 +353,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "val_fraction": 0.1,
             },
         ),
-        EntryPoint(
-            name="cnn_mnist",
-            pipeline="image_classify",
-            lessons="35-36",
-            summary="MNIST with a CNN: sample grid, one-hot labels, softmax",
-            defaults=MNIST_CNN,
-        ),
-        EntryPoint(
-            name="dnn_mnist",
-            pipeline="image_classify",
-            lessons="37",
-            summary="MNIST digits with a DNN",
-            defaults={**DNN_IMAGES, "dataset": "mnist"},
-        ),
-        EntryPoint(
-            name="lstm_mnist",
-            pipeline="image_classify",
-            lessons="38",
-            summary="MNIST digits with an LSTM",
-            defaults={**LSTM_IMAGES, "dataset": "mnist"},
-        ),
-        EntryPoint(
-            name="cnn_cifar10",
-            pipeline="image_classify",
-            lessons="39",
-            summary="CIFAR-10 with the TensorFlow tutorial's CNN",
-            defaults=CIFAR_CNN,
-        ),
-        EntryPoint(
-            name="dnn_cifar10",
-            pipeline="image_classify",
-            lessons="39",
-            summary="CIFAR-10 photos with a DNN",
-            defaults={**DNN_IMAGES, "dataset": "cifar10"},
-        ),
-        EntryPoint(
-            name="lstm_cifar10",
-            pipeline="image_classify",
-            lessons="39",
-            summary="CIFAR-10 photos with an LSTM",
-            defaults={**LSTM_IMAGES, "dataset": "cifar10"},
-        ),
-        EntryPoint(
-            name="cnn_fashion_mnist",
-            pipeline="image_classify",
-            lessons="40",
-            summary="Fashion-MNIST clothes with a CNN",
-            defaults={**MNIST_CNN, "dataset": "fashion_mnist"},
-        ),
-        EntryPoint(
-            name="dnn_fashion_mnist",
-            pipeline="image_classify",
-            lessons="40",
-            summary="Fashion-MNIST clothes with a DNN",
-            defaults={**DNN_IMAGES, "dataset": "fashion_mnist"},
-        ),
-        EntryPoint(
-            name="lstm_fashion_mnist",
-            pipeline="image_classify",
-            lessons="40",
-            summary="Fashion-MNIST clothes with an LSTM",
-            defaults={**LSTM_IMAGES, "dataset": "fashion_mnist"},
-        ),
-        EntryPoint(
-            name="cnn_cifar100",
-            pipeline="image_classify",
-            lessons="41",
-            summary="CIFAR-100 photos (100 classes) with a CNN",
-            defaults={**CIFAR_CNN, "dataset": "cifar100"},
-        ),
-        EntryPoint(
-            name="dnn_cifar100",
-            pipeline="image_classify",
-            lessons="41",
-            summary="CIFAR-100 photos (100 classes) with a DNN",
-            defaults={**DNN_IMAGES, "dataset": "cifar100"},
-        ),
-        EntryPoint(
-            name="lstm_cifar100",
-            pipeline="image_classify",
-            lessons="41",
-            summary="CIFAR-100 photos (100 classes) with an LSTM",
-            defaults={**LSTM_IMAGES, "dataset": "cifar100"},
-        ),
+        *(image_alias(*row) for row in IMAGE_ALIASES),
         EntryPoint(
             name="overfitting",
             pipeline="overfitting",

@@ -235,9 +235,12 @@ def test_entry_points_take_declared_parameters_and_override_only_those():
 
 def test_each_entry_point_name_is_written_once_in_the_table():
     text = Path(entry_points.__file__).read_text()
-    assert text.count("EntryPoint(\n            name=") == len(entry_points.ENTRY_POINTS)
-    for name in entry_points.ENTRY_POINTS:
+    aliases = {f"{family}_{dataset}" for family, dataset, *_ in entry_points.IMAGE_ALIASES}
+    written = text.count("EntryPoint(\n            name=")
+    assert written + len(aliases) == len(entry_points.ENTRY_POINTS)
+    for name in entry_points.ENTRY_POINTS.keys() - aliases:
         assert text.count(f'name="{name}"') == 1, name
+    assert len(aliases) == len(entry_points.IMAGE_ALIASES)  # one row each
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
+from pipelines.entry_points import IMAGE_ALIASES
+
 # The image aliases: `<family>_<dataset>` runs image_classify with its own defaults.
-ALIASES = {
-    f"{family}_{dataset}": (family, dataset)
-    for family in ("cnn", "dnn", "lstm")
-    for dataset in ("mnist", "fashion_mnist", "cifar10", "cifar100")
-}
+ALIASES = {f"{family}_{dataset}": (family, dataset) for family, dataset, *_ in IMAGE_ALIASES}
