@@ -12,7 +12,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
 # `mlflow run --env-manager local` starts `python` from PATH: make it this venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run test test-slow test-ui lint format ui server serve tensorboard mlproject clean clean-runs bench
+.PHONY: install run test test-slow test-ui lint format ui server serve tensorboard mlproject docs clean clean-runs bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,9 @@ test-ui: $(UI_STAMP)  ## the MLflow UI and TensorBoard as a person sees them, in
 mlproject: $(STAMP)  ## regenerate MLproject from pipelines/params.py and pipelines/entry_points.py
 	$(BIN)/python -m pipelines.mlproject > MLproject
 
+docs: $(STAMP)  ## regenerate the tables of README.md and docs/ from the declarations they copy
+	$(BIN)/python -m pipelines.docs
+
 ui: $(STAMP)  ## MLflow UI on http://$(HOST):$(PORT)
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host $(HOST) --port $(PORT)
 
@@ -84,7 +87,7 @@ tensorboard: $(STAMP)  ## TensorBoard over the runs' traces by name (EXP=<experi
 		--host $(HOST) --port $(TB_PORT) --allowed-hosts "$(ALLOWED_HOSTS)"
 
 bench: $(STAMP)  ## side-by-side speed measurements (not part of make test); results in bench-results/
-	$(BIN)/python bench/run.py --readme  # README.md's Performance table is this run's
+	$(BIN)/python bench/run.py --docs  # docs/performance.md's speed table is this run's
 
 clean-runs: $(STAMP)  ## mark runs left RUNNING by a dead process as KILLED (DRY=1 to list only)
 	$(BIN)/python -m tools.stale_runs $(if $(DRY),--dry-run,)
@@ -95,7 +98,7 @@ clean:
 # Optuna: the dashboard, and several workers on one study
 .PHONY: optuna-dashboard tune-workers
 # The study's storage URL, read from the environment by tune and the dashboard: a password
-# in it stays off every command line (better still: PGPASSWORD or ~/.pgpass, see README).
+# in it stays off every command line (better still: PGPASSWORD or ~/.pgpass, see docs/tuning.md).
 export OPTUNA_STORAGE ?= sqlite:///optuna.db
 OPTUNA_PORT ?= 8080
 N ?= 2

@@ -10,7 +10,7 @@ Writes bench-results/bench.md and bench-results/bench.json. Sections:
   tests     the test suite's wall time (`--sections tests`; not in the default run)
 
     python bench/run.py [--sections overhead,tiny,startup,cache,checks,logging] [--repeats 3]
-        [--mnist-rows N] [--readme]
+        [--mnist-rows N] [--docs]
 """
 
 from __future__ import annotations
@@ -423,7 +423,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mnist-rows", type=int, default=60_000, help="overhead's data size")
     parser.add_argument(
-        "--readme", action="store_true", help="also write the table into README.md's Performance"
+        "--docs", action="store_true", help="also write the table into docs/performance.md"
     )
     args = parser.parse_args()
     machine = (
@@ -439,8 +439,8 @@ def main() -> int:
             print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
             text = write_results(rows, args.repeats, machine)  # each section kept as it ends
     print(text)
-    if args.readme:
-        update_readme(REPO / "README.md", text)
+    if args.docs:
+        update_page(PAGE, text)
     return 0
 
 
@@ -463,15 +463,17 @@ def write_results(rows: list[dict], repeats: int, machine: str) -> str:
     return text
 
 
-README_START, README_END = "<!-- make bench: start -->", "<!-- make bench: end -->"
+# The page whose speed table is the last `make bench`'s, between these two markers.
+PAGE = REPO / "docs" / "performance.md"
+START, END = "<!-- make bench: start -->", "<!-- make bench: end -->"
 
 
-def update_readme(readme: Path, table: str) -> None:
-    """Put bench.md between the README's two markers, so its numbers are the last run's."""
-    text = readme.read_text()
-    start, end = text.index(README_START) + len(README_START), text.index(README_END)
-    table = table.removeprefix("# ")  # the README's own headings stay its outline
-    readme.write_text(f"{text[:start]}\n{table}{text[end:]}")
+def update_page(page: Path, table: str) -> None:
+    """Put bench.md between the page's two markers, so its numbers are the last run's."""
+    text = page.read_text()
+    start, end = text.index(START) + len(START), text.index(END)
+    table = table.removeprefix("# ")  # the page's own headings stay its outline
+    page.write_text(f"{text[:start]}\n{table}{text[end:]}")
 
 
 if __name__ == "__main__":

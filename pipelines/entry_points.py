@@ -1,8 +1,8 @@
 """The entry points: name -> pipeline module, lessons, the parameters it takes, its defaults.
 
 To add a lesson: write `pipelines/<module>.py` with `run(params, tracker)` and a docstring
-naming its lessons, add its `EntryPoint` to ENTRY_POINTS below, run `make mlproject`, and
-add a row to the README's lesson table.
+naming its lessons, add its `EntryPoint` to ENTRY_POINTS below (its `shows` is its row in
+docs/lessons.md), and run `make mlproject docs`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ class EntryPoint:
     name: str
     pipeline: str  # the module pipelines.<pipeline>, whose run(params, tracker) it calls
     lessons: str
-    summary: str
+    summary: str  # one line: `--help`, MLproject's comments, the experiment's description
+    # What its run shows, for the lesson table of docs/lessons.md (Markdown; `make docs`).
+    shows: str = ""
     takes: tuple[str, ...] = TRAINING  # its parameters; the others keep Params' defaults
     defaults: Mapping[str, object] = field(default_factory=dict)
     narrow: Mapping[str, tuple] = field(default_factory=dict)  # tighter choices or ranges
@@ -200,31 +202,108 @@ WINDOWS = (*TRAINING, "window", "features")
 TEXT = (*TRAINING, "num_words", "maxlen", "embedding_dim", "bidirectional")
 
 # The image aliases: `<family>_<dataset>` runs image_classify on that data set with the
-# family's image defaults. One row each: family, data set, lessons, summary, defaults.
+# family's image defaults. One row each: family, data set, lessons, summary, defaults, and
+# what its run shows.
 IMAGE_ALIASES = (
-    ("cnn", "mnist", "35-36", "MNIST with a CNN: sample grid, one-hot labels, softmax", MNIST_CNN),
-    ("dnn", "mnist", "37", "MNIST digits with a DNN", DNN_IMAGES),
-    ("lstm", "mnist", "38", "MNIST digits with an LSTM", LSTM_IMAGES),
-    ("cnn", "cifar10", "39", "CIFAR-10 with the TensorFlow tutorial's CNN", CIFAR_CNN),
-    ("dnn", "cifar10", "39", "CIFAR-10 photos with a DNN", DNN_IMAGES),
-    ("lstm", "cifar10", "39", "CIFAR-10 photos with an LSTM", LSTM_IMAGES),
-    ("cnn", "fashion_mnist", "40", "Fashion-MNIST clothes with a CNN", MNIST_CNN),
-    ("dnn", "fashion_mnist", "40", "Fashion-MNIST clothes with a DNN", DNN_IMAGES),
-    ("lstm", "fashion_mnist", "40", "Fashion-MNIST clothes with an LSTM", LSTM_IMAGES),
-    ("cnn", "cifar100", "41", "CIFAR-100 photos (100 classes) with a CNN", CIFAR_CNN),
-    ("dnn", "cifar100", "41", "CIFAR-100 photos (100 classes) with a DNN", DNN_IMAGES),
-    ("lstm", "cifar100", "41", "CIFAR-100 photos (100 classes) with an LSTM", LSTM_IMAGES),
+    (
+        "cnn",
+        "mnist",
+        "35-36",
+        "MNIST with a CNN: sample grid, one-hot labels, softmax",
+        MNIST_CNN,
+        "MNIST with a CNN (the keras-io `mnist_convnet` model)",
+    ),
+    (
+        "dnn",
+        "mnist",
+        "37",
+        "MNIST digits with a DNN",
+        DNN_IMAGES,
+        "MNIST with a DNN (flattened pixels)",
+    ),
+    (
+        "lstm",
+        "mnist",
+        "38",
+        "MNIST digits with an LSTM",
+        LSTM_IMAGES,
+        "MNIST with an LSTM (rows as time steps)",
+    ),
+    (
+        "cnn",
+        "cifar10",
+        "39",
+        "CIFAR-10 with the TensorFlow tutorial's CNN",
+        CIFAR_CNN,
+        "CIFAR-10 with the TensorFlow tutorial's CNN",
+    ),
+    ("dnn", "cifar10", "39", "CIFAR-10 photos with a DNN", DNN_IMAGES, "CIFAR-10 with a DNN"),
+    ("lstm", "cifar10", "39", "CIFAR-10 photos with an LSTM", LSTM_IMAGES, "CIFAR-10 with an LSTM"),
+    (
+        "cnn",
+        "fashion_mnist",
+        "40",
+        "Fashion-MNIST clothes with a CNN",
+        MNIST_CNN,
+        "Fashion-MNIST with a CNN",
+    ),
+    (
+        "dnn",
+        "fashion_mnist",
+        "40",
+        "Fashion-MNIST clothes with a DNN",
+        DNN_IMAGES,
+        "Fashion-MNIST with a DNN",
+    ),
+    (
+        "lstm",
+        "fashion_mnist",
+        "40",
+        "Fashion-MNIST clothes with an LSTM",
+        LSTM_IMAGES,
+        "Fashion-MNIST with an LSTM",
+    ),
+    (
+        "cnn",
+        "cifar100",
+        "41",
+        "CIFAR-100 photos (100 classes) with a CNN",
+        CIFAR_CNN,
+        "CIFAR-100 with a CNN (100 classes: per-class table, no per-class metrics)",
+    ),
+    (
+        "dnn",
+        "cifar100",
+        "41",
+        "CIFAR-100 photos (100 classes) with a DNN",
+        DNN_IMAGES,
+        "CIFAR-100 with a DNN (100 classes: per-class table, no per-class metrics)",
+    ),
+    (
+        "lstm",
+        "cifar100",
+        "41",
+        "CIFAR-100 photos (100 classes) with an LSTM",
+        LSTM_IMAGES,
+        "CIFAR-100 with an LSTM (100 classes: per-class table, no per-class metrics)",
+    ),
 )
 
 
 def image_alias(
-    family: str, dataset: str, lessons: str, summary: str, defaults: Mapping[str, object]
+    family: str,
+    dataset: str,
+    lessons: str,
+    summary: str,
+    defaults: Mapping[str, object],
+    shows: str,
 ) -> EntryPoint:
     return EntryPoint(
         name=f"{family}_{dataset}",
         pipeline="image_classify",
         lessons=lessons,
         summary=summary,
+        shows=shows,
         defaults={**defaults, "dataset": dataset},
     )
 
@@ -237,6 +316,14 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="dnn_basic",
             lessons="01-04",
             summary="a first Dense model on y = 2x + 1; predictions for new inputs",
+            shows=(
+                "a first Dense model on `y = 2x + 1`; loss, batch_size, epochs; predictions for "
+                "new inputs (`-P predict_inputs=101,102,103`, logged as "
+                "`predictions/new_inputs.csv`); a Dense layer too large for memory is refused "
+                "before allocation (`-P units=2000000000`); compiled with no metrics (`-P "
+                "metrics=` is empty here), Keras still reports the loss: the run logs `loss`, "
+                "`val_loss` and `test_loss` (`-P metrics=mae,mse` adds those)"
+            ),
             takes=(*TRAINING, "predict_inputs"),
             defaults={
                 "dataset": "linear",
@@ -254,6 +341,14 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             lessons="13",
             summary="input_dim vs input_shape vs keras.Input: what Keras 3 says of each, and "
             "the same parameter count",
+            shows=(
+                "the same network with its input width given as `Dense(units, input_dim=N)`, "
+                "`Dense(units, input_shape=(N,))` and `keras.Input(shape=(N,))`: Keras 3.15 "
+                'builds all three, warning on the first two ("Do not pass an '
+                '`input_shape`/`input_dim` argument to a layer..."), with the same parameter '
+                "count (`parameters/input_shapes.csv`, `parameters_<style>`); every builder takes "
+                "the shape from the data with `keras.Input`"
+            ),
             takes=("dataset", "target", "units", "seed", "backend"),
             defaults={"dataset": "diabetes", "units": 16},
         ),
@@ -263,6 +358,13 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             lessons="05-09",
             summary="train/test split, regression scored by RMSE, MAE and R2; depths compared "
             "with -P layers=1,4,8",
+            shows=(
+                "train/test split; regression scored by RMSE, MAE and R² (`test_rmse`, "
+                "`test_mae`, `test_r2`), not accuracy; lesson 09's depth comparison in one "
+                "command, `-P layers=1,4,8`: a "
+                "[sweep](parameters.md#sweeps-one-parameter-several-values) whose parent charts "
+                "`test_r2` per depth (`test_r2_layers_8`, `test_r2_ratio_layers_8`)"
+            ),
             defaults={**TABULAR, "dataset": "diabetes"},  # chosen with diabetes among the tables
         ),
         EntryPoint(
@@ -270,6 +372,12 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="validation",
             lessons="10-11",
             summary="train/validation/test: validation rows cut before fit or by validation_split",
+            shows=(
+                "validation rows cut before fit (`-P val_mode=split`) or by Keras's "
+                "`validation_split` (`fraction`: the last training rows); `val_loss` per epoch "
+                "beside `loss`, the rows each part got (`n_train`, `n_val`, `n_test`) and a "
+                "`validation` tag saying how they were cut"
+            ),
             takes=(*TRAINING, "val_mode"),
             defaults={"dataset": "diabetes", **SMALL_TABLE, "epochs": 200, **LONG_PATIENCE},
             narrow={"val_fraction": (at.Gt(0), at.Lt(1))},  # the lesson needs validation rows
@@ -279,6 +387,12 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="io_patterns",
             lessons="12",
             summary="input:output column patterns N:1, 1:N, N:N on the same toy series",
+            shows=(
+                "input:output columns N:1, 1:N, N:N (`-P pattern=n_to_1|1_to_n|n_to_n`) on the "
+                "`sequences` toy; only the widths of Input and the last Dense change (`n_inputs`, "
+                "`n_outputs`, `parameters`); each target column scored on its own "
+                "(`test_y1_rmse`, ...)"
+            ),
             takes=(*without(TRAINING, "model"), "pattern"),
             defaults=TOY_COLUMNS,
         ),
@@ -287,6 +401,11 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="functional_dnn",
             lessons="15",
             summary="the functional API beside the Sequential model with the same layers",
+            shows=(
+                "the functional API beside the Sequential model with the same layers and "
+                "parameter count (`sequential_parameters`, `functional_parameters`, both "
+                "summaries under `models/`)"
+            ),
             takes=without(TRAINING, "model"),
             defaults={"dataset": "diabetes", **SMALL_TABLE, "epochs": 200, **LONG_PATIENCE},
         ),
@@ -295,6 +414,10 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="ensemble",
             lessons="16",
             summary="two inputs merged by Concatenate, two outputs with a loss each",
+            shows=(
+                "two named inputs merged with Concatenate, two outputs with their own loss and "
+                "metrics per epoch; the model reloads with a dict of inputs"
+            ),
             takes=without(TRAINING, "model"),
             defaults={**TOY_COLUMNS, "layers": 1},
         ),
@@ -303,6 +426,12 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="rnn",
             lessons="17-22",
             summary="LSTM, GRU or SimpleRNN (-P model=), functional or Sequential API, stacked",
+            shows=(
+                "LSTM / SimpleRNN / GRU (`-P model=lstm|simple_rnn|gru`), functional or "
+                "Sequential API with the same parameters (`-P api=`), stacking with "
+                "return_sequences (`-P layers=N`; `model_summary.txt` shows the shapes), on "
+                "windows of a toy series"
+            ),
             takes=(*WINDOWS, "api"),
             defaults=SERIES,
             narrow=RECURRENT,
@@ -312,6 +441,10 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="rnn_ensemble",
             lessons="23-24",
             summary="two series as two inputs, a recurrent stack each, merged with Concatenate",
+            shows=(
+                "two sequence inputs (the target's past, the other columns), an LSTM each, "
+                "Concatenate, one head; EarlyStopping; the model takes a dict keyed by input name"
+            ),
             takes=WINDOWS,
             defaults={**SERIES, "units": 16, "features": 3},
             narrow={**RECURRENT, "features": (at.Ge(2),)},  # the target's input and another
@@ -321,6 +454,11 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="timeseries",
             lessons="25-27,62",
             summary="split_x windows of a series (-P window= -P features=) into any model family",
+            shows=(
+                "`split_x` windows of a series (`-P window=`, first windows logged as CSV) into "
+                "any model family (`-P model=lstm|gru|dnn|conv1d|...`); `-P features=N` feeds "
+                "more columns (lesson 62); `csv:PATH -P target=COL` series; forecast plot"
+            ),
             takes=WINDOWS,
             defaults=SERIES,
         ),
@@ -330,6 +468,11 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             lessons="28-31",
             summary="save as .keras, reload, same predictions; a wrong input shape gets a clear "
             "message",
+            shows=(
+                "save as `.keras` (`saved/model.keras`), reload (safe mode on), identical "
+                "predictions (`reload_max_abs_diff` 0); a wrong input shape gets a message naming "
+                "both shapes (`-P predict_npz=PATH`)"
+            ),
             takes=(*TRAINING, "predict_npz"),
             defaults={"dataset": "diabetes", **SMALL_TABLE},
         ),
@@ -338,6 +481,13 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="image_classify",
             lessons="35-41",
             summary="any image data set with any model family (-P dataset= -P model=)",
+            shows=(
+                "any image data set with any model family: `-P "
+                "dataset=digits|mnist|fashion_mnist|cifar10|cifar100|npz:PATH|dir:PATH -P "
+                "model=cnn|dnn|lstm|gru|simple_rnn|conv1d` (default digits + CNN); sample grid, "
+                "confusion matrix, per-class accuracy (`evaluation/per_class_accuracy.csv`, "
+                "`plots/per_class_accuracy.png`, `test_accuracy_<class>` for ≤ 10 classes)"
+            ),
             defaults={  # chosen by bench/choose_defaults.py (CV on digits' training rows)
                 "dataset": "digits",
                 "model": "cnn",
@@ -361,6 +511,11 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             lessons="42",
             summary="the same wide model with and without Dropout and L2; the train/val gap of "
             "each",
+            shows=(
+                "a wide DNN with and without Dropout+L2 as two child runs; the parent logs each "
+                "train/val gap, both curves in one plot, and a comparison CSV; `-P train_rows=N` "
+                "for less data"
+            ),
             takes=(*TRAINING, "train_rows"),
             defaults={
                 "dataset": "breast_cancer",
@@ -380,6 +535,13 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             lessons="43-46, 61",
             summary="tables (boston_housing, diabetes, iris, breast_cancer, wine) with any model "
             "family",
+            shows=(
+                "tables (boston_housing, diabetes, iris, breast_cancer, wine, `csv:PATH`, "
+                "`npz:PATH`) with any model family (`-P model=dnn|cnn|lstm|conv1d|...`): a row "
+                "becomes a vector, a one-channel column image, or a sequence; classes scored by "
+                "accuracy with a confusion matrix, numbers by RMSE/MAE/R² with "
+                "`plots/predicted_vs_true.png`"
+            ),
             defaults=TABULAR,
         ),
         EntryPoint(
@@ -388,6 +550,10 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             sweeps=False,
             lessons="47",
             summary="the Keras backend's devices and a timed matmul on each",
+            shows=(
+                "the Keras backend's devices and a timed matmul on each (median s, GFLOP/s); says "
+                "so when there is no GPU"
+            ),
             takes=("size", "repeats", "backend"),
         ),
         EntryPoint(
@@ -395,6 +561,14 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="checkpoint",
             lessons="48-53",
             summary="ModelCheckpoint keeps the best epoch; weights-only reload; best vs last epoch",
+            shows=(
+                "ModelCheckpoint keeps the best epoch; `.keras` and `.weights.h5` reload with "
+                "identical predictions; best vs last epoch scored side by side "
+                "(`checkpoint_epoch`, `last_epoch`); lesson 53's eight data sets in one parent "
+                "run: `-P dataset=iris,wine,breast_cancer,diabetes,digits,...` (a sweep: "
+                "`comparison/sweep.csv` holds each set's `best_epoch_test_*` and "
+                "`last_epoch_test_*`)"
+            ),
             takes=without(TRAINING, "checkpoint"),
             defaults={"dataset": "diabetes", **SMALL_TABLE},
             instead={"checkpoint": "ModelCheckpoint is this lesson's subject: it is always on"},
@@ -405,6 +579,11 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             sweeps=False,
             lessons="54-57",
             summary="put the example data sets in the npy cache (-P dataset=all or a comma list)",
+            shows=(
+                "warms the npy cache for `-P dataset=all` (or a list): hit/miss, rows, bytes, "
+                "seconds per set (`cache/datasets.csv`, `<set>_seconds`, ...); skips the sets it "
+                "cannot download, saying why"
+            ),
             takes=("dataset", "target"),
             defaults={"dataset": "all"},
         ),
@@ -413,6 +592,13 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="csv_table",
             lessons="58-59",
             summary="a CSV read with pandas, profiled, learnt; test predictions written as CSV",
+            shows=(
+                "a CSV read with pandas and profiled (shape, dtypes, missing, describe: "
+                "`profile/profile.txt`, `profile/columns.csv`); test predictions written back "
+                "beside the original rows (`predictions/test_predictions.csv`, `true` and "
+                "`predicted` columns); `-P path=FILE -P target=COL`, or a bundled table written "
+                "out first"
+            ),
             takes=(*TRAINING, "path"),
             defaults={**TABULAR, "dataset": "wine"},
         ),
@@ -422,6 +608,12 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             sweeps=False,
             lessons="38, 43-46, 60-61",
             summary="several model families on one data set: score, size and time side by side",
+            shows=(
+                "several model families on one data set as child runs: test score, parameter "
+                "count, fit seconds, seconds per epoch side by side; each family's score and time "
+                "as a share of the first's: `-P models=lstm,conv1d` logs lesson 60's claim as "
+                "`test_accuracy_ratio_conv1d` (≈ 1) and `fit_seconds_ratio_conv1d` (< 1)"
+            ),
             takes=(*without(TRAINING, "model"), "models"),
             defaults={"dataset": "digits", "epochs": 30, "patience": 5},
         ),
@@ -430,6 +622,15 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="image_folder",
             lessons="63-64",
             summary="a folder of class sub-folders (-P dataset=dir:PATH), resized, cached, CNN",
+            shows=(
+                "a folder of class sub-folders (`-P dataset=dir:/abs/path`) read with "
+                "`image_dataset_from_directory` (Keras 3 has no ImageDataGenerator), resized (`-P "
+                "image_size=64` or `64,48`), cached as `.npy` by content; bad files skipped and "
+                "listed (`skipped_files`); `-P augment=true` adds RandomFlip/Rotation/Zoom. "
+                "Without `-P dataset=` it reads `digits_folder` (offline: the bundled digits "
+                "written as a folder of PNG files, its path printed and tagged `folder`) through "
+                "the same folder reader: about 1.5 min on 2 CPUs, test accuracy ≈ 0.97"
+            ),
             takes=(*without(TRAINING, "model"), "image_size", "augment"),
             defaults={
                 "dataset": "digits_folder",  # bundled: offline; read as dir:PATH is
@@ -449,6 +650,18 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             sweeps=False,
             lessons="65",
             summary="an AutoKeras model search (optional extra: pip install '.[automl]')",
+            shows=(
+                "an AutoKeras model search (`-P max_trials=N`, each trial up to `-P epochs`, "
+                "ranked on the validation rows): `ImageClassifier`/`ImageRegressor` for images "
+                "(digits by default), the `StructuredData` ones for tables (`-P dataset=iris`); "
+                "each trial's score and choices (`search/trials.csv`) and TensorBoard traces "
+                "(`tensorboard/<trial>/`), the best model's test metrics beside the baselines, a "
+                "confusion matrix, and the model, which reloads wherever AutoKeras is installed. "
+                "An optional extra, `pip install '.[automl]'` (`make install` includes it): "
+                "AutoKeras 3.0.0 builds its heads with NumPy integers that Keras 3.15 refuses as "
+                "`Dense(units)`; `steps/automl.py` turns them into Python ints while the "
+                "installed AutoKeras needs it (a test fails once it no longer does)"
+            ),
             takes=(
                 *without(DATA, "scaler", "labels"),
                 "epochs",
@@ -468,6 +681,13 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             lessons="66-67",
             summary="Optuna search over any model family: a child run per trial, pruning, best "
             "model retrained",
+            shows=(
+                "Optuna search over any model family's space (`-P model=dnn|cnn|lstm|... -P "
+                "n_trials= -P timeout= -P metric= -P direction=`): one child run per trial, "
+                "logged like any training run (pruned ones tagged `state=PRUNED`, with "
+                "`pruned_at_epoch`), best params, history and importance plots, trials CSV, the "
+                "best configuration retrained in a child run `best`"
+            ),
             takes=(
                 *without(TRAINING, *families.SEARCHED_BY_ALL),
                 "n_trials",
@@ -496,6 +716,11 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             lessons="68-70",
             summary="Adam, Adadelta, Adamax, Adagrad, RMSprop, SGD, Nadam x learning rates: loss "
             "curves",
+            shows=(
+                "Adam, Adadelta, Adamax, Adagrad, RMSprop, SGD, Nadam x learning rates as child "
+                "runs; comparison table (`comparison/optimizers.csv`) and all loss curves in one "
+                "chart (`plots/curves.png`)"
+            ),
             takes=(
                 *without(TRAINING, "optimizer", "learning_rate"),
                 "optimizers",
@@ -510,6 +735,13 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             lessons="67, 71-72",
             summary="every Keras activation and its autodiff gradient; a training run per "
             "activation",
+            shows=(
+                "lesson 67's gradient descent on `lambda x: x**2 - 4*x + 6` from x = 0 at "
+                "learning rates 0.1 and 0.9, both reaching x = 2 (`plots/gradient_descent.png`, "
+                "`descent_x_lr_0.9` per step); sigmoid, tanh, relu, softmax and the other Keras "
+                "activations with their gradients (autodiff), plus a short training comparison as "
+                "child runs"
+            ),
             takes=(*without(TRAINING, "activation"), "activations"),
             defaults={"dataset": "digits", "epochs": 20, "patience": 0},
         ),
@@ -519,6 +751,18 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             lessons="75-78",
             summary="a pretrained base (-P base=, -P weights=), frozen, new head, optional "
             "fine-tuning",
+            shows=(
+                "pretrained base `-P base=vgg16|resnet50|mobilenet_v2|efficientnet_b0`, `-P "
+                "weights=imagenet|none|PATH`, frozen + new head, `-P fine_tune_layers=N`; with "
+                "`weights=none` the whole network trains (a random base has nothing worth "
+                "freezing); parameter counts with/without top and weights "
+                "(`parameters/counts.csv`), the trained model's as "
+                "`trainable_parameters`/`non_trainable_parameters`; inputs resized in the model; "
+                "data `digits_folder` by default (offline), `-P dataset=cifar10` (77), `-P "
+                "dataset=dir:PATH` for photos (78). The default weights are ImageNet's "
+                "(downloaded once, 9 MB for mobilenet_v2); without network the run stops in one "
+                "line naming the file and `-P weights=none`, which runs offline"
+            ),
             takes=(
                 *DATA,
                 *FIT,
@@ -547,6 +791,13 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="nlp_tokenize",
             lessons="79-80",
             summary="toy reviews -> TextVectorization -> padded indices -> Embedding -> any family",
+            shows=(
+                "toy reviews → TextVectorization (Keras 3's Tokenizer) → padded indices → "
+                "Embedding → any model family (`-P model=dnn|lstm|gru|conv1d|...`); vocabulary by "
+                "frequency (`vocabulary/vocabulary.csv`), the padded sequences, and one-hot vs "
+                "index vs embedding sizes (`onehot_values_per_text`, `index_values_per_text`, "
+                "`embedded_values_per_text`); the model takes raw text"
+            ),
             takes=TEXT,
             defaults={
                 "dataset": "sentences",
@@ -566,6 +817,11 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="nlp_sequences",
             lessons="81",
             summary="Reuters newswires, 46 topics: num_words, maxlen, -P model=dnn|lstm|gru|conv1d",
+            shows=(
+                "Reuters newswires, 46 topics (softmax): `-P num_words= -P maxlen= -P "
+                "model=dnn|lstm|gru|conv1d`; test texts decoded back to words with their true and "
+                "predicted topic (`predictions/samples.csv`)"
+            ),
             takes=TEXT,
             defaults={
                 "dataset": "reuters",
@@ -586,6 +842,12 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             pipeline="nlp_sequences",
             lessons="82-83",
             summary="IMDB reviews, positive or negative (a sigmoid unit); -P bidirectional=true",
+            shows=(
+                "IMDB reviews, positive or negative, with one sigmoid unit and "
+                "binary_crossentropy; `-P bidirectional=true` wraps the recurrent layer in "
+                "Bidirectional (lesson 83); decoded test reviews with their true and predicted "
+                "label (`predictions/samples.csv`)"
+            ),
             takes=TEXT,
             defaults={
                 "dataset": "imdb",

@@ -123,7 +123,7 @@ def postgres_databases(monkeypatch):
         for name in names:
             cursor.execute(f"CREATE DATABASE {name}")
     base = make_url(POSTGRES)
-    # URLs without the password, which libpq reads from PGPASSWORD, as the README shows
+    # URLs without the password, which libpq reads from PGPASSWORD, as docs/tuning.md shows
     monkeypatch.setenv("PGPASSWORD", base.password or "")
     yield [
         URL.create(

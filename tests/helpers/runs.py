@@ -162,7 +162,7 @@ REGRESSION = {"test_loss", "test_rmse", "test_mae", "test_r2"}
 
 
 def assert_trained_run(client, run, task: str, download_to: Path) -> None:
-    """What the README says a run records once it trained a model: status, tags, metrics,
+    """What docs/runs.md says a run records once it trained a model: status, tags, metrics,
     how the fit went (`assert_fit_logged`), a reloadable model with its signature."""
     import mlflow
 

@@ -16,6 +16,7 @@ import urllib.request
 
 import pytest
 
+from pipelines.docs import downloads_by_default
 from pipelines.entry_points import ENTRY_POINTS
 from steps.data import cache, catalog
 from steps.errors import DownloadError
@@ -33,21 +34,8 @@ from helpers.runs import (
 NO_NETWORK = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
 
 
-def downloads_by_default() -> dict[str, str]:
-    """What each entry point downloads with its defaults, as the declarations say: its default
-    data set when that set is marked `download` in the catalog, and ImageNet weights for an
-    entry point whose default weights are `imagenet`. Every other one runs offline."""
-    found = {}
-    for name, entry in ENTRY_POINTS.items():
-        params = entry.params()
-        named = catalog.NAMED.get(getattr(params, "dataset", ""))
-        if "dataset" in entry.takes and named is not None and named.download:
-            found[name] = params.dataset
-        if "weights" in entry.takes and params.weights == "imagenet":
-            found[name] = "imagenet weights"
-    return found
-
-
+# What each entry point downloads with its defaults, as the declarations say (the same
+# function renders docs/datasets.md's list); the tests below check it against no network.
 DOWNLOADS_BY_DEFAULT = downloads_by_default()
 
 

@@ -12,7 +12,8 @@ from steps.errors import UserError
 
 FIXED_UPSTREAM = (
     "AutoKeras {version} no longer hands its heads NumPy integers that Keras refuses as "
-    "units: remove steps/automl.integer_shapes (and this test), and say so in the README"
+    "units: remove steps/automl.integer_shapes (and this test), and the autokeras entry point's "
+    "`shows` in pipelines/entry_points.py that tells of it"
 )
 
 
