@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import stat
@@ -226,3 +227,25 @@ def test_a_failed_write_names_the_target(tmp_path):
 )
 def test_local_folder_decodes_local_locations_only(location, folder):
     assert files.local_folder(location) == folder
+
+
+def test_no_other_module_locks_replaces_or_reads_a_file_uri_itself():
+    """One home for file safety: a lock, an atomic rename or a file: URI decoded elsewhere
+    would be a second copy, with its own mistakes."""
+    found = []
+    for path in [p for top in ("steps", "pipelines", "tools") for p in REPO.glob(f"{top}/**/*.py")]:
+        if path == Path(files.__file__).resolve():
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                names += [alias.name for alias in node.names]
+                found += [(path.name, name) for name in names if name in {"fcntl", "url2pathname"}]
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr in {"flock", "lockf", "replace", "rename"}
+                and isinstance(node.value, ast.Name)
+                and node.value.id in {"os", "fcntl"}
+            ):
+                found.append((path.name, f"{node.value.id}.{node.attr}"))
+    assert found == []
