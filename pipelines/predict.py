@@ -13,7 +13,6 @@ the files, the rows scored and the seconds it took.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -70,22 +69,21 @@ def score(model, source: Path, target: Path, chunk_size: int) -> int:
     """Write the predictions for every row of `source` to `target`; the rows scored."""
     from tqdm import tqdm
 
-    from steps import scoring
+    from steps import files, scoring
     from steps.track.model_log import quiet_keras
 
     inputs = scoring.model_inputs(model.metadata.get_input_schema())
-    partial = target.with_name(f".{target.name}.partial")
     rows = 0
-    try:
-        with tqdm(total=scoring.total_rows(source), unit="rows") as bar, quiet_keras():
-            for chunk in scoring.chunks(source, inputs, chunk_size):
-                frame = scoring.prediction_frame(model.predict(chunk))
-                frame.to_csv(partial, mode="a" if rows else "w", header=not rows, index=False)
-                rows += len(frame)
-                bar.update(len(frame))
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+    with (
+        files.replacing(target) as partial,
+        tqdm(total=scoring.total_rows(source), unit="rows") as bar,
+        quiet_keras(),
+    ):
+        for chunk in scoring.chunks(source, inputs, chunk_size):
+            frame = scoring.prediction_frame(model.predict(chunk))
+            frame.to_csv(partial, mode="a" if rows else "w", header=not rows, index=False)
+            rows += len(frame)
+            bar.update(len(frame))
     return rows
 
 

@@ -12,12 +12,10 @@ The staging folder of a writer that was killed is removed by the next write to t
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ from typing import Literal
 
 import numpy as np
 
+from steps import files
 from steps.data.dataset import Dataset, Source
 from steps.errors import StorageError, storage_problem
 
@@ -108,15 +107,15 @@ def writing(root: Path) -> Iterator[None]:
 
 
 def staging_dir(folder: Path) -> Path:
-    """A new, empty folder beside `folder` to write its entry in; only its entry's lock
-    holder makes one (see `building`)."""
-    return Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+    """A new, empty folder beside `folder` to write its entry in, named for
+    `remove_leftovers`; only its entry's lock holder makes one (see `building`)."""
+    return files.beside(folder, folder=True, prefix=f".tmp-{folder.name}-")
 
 
 def write_entry(dataset: Dataset, folder: Path, key: str) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = staging_dir(folder)
-    try:
+    """Written in a staging folder renamed into place; an entry another process renamed into
+    place first is kept."""
+    with files.replacing(folder, staging_dir(folder)) as staging:
         manifest: dict = {"format_version": FORMAT_VERSION, "key": key, "arrays": {}}
         for name, array in dataset.arrays().items():
             array = np.ascontiguousarray(array)
@@ -129,13 +128,6 @@ def write_entry(dataset: Dataset, folder: Path, key: str) -> None:
             }
         manifest["meta"] = dataset.meta()
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        try:
-            staging.rename(folder)
-        except OSError:  # another process renamed its copy first: keep theirs
-            if not folder.is_dir():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def discard(folder: Path) -> None:
@@ -188,16 +180,10 @@ def lock_file(folder: Path) -> Path:
 def building(folder: Path, *, wait: bool = True) -> Iterator[bool]:
     """An exclusive lock per entry, released by the OS if the process dies. Yields whether
     it is held: always when waiting, else only if no other process held it."""
-    with writing(folder.parent.parent):
-        lock_file(folder).parent.mkdir(parents=True, exist_ok=True)
-        handle = lock_file(folder).open("w")
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
+    with contextlib.ExitStack() as stack:
+        with writing(folder.parent.parent):  # making the lock file: the cache's first write
+            held = stack.enter_context(files.lock(lock_file(folder), wait=wait))
+        yield held
 
 
 def remove_leftovers(building_now: Path) -> None:

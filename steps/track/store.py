@@ -10,11 +10,11 @@ in the cache folder, keyed by the URI, which orders the processes of one machine
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from steps import files
 from steps.data.cache import cache_root
 
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
@@ -46,14 +46,10 @@ def first_use(uri: str) -> Iterator[None]:
     """Held while the store at `uri` is created or migrated; the OS drops it if the
     process dies. Where the lock cannot be made, MLflow's own error will say why."""
     path = lock_path(uri)
-    handle = None
-    if path is not None:
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = path.open("a")
-    with handle or contextlib.nullcontext():
-        if handle is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+    with contextlib.ExitStack() as held:
+        if path is not None:
+            with contextlib.suppress(OSError):
+                held.enter_context(files.lock(path))
         yield
 
 

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import io
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 
 from steps.data.cache import cache_root
 from steps.errors import UserError
-from steps.files import holder, replace_atomically, try_lock
+from steps.files import holder, lock, replace_atomically, replacing
 
 # Not part of a training's identity: changing them does not change what is learnt.
 NOT_IDENTITY = frozenset({"resume", "verbose"})
@@ -53,12 +52,11 @@ def claimed(backups: Path) -> Iterator[Path | None]:
     process resumes is never opened here: that is an error naming the process."""
     busy = ""
     for folder in candidates(backups):
-        handle = try_lock(folder, "resuming")
-        if handle is not None:
-            with handle:
+        with lock(folder / "lock", wait=False, role="resuming") as held:
+            if held:
                 yield folder
-            return
-        pid, role = holder(folder)
+                return
+        pid, role = holder(folder / "lock")
         if role == "resuming" and not busy:  # a run still training is not an interrupted one
             busy = f"the interrupted run {folder.name} is already being resumed by process {pid}"
     if busy:
@@ -121,7 +119,7 @@ def resumable_early_stopping(folder: Path, **kwargs):
                 write_weights(weights_file(self.best_epoch), self.best_weights)
             state = {"wait": self.wait, "best": self.best, "epoch": self.best_epoch}
             state["logs"] = self.best_logs
-            replace_atomically(state_file(epoch), json.dumps(state).encode())
+            replace_atomically(state_file(epoch), json.dumps(state))
             forget_all_but(folder, epoch)
 
     return ResumableEarlyStopping(**kwargs)
@@ -186,9 +184,7 @@ def best_checkpoint(path: Path, monitor: str):
                 return
             best_epoch, value, weights = self.kept
             write_weights(weights_file, weights)
-            replace_atomically(
-                noted, json.dumps({"epoch": best_epoch + 1, "value": value}).encode()
-            )
+            replace_atomically(noted, json.dumps({"epoch": best_epoch + 1, "value": value}))
             self.written = True
 
         def on_train_end(self, logs=None):
@@ -200,12 +196,11 @@ def best_checkpoint(path: Path, monitor: str):
                 return
             current = self.model.get_weights()
             self.model.set_weights(weights)
-            partial = path.with_name(f".partial-{path.name}")  # a kill mid-write leaves the old
-            try:
-                self.model.save(partial, overwrite=True)
-            finally:
-                self.model.set_weights(current)
-            os.replace(partial, path)
+            with replacing(path) as partial:  # a kill mid-write leaves the old
+                try:
+                    self.model.save(partial, overwrite=True)
+                finally:
+                    self.model.set_weights(current)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     return BestCheckpoint(

@@ -13,12 +13,12 @@ name and renamed into place, so no reader sees half of one; one that lost files 
 from __future__ import annotations
 
 import hashlib
-import shutil
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from steps import files
 from steps.data import cache
 
 # Bump when the written files change (side, resampling, names): old folders are then ignored.
@@ -45,13 +45,8 @@ def digits_folder(root: Path | None = None) -> Path:
             if folder.exists():
                 warnings.warn(f"{folder} lost some of its files; writing it again", stacklevel=2)
                 cache.discard(folder)
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            staging = cache.staging_dir(folder)
-            try:
+            with files.replacing(folder, cache.staging_dir(folder)) as staging:
                 write_pngs(staging, images, labels, max_value=16)
-                staging.rename(folder)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 
