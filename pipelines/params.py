@@ -9,7 +9,9 @@ parameters (spelt by `steps.track.param_text`), and the step options (`Params.op
 whose fields must each be a parameter here.
 
 pydantic checks types and ranges; the messages come from the declared range or choices.
-Nothing here imports TensorFlow or MLflow, so `--help` and parameter errors stay fast.
+What the table needs from the steps (the option types, their choices) comes from their light
+`options` modules, so importing it loads no Keras, MLflow, NumPy or pandas and `--help` and
+parameter errors stay fast (tests/test_architecture.py walks the imports).
 """
 
 from __future__ import annotations
@@ -38,14 +40,11 @@ from pipelines.declare import (
 )
 from steps.backends import BACKENDS, JIT_COMPILE, PRECISIONS
 from steps.data import catalog
-from steps.data.prepare import LABELS, SCALERS, PrepareOptions
+from steps.data.options import LABELS, SCALERS, PrepareOptions
 from steps.model import families
-from steps.model.layers import ACTIVATIONS, INITIALIZERS, ModelOptions
-from steps.text import TextOptions
-from steps.train.fit import AUTO, OPTIMIZERS, FitOptions
-from steps.train.search import DIRECTIONS, PRUNERS
-from steps.transfer import BASES, MIN_SIZE
-from steps.workflow import Recipe
+from steps.model.options import ACTIVATIONS, INITIALIZERS, ModelOptions
+from steps.options import BASES, MIN_SIZE, Recipe, TextOptions
+from steps.train.options import AUTO, DIRECTIONS, OPTIMIZERS, PRUNERS, FitOptions
 
 FAMILY = OneOf(families.names)
 Family = Annotated[str, FAMILY]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from steps.errors import UserError
-from steps.model.layers import ACTIVATIONS, VECTOR
+from steps.model.options import ACTIVATIONS, VECTOR
 from steps.track.plots import pyplot
 
 # In keras.activations but not plotted: aliases, and those needing more than one input.

@@ -17,7 +17,6 @@ is 138M parameters, ~550 MB).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,50 +24,11 @@ import numpy as np
 from steps.data.sources.remote import keras_home
 from steps.errors import DownloadError, UserError
 from steps.model.build import HEAD_DTYPE
+from steps.options import BASES, MIN_SIZE
 
-MIN_SIZE = 32  # the smallest input every one of these bases accepts without its top
 TOP_SIZE = 224  # ImageNet's input size, at which the "with top" models are defined
 MOBILENET_SIZES = (96, 128, 160, 192, 224)  # MobileNetV2's ImageNet weights exist for these
 MOBILENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
-
-
-@dataclass(frozen=True)
-class Base:
-    function: str  # keras.applications.<function>
-    colors: str  # what the base expects: caffe (BGR - mean), tf (-1..1) or raw (0-255)
-    # Its ImageNet weights without the top: the URL and pinned MD5 keras.applications uses
-    # (MobileNetV2 has one file per width and input size, and no pinned hash).
-    weights_url: str
-    weights_md5: str | None = None
-
-
-APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
-BASES: dict[str, Base] = {
-    "vgg16": Base(
-        "VGG16",
-        "caffe",
-        f"{APPLICATIONS}vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "6d6bbae143d832006294945121d1f1fc",
-    ),
-    "resnet50": Base(
-        "ResNet50",
-        "caffe",
-        f"{APPLICATIONS}resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "4d473c1dd8becc155b73f8504c6f6626",
-    ),
-    "mobilenet_v2": Base(
-        "MobileNetV2",
-        "tf",
-        f"{APPLICATIONS}mobilenet_v2/"
-        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{size}_no_top.h5",
-    ),
-    "efficientnet_b0": Base(
-        "EfficientNetB0",
-        "raw",
-        "https://storage.googleapis.com/keras-applications/efficientnetb0_notop.h5",
-        "50bc09e76180e00e4465e1a485ddc09d",
-    ),
-}
 CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
 

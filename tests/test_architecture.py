@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib
+import json
 import re
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pipelines import entry_points, mlproject, params
 from pipelines.cli import main, parser_for
 from pipelines.declare import ModelName, NoPassword, OneOf, Parsed, rule, validate
 from pipelines.params import Params
+from steps import vision
 from steps.data import catalog
 from steps.data.dataset import Dataset, Source
 from steps.errors import UserError
@@ -109,10 +111,91 @@ def test_no_import_cycle_and_steps_never_import_pipelines():
 def test_the_import_check_sees_a_cycle_and_a_lazy_import():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}
     assert cycles(graph) == [["a", "b", "c"]]
-    source = Path(catalog.__file__)
-    assert "steps.data.sources.npz_file" in imported(source, project_modules())
+    source = Path(vision.__file__)  # `from steps.data import catalog`: a module in the list
+    assert "steps.data.catalog" in imported(source, project_modules())
     lazy = Path(entry_points.__file__)  # `from steps.transfer import check_choice` in a function
     assert "steps.transfer" in imported(lazy, project_modules())
+
+
+# What reading a command line loads: the parameter table, the entry points, the command line
+# and the light modules they take names and option types from (the rooms' `options`). Keras,
+# MLflow and the data libraries load when a run starts, never for `--help` or a bad value.
+LIGHT = frozenset(
+    {
+        "pipelines",
+        "pipelines.cli",
+        "pipelines.declare",
+        "pipelines.entry_points",
+        "pipelines.params",
+        "pipelines.sweep",
+        "steps",
+        "steps.backends",
+        "steps.data",
+        "steps.data.catalog",  # the names; each source module is imported when resolved
+        "steps.data.options",
+        "steps.errors",
+        "steps.files",
+        "steps.model",
+        "steps.model.families",  # the records; a body imports Keras when it builds
+        "steps.model.layers",
+        "steps.model.options",
+        "steps.model.space",
+        "steps.options",
+        "steps.secrets",
+        "steps.track",
+        "steps.track.failures",
+        "steps.track.param_text",
+        "steps.train",
+        "steps.train.options",
+    }
+)
+HEAVY = (
+    "keras",
+    "tensorflow",
+    "jax",
+    "torch",
+    "mlflow",
+    "optuna",
+    "sklearn",
+    "scipy",
+    "pandas",
+    "matplotlib",
+    "numpy",
+)
+COMMAND_LINE = ("pipelines.params", "pipelines.entry_points", "pipelines.cli")
+
+
+def loaded_by(*modules: str) -> set[str]:
+    """Every module that importing `modules` loads, in a fresh interpreter."""
+    code = f"import json, sys, {', '.join(modules)}; print(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def heavy_imports(loaded: set[str]) -> list[str]:
+    """What `loaded` holds that reading parameters must not load: heavy packages, and project
+    modules off the LIGHT list."""
+    heavy = sorted(name for name in loaded if name in HEAVY)
+    project = {name for name in loaded if name.partition(".")[0] in ("steps", "pipelines")}
+    return heavy + sorted(project - LIGHT)
+
+
+def test_reading_parameters_loads_only_light_modules():
+    """The table, the entry points and the command line import in milliseconds: a heavy import
+    added to one of them, or to a module they read, is named here. Move the declaration it
+    wanted to its room's `options` module, or import the heavy module inside the function."""
+    loaded = loaded_by(*COMMAND_LINE)
+    assert set(COMMAND_LINE) <= loaded
+    assert heavy_imports(loaded) == [], (
+        "importing the parameter table loads these; see this test's docstring"
+    )
+
+
+def test_the_import_walk_sees_a_heavy_import():
+    found = heavy_imports(loaded_by("pipelines.params", "steps.data.prepare"))
+    assert {"numpy", "steps.data.prepare", "steps.data.dataset"} <= set(found)
 
 
 def test_bench_imports_nothing_from_tests():

@@ -13,10 +13,8 @@ import numpy as np
 
 from steps.data import checks
 from steps.data.dataset import Dataset
+from steps.data.options import SCALERS, PrepareOptions
 from steps.errors import UserError
-
-SCALERS: tuple[str, ...] = ("auto", "minmax", "standard", "none")
-LABELS: tuple[str, ...] = ("onehot", "sparse")
 
 
 @dataclass(frozen=True)
@@ -57,19 +55,6 @@ class Preprocessing:
     sample_shape: tuple[int, ...]
     x_scaling: Affine
     y_scaling: Affine  # regression targets are learnt standardized, predicted in real units
-
-
-@dataclass(frozen=True)
-class PrepareOptions:
-    scaler: str  # one of SCALERS
-    val_fraction: float
-    test_fraction: float
-    labels: str  # classes as one-hot rows or as integers (sparse): one of LABELS
-    seed: int
-
-    @property
-    def one_hot(self) -> bool:
-        return self.labels == "onehot"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from steps.data.prepare import Affine, Prepared, Preprocessing
 from steps.errors import UserError
 from steps.model import families
 from steps.model.families import Block, Family, Shape
-from steps.model.layers import ModelOptions, recurrent_layers
+from steps.model.layers import recurrent_layers
+from steps.model.options import ModelOptions
 
 # Weights, their gradients and Adam's two moments: four float32 copies of each parameter.
 BYTES_PER_PARAMETER = 4 * 4

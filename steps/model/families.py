@@ -17,14 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from steps.errors import UserError
-from steps.model.layers import (
-    ModelOptions,
-    after,
-    conv_block,
-    dense_stack,
-    recurrent_layers,
-    regularized,
-)
+from steps.model.layers import after, conv_block, dense_stack, recurrent_layers, regularized
+from steps.model.options import ModelOptions
 from steps.model.space import FIT_SPACE, Choice, FloatRange, IntRange, Space
 
 Shape = tuple[int, ...]
