@@ -1,4 +1,5 @@
-"""Every parameter of every entry point, declared once: `Params`.
+"""Every parameter of every entry point, declared once: `Params`, and batch scoring's own
+few (`PredictParams`, `python -m pipelines predict`) with the same marks.
 
 Each field is one parameter: its name, type, default, range or choices, and one help
 sentence. The entry-point table (`pipelines.entry_points`) says which parameters each entry
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import fields
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from pipelines.declare import (
     Counts,
     Distinct,
+    FileName,
     ModelName,
     NoPassword,
     Numbers,
@@ -309,6 +312,30 @@ class Params(BaseModel):
     def but(self, **changes: object) -> Params:
         """A copy with some values changed, checked like the originals."""
         return validate(type(self), {**self.__dict__, **changes})
+
+
+class PredictParams(BaseModel):
+    """`python -m pipelines predict` (pipelines/predict.py): a logged model scores a file. Not
+    a lesson, so not in `Params` (whose `model` is a family); the command line, its `--help`,
+    its messages and MLproject's `predict` entry come from here as the lessons' do from Params."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", allow_inf_nan=False, validate_default=True
+    )
+
+    model: str = Field(
+        min_length=1,
+        description="the model to score (models:/NAME@ALIAS, runs:/ID/model or another model URI)",
+    )
+    # A Path is MLflow's `path` type: `mlflow run` makes it absolute from where it was typed.
+    input: Annotated[Path, FileName((".csv", ".npz"), "a .csv or an .npz file", existing=True)] = (
+        Field(description="the raw rows to score")
+    )
+    # Text: the predictions are written where the command runs.
+    output: Annotated[str, FileName((".csv",), "a .csv file")] = Field(
+        "predictions.csv", description="where the predictions are written"
+    )
+    chunk_size: int = Field(1024, ge=1, description="rows per predict call")
 
 
 Options = TypeVar("Options")
