@@ -114,7 +114,7 @@ class Params(BaseModel):
         ge=0,
         le=64,
         description="hidden layers: Dense (dnn, and after the conv blocks of cnn), recurrent "
-        "or Conv1D (the others)",
+        f"or Conv1D (the others), {families.depth_rule()}",
     )
     filters: Counts = Field((32, 64), description="Conv2D filters of each conv block (cnn)")
     pool_last: bool = Field(True, description="MaxPooling2D after the last conv block too (cnn)")

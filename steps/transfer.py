@@ -32,7 +32,10 @@ MOBILENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
 
-def check_choice(base: str, weights: str, alpha: float) -> None:
+def check_choice(base: str, alpha: float) -> None:
+    """What the parameter table cannot check one parameter at a time: the widths MobileNetV2
+    has, and alpha for it only (`transfer`'s rule). The base is checked where the parameters
+    are read; a Python caller's unknown one is refused here in the same words."""
     if base not in BASES:
         raise UserError(f"bad value {base!r} for base: choose one of {', '.join(BASES)}")
     if base == "mobilenet_v2" and alpha not in MOBILENET_ALPHAS:
@@ -40,17 +43,12 @@ def check_choice(base: str, weights: str, alpha: float) -> None:
         raise UserError(f"bad value {alpha} for alpha: choose one of {allowed}")
     if base != "mobilenet_v2" and alpha != 1.0:
         raise UserError(f"alpha (width multiplier) applies to mobilenet_v2 only, not {base}")
-    if not weights:
-        raise UserError(
-            "bad value '' for weights: use imagenet, none or the path of a weights file"
-        )
 
 
 def input_size(base: str, weights: str, image_shape: tuple[int, ...], requested: int = 0) -> int:
-    """The side the images are resized to: requested, or the data's own (at least 32)."""
+    """The side the images are resized to: requested (0, or MIN_SIZE or more: `-P input_size=`
+    is checked where the parameters are read), or the data's own (at least MIN_SIZE)."""
     if requested:
-        if requested < MIN_SIZE:
-            raise UserError(f"bad value {requested} for input_size: {base} needs at least 32")
         return requested
     side = max(MIN_SIZE, *image_shape[:2])
     if base == "mobilenet_v2" and weights == "imagenet":  # the nearest size with weights
@@ -116,7 +114,7 @@ def create_base(
     ImageNet weights are fetched for the base without its top only (see imagenet_weights)."""
     import keras
 
-    check_choice(base, weights, alpha)
+    check_choice(base, alpha)
     if include_top and weights == "imagenet":
         raise ValueError("imagenet weights are fetched for bases without their top only")
     extra = {"alpha": alpha} if base == "mobilenet_v2" else {}

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from pipelines import entry_points, mlproject, params
-from pipelines.cli import main, parser_for
-from pipelines.declare import ModelName, NoPassword, OneOf, Parsed, rule, validate
+from pipelines.cli import main, parse, parser_for
+from pipelines.declare import ModelName, NoPassword, OneOf, Parsed, rule, shown, validate
 from pipelines.params import Params
 from steps import vision
 from steps.data import catalog
@@ -283,6 +283,26 @@ def test_every_parameter_refuses_a_bad_value_in_one_line_naming_it(name):
     assert message.endswith(rule(Params, name)) and "\n" not in message
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "takes"),
+    [
+        ("val_fraction", 1.0, "use a number from 0 up to (not including) 1"),
+        ("val_fraction", -0.1, "use a number from 0 up to (not including) 1"),
+        ("test_fraction", 0, "use a number above 0 and below 1"),
+        ("test_fraction", 1.0, "use a number above 0 and below 1"),
+        ("scaler", "robust", "choose one of auto, minmax, standard, none"),
+        ("input_size", 16, "use 0 (the data's own size) or 32 or more"),
+        ("weights", "", "use a non-empty value"),
+    ],
+)
+def test_a_range_the_steps_trust_is_checked_where_parameters_are_read(name, value, takes):
+    """The steps take these as given (prepare, fit_scaling, transfer.input_size): one rule
+    each, the declaration's, refused before a run in its words."""
+    with pytest.raises(UserError) as caught:
+        validate(Params, {name: value})
+    assert str(caught.value) == f"bad value {shown(value)} for {name}: {takes}"
+
+
 def test_non_finite_numbers_are_refused():
     for name, value in (("learning_rate", "inf"), ("dropout", "nan"), ("l2", "inf")):
         with pytest.raises(UserError, match=f"bad value {value} for {name}: use "):
@@ -321,6 +341,34 @@ def test_every_value_a_search_space_can_draw_is_a_valid_parameter(space, message
     with pytest.raises(UserError) as caught:
         entry_points.params_for("tune", space=space)
     assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("entry", "values"),
+    [
+        ("image_classify", {"model": "lstm", "layers": 0}),
+        ("image_classify", {"model": "cnn,lstm", "layers": 0}),  # a sweep's variant
+        ("compare_models", {"models": "dnn,lstm", "layers": 0}),  # before dnn trains
+        ("tune", {"model": "lstm", "space": "layers=0:2"}),  # before a trial draws 0
+    ],
+)
+def test_a_depth_given_below_a_familys_fewest_is_refused_naming_it(entry, values):
+    argv = [entry, *(f"--{name}={value}" for name, value in values.items())]
+    with pytest.raises(UserError, match=r"bad value 0 for layers: model=lstm needs 1 or more$"):
+        parse(argv)
+
+
+def test_a_default_depth_below_a_familys_fewest_becomes_it():
+    """image_classify's CNN has no Dense layer; an LSTM or a Conv1D needs one."""
+    _, params, found = parse(["image_classify", "--model", "conv1d"])
+    assert params.layers == 1
+    _, _, found = parse(["image_classify", "--model", "cnn,lstm"])
+    assert [variant.params.layers for variant in found] == [0, 1]
+    text = " ".join(parser_for(entry_points.ENTRY_POINTS["image_classify"]).format_help().split())
+    assert (
+        "at least 1 for lstm, gru, simple_rnn and conv1d (a default depth below it becomes it; "
+        "one given below it is refused): 0 to 64 (default: 0)"
+    ) in text
 
 
 def test_an_entry_point_refuses_a_parameter_it_does_not_take():
