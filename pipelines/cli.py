@@ -12,7 +12,7 @@ import signal
 import sys
 
 from pipelines import sweep
-from pipelines.declare import OneLineParser, rule
+from pipelines.declare import command_line
 from pipelines.entry_points import ENTRY_POINTS, EntryPoint
 from pipelines.params import Params
 from steps import backends
@@ -28,27 +28,15 @@ EXIT_DOWNLOAD = 3
 
 
 def parser_for(entry: EntryPoint) -> argparse.ArgumentParser:
-    parser = OneLineParser(
-        prog=f"python -m pipelines {entry.name}",
-        description=f"Lessons {entry.lessons}: {entry.summary}",
-        argument_default=argparse.SUPPRESS,
-    )
     defaults = entry.params()
-    for name in entry.takes:
-        text = param_text(getattr(defaults, name)) or "''"
-        takes = rule(Params, name, entry.narrow.get(name, ())).removeprefix("use ")
-        parser.add_argument(
-            f"--{name}",
-            metavar=metavar(name),
-            help=f"{Params.model_fields[name].description}{': ' if takes else ''}{takes} "
-            f"(default: {text})",
-        )
-    return parser
-
-
-def metavar(name: str) -> str:
-    kind = Params.model_fields[name].annotation
-    return {int: "INT", float: "NUMBER", bool: "BOOL"}.get(kind, "TEXT")
+    return command_line(
+        Params,
+        f"python -m pipelines {entry.name}",
+        f"Lessons {entry.lessons}: {entry.summary}",
+        entry.takes,
+        {name: getattr(defaults, name) for name in entry.takes},
+        entry.narrow,
+    )
 
 
 def parse(argv: list[str]) -> tuple[EntryPoint, Params, list[sweep.Variant]]:

@@ -1,7 +1,7 @@
 """How a parameter is declared and checked: the marks a declaration carries (allowed values,
-text to split, what 0 means) and the one validation loop whose messages say, in words, what
-each parameter takes, and the argument parser that refuses a bad one in one line. The table
-itself is `pipelines.params.Params`.
+text to split, what 0 means, a file's kind) and the one validation loop whose messages say, in
+words, what each parameter takes, and the command line built from the declarations, which
+refuses a bad argument in one line. The tables themselves are in `pipelines.params`.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import annotated_types as at
@@ -25,6 +26,40 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         raise UserError(f"{message} (see `python -m pipelines {self.prog.split()[-1]} --help`)")
+
+
+def command_line(
+    kind: type[BaseModel],
+    prog: str,
+    description: str,
+    names: tuple[str, ...],
+    defaults: Mapping[str, object],
+    narrow: Mapping[str, tuple] | None = None,
+) -> OneLineParser:
+    """`--name VALUE` for each of `names`, its help from the declaration: what it is, what it
+    takes (narrowed), its default; a name without one in `defaults` must be given. Values stay
+    text: `validate` checks them, in the declaration's words."""
+    parser = OneLineParser(prog=prog, description=description, argument_default=argparse.SUPPRESS)
+    for name in names:
+        takes = rule(kind, name, (narrow or {}).get(name, ())).removeprefix("use ")
+        default = (param_text(defaults[name]) or "''") if name in defaults else ""
+        given = f"(default: {default})" if name in defaults else "(required)"
+        parser.add_argument(
+            f"--{name}",
+            metavar=metavar(kind.model_fields[name].annotation),
+            required=name not in defaults,
+            help=f"{kind.model_fields[name].description}{': ' if takes else ''}{takes} {given}",
+        )
+    return parser
+
+
+def defaults_of(kind: type[BaseModel]) -> dict[str, object]:
+    """The declared defaults; a parameter without one must be given."""
+    return {name: i.default for name, i in kind.model_fields.items() if not i.is_required()}
+
+
+def metavar(annotation: object) -> str:
+    return {int: "INT", float: "NUMBER", bool: "BOOL", Path: "PATH"}.get(annotation, "TEXT")
 
 
 @dataclass(frozen=True)
@@ -128,6 +163,42 @@ class ModelName:
         return core_schema.no_info_after_validator_function(check, handler(source))
 
 
+class Refused(ValueError):
+    """A mark's refusal in its own words, where the mark has more than one (a file of the
+    wrong kind, or one that is not there): the message says which."""
+
+
+@dataclass(frozen=True)
+class FileName:
+    """A file named by one of `suffixes` (`kinds` says them in words, "a .csv file");
+    `existing`: the file must be there (an input), else the folder it is written to."""
+
+    suffixes: tuple[str, ...]
+    kinds: str
+    existing: bool = False
+
+    def rule(self) -> str:
+        return f"give {self.kinds}"
+
+    def problem(self, path: Path) -> str:
+        if path.suffix not in self.suffixes:
+            return self.rule()
+        if self.existing and not path.is_file():
+            return "no such file"
+        if not self.existing and not path.resolve().parent.is_dir():
+            return "its folder does not exist"
+        return ""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler) -> Any:
+        def check(value):
+            problem = self.problem(Path(value))
+            if problem:
+                raise Refused(problem)
+            return value
+
+        return core_schema.no_info_after_validator_function(check, handler(source))
+
+
 @dataclass(frozen=True)
 class Distinct:
     """Each entry of a list once."""
@@ -182,7 +253,7 @@ def rule(kind: type[BaseModel], name: str, narrowed: tuple = ()) -> str:
     info = kind.model_fields[name]
     marks = tuple(info.metadata)
     for mark in (*narrowed, *marks):
-        if isinstance(mark, OneOf | Parsed | ZeroOr | NoPassword | ModelName):
+        if isinstance(mark, OneOf | Parsed | ZeroOr | NoPassword | ModelName | FileName):
             return mark.rule()
     if info.annotation is bool:
         return "use true or false"
@@ -248,9 +319,9 @@ def validate(
         value = values.get(name, error.get("input"))
         item = error["loc"][1] if len(error["loc"]) > 1 else None
         unknown = f"{error['input']!r} unknown; " if isinstance(item, int) else ""  # in a list
-        raise UserError(
-            f"bad value {shown(value)} for {name}: {unknown}{rule(kind, name)}"
-        ) from None
+        refused = error.get("ctx", {}).get("error")
+        words = str(refused) if isinstance(refused, Refused) else rule(kind, name)
+        raise UserError(f"bad value {shown(value)} for {name}: {unknown}{words}") from None
     for name, marks in (narrowing or {}).items():
         value = getattr(params, name)
         try:

@@ -124,8 +124,15 @@ def reader(name: str, named: catalog.Named) -> Callable:
     return function
 
 
+def module_of(function: Callable) -> str:
+    """The module that defines a reader, without importing a lazily named one."""
+    if isinstance(function, catalog.Lazy):
+        return f"steps.data.sources.{function.module}"
+    return function.__module__
+
+
 def source_link(page: Path, function: Callable) -> str:
-    module = function.__module__
+    module = module_of(function)
     return link(page, module_file(module), f"`{module.rpartition('.')[2]}`")
 
 
@@ -148,7 +155,7 @@ def schemes(page: Path) -> str:
         (
             f"`{scheme}:PATH`",
             source_link(page, read),
-            first_paragraph(module_file(read.__module__)),
+            first_paragraph(module_file(module_of(read))),
         )
         for scheme, read in catalog.SCHEMES.items()
     ]

@@ -70,10 +70,9 @@ class EntryPoint:
         merged = {**self.defaults, **values}
         family = values.get("model")
         if "layers" not in values and family in families.names():
-            # A default depth too shallow for the family chosen (a CNN head's 0 layers for an
-            # LSTM) becomes its fewest; a depth given on the command line is checked as given.
-            least = families.get(family).min_layers
-            merged["layers"] = max(int(merged.get("layers", Params().layers)), least)
+            # A default depth adapts to the family chosen; a given one is checked as given.
+            default = int(merged.get("layers", Params().layers))
+            merged["layers"] = families.default_layers(family, default)
         params = validate(Params, merged, self.narrow)
         for check in self.rules:
             check(params)
@@ -94,7 +93,7 @@ def regularizes(params: Params) -> None:
 def base_and_alpha(params: Params) -> None:
     from steps.transfer import check_choice
 
-    check_choice(params.base, params.weights, params.alpha)
+    check_choice(params.base, params.alpha)
 
 
 def fine_tunes_pretrained(params: Params) -> None:
@@ -113,9 +112,15 @@ def searchable_space(params: Params) -> None:
     for name, dimension in parse_space(params.model, params.space).items():
         for end in dimension.ends():
             try:
-                validate(Params, {name: end})
+                validate(Params, {"model": params.model, name: end})
             except UserError as exc:
                 raise UserError(f"space: {exc}") from None
+
+
+def deep_enough_for_each(params: Params) -> None:
+    """Every family compared is built at `-P layers=`: refused before the first one trains."""
+    for family in params.models:
+        families.check_layers(family, params.layers)
 
 
 RECURRENT = {"model": (OneOf(families.recurrent_names),)}
@@ -616,6 +621,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             ),
             takes=(*without(TRAINING, "model"), "models"),
             defaults={"dataset": "digits", "epochs": 30, "patience": 5},
+            rules=(deep_enough_for_each,),
         ),
         EntryPoint(
             name="image_folder",

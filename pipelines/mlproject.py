@@ -4,8 +4,11 @@ the code.
 python -m pipelines.mlproject > MLproject      (or `make mlproject`)
 """
 
+from pathlib import Path
+
+from pipelines.declare import defaults_of
 from pipelines.entry_points import ENTRY_POINTS, EntryPoint
-from pipelines.params import ARCHITECTURE, DATA, FIT, RUN, Params
+from pipelines.params import ARCHITECTURE, DATA, FIT, RUN, Params, PredictParams
 from steps.track.param_text import param_text
 
 HEADER = """\
@@ -77,14 +80,15 @@ def render() -> str:
 
 
 def predict_entry() -> list[str]:
-    """Batch scoring: its own command line (pipelines/predict.py), not a lesson's Params."""
-    from pipelines import predict
-
+    """Batch scoring: its own parameters (`PredictParams`), not a lesson's; a Path parameter is
+    MLflow's `path` type."""
     lines = ["  predict:  # score a .csv or .npz file with a logged model", "    parameters:"]
-    for name, (kind, default) in predict.PARAMETERS.items():
-        value = "" if default is None else f', default: "{default}"'
+    defaults = defaults_of(PredictParams)
+    for name, info in PredictParams.model_fields.items():
+        kind = "path" if info.annotation is Path else "string"
+        value = f', default: "{param_text(defaults[name])}"' if name in defaults else ""
         lines.append(f"      {name}: {{type: {kind}{value}}}")
-    command = " ".join(f"--{n} {{{n}}}" for n in predict.PARAMETERS)
+    command = " ".join(f"--{n} {{{n}}}" for n in PredictParams.model_fields)
     return [*lines, f'    command: "python -m pipelines predict {command}"', ""]
 
 

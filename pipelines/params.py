@@ -1,4 +1,5 @@
-"""Every parameter of every entry point, declared once: `Params`.
+"""Every parameter of every entry point, declared once: `Params`, and batch scoring's own
+few (`PredictParams`, `python -m pipelines predict`) with the same marks.
 
 Each field is one parameter: its name, type, default, range or choices, and one help
 sentence. The entry-point table (`pipelines.entry_points`) says which parameters each entry
@@ -9,13 +10,16 @@ parameters (spelt by `steps.track.param_text`), and the step options (`Params.op
 whose fields must each be a parameter here.
 
 pydantic checks types and ranges; the messages come from the declared range or choices.
-Nothing here imports TensorFlow or MLflow, so `--help` and parameter errors stay fast.
+What the table needs from the steps (the option types, their choices) comes from their light
+`options` modules, so importing it loads no Keras, MLflow, NumPy or pandas and `--help` and
+parameter errors stay fast (tests/test_architecture.py walks the imports).
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import fields
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -23,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from pipelines.declare import (
     Counts,
     Distinct,
+    FileName,
     ModelName,
     NoPassword,
     Numbers,
@@ -38,14 +43,11 @@ from pipelines.declare import (
 )
 from steps.backends import BACKENDS, JIT_COMPILE, PRECISIONS
 from steps.data import catalog
-from steps.data.prepare import LABELS, SCALERS, PrepareOptions
+from steps.data.options import LABELS, SCALERS, PrepareOptions
 from steps.model import families
-from steps.model.layers import ACTIVATIONS, INITIALIZERS, ModelOptions
-from steps.text import TextOptions
-from steps.train.fit import AUTO, OPTIMIZERS, FitOptions
-from steps.train.search import DIRECTIONS, PRUNERS
-from steps.transfer import BASES, MIN_SIZE
-from steps.workflow import Recipe
+from steps.model.options import ACTIVATIONS, INITIALIZERS, ModelOptions
+from steps.options import BASES, MIN_SIZE, Recipe, TextOptions
+from steps.train.options import AUTO, DIRECTIONS, OPTIMIZERS, PRUNERS, FitOptions
 
 FAMILY = OneOf(families.names)
 Family = Annotated[str, FAMILY]
@@ -112,7 +114,7 @@ class Params(BaseModel):
         ge=0,
         le=64,
         description="hidden layers: Dense (dnn, and after the conv blocks of cnn), recurrent "
-        "or Conv1D (the others)",
+        f"or Conv1D (the others), {families.depth_rule()}",
     )
     filters: Counts = Field((32, 64), description="Conv2D filters of each conv block (cnn)")
     pool_last: bool = Field(True, description="MaxPooling2D after the last conv block too (cnn)")
@@ -310,6 +312,30 @@ class Params(BaseModel):
     def but(self, **changes: object) -> Params:
         """A copy with some values changed, checked like the originals."""
         return validate(type(self), {**self.__dict__, **changes})
+
+
+class PredictParams(BaseModel):
+    """`python -m pipelines predict` (pipelines/predict.py): a logged model scores a file. Not
+    a lesson, so not in `Params` (whose `model` is a family); the command line, its `--help`,
+    its messages and MLproject's `predict` entry come from here as the lessons' do from Params."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", allow_inf_nan=False, validate_default=True
+    )
+
+    model: str = Field(
+        min_length=1,
+        description="the model to score (models:/NAME@ALIAS, runs:/ID/model or another model URI)",
+    )
+    # A Path is MLflow's `path` type: `mlflow run` makes it absolute from where it was typed.
+    input: Annotated[Path, FileName((".csv", ".npz"), "a .csv or an .npz file", existing=True)] = (
+        Field(description="the raw rows to score")
+    )
+    # Text: the predictions are written where the command runs.
+    output: Annotated[str, FileName((".csv",), "a .csv file")] = Field(
+        "predictions.csv", description="where the predictions are written"
+    )
+    chunk_size: int = Field(1024, ge=1, description="rows per predict call")
 
 
 Options = TypeVar("Options")

@@ -16,42 +16,21 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from pipelines.declare import command_line, defaults_of, validate
+from pipelines.params import PredictParams
 from steps.errors import UserError
 
 LESSONS = "28-31"
-# The MLproject parameters: (type, default; None: required). `mlflow run` makes a `path`
-# absolute from where it was typed; the output is written where the command runs.
-PARAMETERS = {
-    "model": ("string", None),
-    "input": ("path", None),
-    "output": ("string", "predictions.csv"),
-    "chunk_size": ("string", "1024"),
-}
+DESCRIPTION = "Score a .csv or .npz file with a logged model (its own preprocessing)."
 
 
-def parse(argv: list[str]):
-    from pipelines.declare import OneLineParser
-
-    parser = OneLineParser(
-        prog="python -m pipelines predict",
-        description="Score a .csv or .npz file with a logged model (its own preprocessing).",
+def parse(argv: list[str]) -> PredictParams:
+    """The command line's parameters, checked as declared in `PredictParams`."""
+    names, defaults = tuple(PredictParams.model_fields), defaults_of(PredictParams)
+    parser = command_line(
+        PredictParams, "python -m pipelines predict", DESCRIPTION, names, defaults
     )
-    parser.add_argument("--model", required=True, help="models:/NAME@ALIAS, runs:/ID/model, ...")
-    parser.add_argument("--input", required=True, type=Path, help="a .csv or .npz of raw rows")
-    parser.add_argument("--output", default=Path("predictions.csv"), type=Path, help="a .csv")
-    parser.add_argument("--chunk_size", default=1024, type=int, help="rows per predict call")
-    args = parser.parse_args(argv)
-    if args.chunk_size < 1:
-        raise UserError(f"bad value {args.chunk_size} for chunk_size: use 1 or more")
-    if args.output.suffix != ".csv":
-        raise UserError(f"bad value '{args.output}' for output: give a .csv file")
-    if not args.output.resolve().parent.is_dir():
-        raise UserError(f"bad value '{args.output}' for output: its folder does not exist")
-    if args.input.suffix not in (".csv", ".npz"):
-        raise UserError(f"bad value '{args.input}' for input: give a .csv or an .npz file")
-    if not args.input.is_file():
-        raise UserError(f"bad value '{args.input}' for input: no such file")
-    return args
+    return validate(PredictParams, vars(parser.parse_args(argv)))
 
 
 def load_model(uri: str):
@@ -87,14 +66,14 @@ def score(model, source: Path, target: Path, chunk_size: int) -> int:
     return rows
 
 
-def run(args) -> None:
+def run(args: PredictParams) -> None:
     from steps.track.run import tracked_run
 
-    values = {"model": args.model, "input": str(args.input), "output": str(args.output)}
+    values = {"model": args.model, "input": str(args.input), "output": args.output}
     values["chunk_size"] = args.chunk_size
     with tracked_run("predict", LESSONS, values, name=f"predict · {args.input.name}") as tracker:
         started = time.perf_counter()
-        rows = score(load_model(args.model), args.input, args.output, args.chunk_size)
+        rows = score(load_model(args.model), args.input, Path(args.output), args.chunk_size)
         seconds = time.perf_counter() - started
         tracker.log_metrics({"rows_scored": rows, "seconds": seconds})
         tracker.set_tags(scored_model=args.model)

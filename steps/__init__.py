@@ -15,6 +15,7 @@
   (`backends`) and TensorFlow's native logs (`native_logs`).
 
 Each step is a plain function with typed inputs and outputs that knows nothing of the lesson
-calling it. TensorFlow/Keras are imported inside the functions that need them, so that the
-command line stays fast.
+calling it. What the parameter table takes from the steps (option types, their choices) lives
+in light modules, `steps/options.py` and each room's `options.py`, so that reading a command
+line loads neither TensorFlow nor MLflow (tests/test_architecture.py walks its imports).
 """

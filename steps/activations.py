@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from steps.errors import UserError
-from steps.model.layers import ACTIVATIONS, VECTOR
+# Plotted: every activation a layer can have (-P activation=); shown here, so re-exported.
+from steps.model.options import ACTIVATIONS as ACTIVATIONS
+from steps.model.options import VECTOR
 from steps.track.plots import pyplot
 
 # In keras.activations but not plotted: aliases, and those needing more than one input.
@@ -31,8 +32,6 @@ def values_and_gradients(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """f(x) and df/dx for Keras's activation `name`, by automatic differentiation."""
     import keras
 
-    if name not in ACTIVATIONS:
-        raise UserError(f"unknown activation {name!r}; choose from {', '.join(ACTIVATIONS)}")
     function = keras.activations.get(name)
     x = np.asarray(x, dtype=np.float32)
 

@@ -11,17 +11,17 @@ cuts and pads them with `keras.utils.pad_sequences`.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from steps import workflow
 from steps.data.dataset import Dataset
+from steps.data.options import PrepareOptions
 from steps.data.prepare import (
     IDENTITY,
     Prepared,
-    PrepareOptions,
     Preprocessing,
     Split,
     encode_labels,
@@ -30,20 +30,13 @@ from steps.data.prepare import (
 from steps.data.sources.text_sets import OOV_CHAR, TEXT_ARCHIVES, text_archive
 from steps.errors import UserError
 from steps.model import build, families
-from steps.model.layers import ModelOptions, recurrent_layers
+from steps.model.layers import recurrent_layers
+from steps.model.options import ModelOptions
+from steps.options import TextOptions
 from steps.track.tracker import Tracker
 
 if TYPE_CHECKING:  # pandas is imported where tables are made: `--help` stays fast
     import pandas as pd
-
-
-@dataclass(frozen=True)
-class TextOptions:
-    """Every text padded or cut to `maxlen` words, each word an `embedding_dim` vector."""
-
-    maxlen: int
-    embedding_dim: int
-    bidirectional: bool  # each recurrent layer reads the text both ways (lesson 83)
 
 
 def is_text(dataset: Dataset) -> bool:

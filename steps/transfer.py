@@ -17,7 +17,6 @@ is 138M parameters, ~550 MB).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,54 +24,18 @@ import numpy as np
 from steps.data.sources.remote import keras_home
 from steps.errors import DownloadError, UserError
 from steps.model.build import HEAD_DTYPE
+from steps.options import BASES, MIN_SIZE
 
-MIN_SIZE = 32  # the smallest input every one of these bases accepts without its top
 TOP_SIZE = 224  # ImageNet's input size, at which the "with top" models are defined
 MOBILENET_SIZES = (96, 128, 160, 192, 224)  # MobileNetV2's ImageNet weights exist for these
 MOBILENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
-
-
-@dataclass(frozen=True)
-class Base:
-    function: str  # keras.applications.<function>
-    colors: str  # what the base expects: caffe (BGR - mean), tf (-1..1) or raw (0-255)
-    # Its ImageNet weights without the top: the URL and pinned MD5 keras.applications uses
-    # (MobileNetV2 has one file per width and input size, and no pinned hash).
-    weights_url: str
-    weights_md5: str | None = None
-
-
-APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
-BASES: dict[str, Base] = {
-    "vgg16": Base(
-        "VGG16",
-        "caffe",
-        f"{APPLICATIONS}vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "6d6bbae143d832006294945121d1f1fc",
-    ),
-    "resnet50": Base(
-        "ResNet50",
-        "caffe",
-        f"{APPLICATIONS}resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "4d473c1dd8becc155b73f8504c6f6626",
-    ),
-    "mobilenet_v2": Base(
-        "MobileNetV2",
-        "tf",
-        f"{APPLICATIONS}mobilenet_v2/"
-        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{size}_no_top.h5",
-    ),
-    "efficientnet_b0": Base(
-        "EfficientNetB0",
-        "raw",
-        "https://storage.googleapis.com/keras-applications/efficientnetb0_notop.h5",
-        "50bc09e76180e00e4465e1a485ddc09d",
-    ),
-}
 CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
 
-def check_choice(base: str, weights: str, alpha: float) -> None:
+def check_choice(base: str, alpha: float) -> None:
+    """What the parameter table cannot check one parameter at a time: the widths MobileNetV2
+    has, and alpha for it only (`transfer`'s rule). The base is checked where the parameters
+    are read; a Python caller's unknown one is refused here in the same words."""
     if base not in BASES:
         raise UserError(f"bad value {base!r} for base: choose one of {', '.join(BASES)}")
     if base == "mobilenet_v2" and alpha not in MOBILENET_ALPHAS:
@@ -80,17 +43,12 @@ def check_choice(base: str, weights: str, alpha: float) -> None:
         raise UserError(f"bad value {alpha} for alpha: choose one of {allowed}")
     if base != "mobilenet_v2" and alpha != 1.0:
         raise UserError(f"alpha (width multiplier) applies to mobilenet_v2 only, not {base}")
-    if not weights:
-        raise UserError(
-            "bad value '' for weights: use imagenet, none or the path of a weights file"
-        )
 
 
 def input_size(base: str, weights: str, image_shape: tuple[int, ...], requested: int = 0) -> int:
-    """The side the images are resized to: requested, or the data's own (at least 32)."""
+    """The side the images are resized to: requested (0, or MIN_SIZE or more: `-P input_size=`
+    is checked where the parameters are read), or the data's own (at least MIN_SIZE)."""
     if requested:
-        if requested < MIN_SIZE:
-            raise UserError(f"bad value {requested} for input_size: {base} needs at least 32")
         return requested
     side = max(MIN_SIZE, *image_shape[:2])
     if base == "mobilenet_v2" and weights == "imagenet":  # the nearest size with weights
@@ -156,7 +114,7 @@ def create_base(
     ImageNet weights are fetched for the base without its top only (see imagenet_weights)."""
     import keras
 
-    check_choice(base, weights, alpha)
+    check_choice(base, alpha)
     if include_top and weights == "imagenet":
         raise ValueError("imagenet weights are fetched for bases without their top only")
     extra = {"alpha": alpha} if base == "mobilenet_v2" else {}

@@ -25,6 +25,7 @@ from steps.data.sources.image_folder import (
 )
 from steps.errors import UserError
 from steps.model import build
+from steps.options import Recipe
 from steps.track import plots
 from steps.track.tracker import Tracker
 from steps.train import evaluate, fit
@@ -90,7 +91,7 @@ def with_augmentation(model, seed: int):
 
 
 def fit_images(
-    tracker: Tracker, dataset: Dataset, recipe: workflow.Recipe, *, augment: bool = False
+    tracker: Tracker, dataset: Dataset, recipe: Recipe, *, augment: bool = False
 ) -> workflow.Trained:
     """`workflow.fit_dataset` for images: optional augmentation, then each class's accuracy."""
     fit.seed_everything(recipe.fit.seed)

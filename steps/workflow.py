@@ -14,12 +14,13 @@ import numpy as np
 
 from steps.data import cache, catalog, checks
 from steps.data.dataset import Dataset, Source
-from steps.data.prepare import Prepared, PrepareOptions, Split, prepare
+from steps.data.prepare import Prepared, Split, prepare
 from steps.model import build
-from steps.model.layers import ModelOptions
+from steps.options import Recipe
 from steps.track import plots
 from steps.track.tracker import Tracker
 from steps.train import baselines, evaluate, fit
+from steps.train.options import FitOptions
 
 
 @dataclass(frozen=True)
@@ -50,16 +51,6 @@ def load_dataset(
     n_test = 0 if dataset.x_test is None else len(dataset.x_test)
     tracker.log_params({"n_samples": len(dataset.x_train) + n_test})
     return dataset
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Everything the standard lesson needs besides the data."""
-
-    family: str
-    prepare: PrepareOptions
-    model: ModelOptions
-    fit: fit.FitOptions
 
 
 def fit_dataset(
@@ -95,7 +86,7 @@ def fit_and_log(
     model,
     head: build.Head,
     data: Split,
-    config: fit.FitOptions,
+    config: FitOptions,
     *,
     checkpoint: Path | None = None,
     callbacks: list | None = None,
@@ -152,7 +143,7 @@ def train_and_log(
     tracker: Tracker,
     model,
     prepared: Prepared,
-    config: fit.FitOptions,
+    config: FitOptions,
     *,
     checkpoint: Path | None = None,
     callbacks: list | None = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib
+import json
 import re
 import subprocess
 import sys
@@ -16,9 +17,10 @@ import numpy as np
 import pytest
 
 from pipelines import entry_points, mlproject, params
-from pipelines.cli import main, parser_for
-from pipelines.declare import ModelName, NoPassword, OneOf, Parsed, rule, validate
+from pipelines.cli import main, parse, parser_for
+from pipelines.declare import ModelName, NoPassword, OneOf, Parsed, rule, shown, validate
 from pipelines.params import Params
+from steps import vision
 from steps.data import catalog
 from steps.data.dataset import Dataset, Source
 from steps.errors import UserError
@@ -124,10 +126,91 @@ def test_each_module_says_what_it_holds_in_its_first_line_and_stays_short():
 def test_the_import_check_sees_a_cycle_and_a_lazy_import():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}
     assert cycles(graph) == [["a", "b", "c"]]
-    source = Path(catalog.__file__)
-    assert "steps.data.sources.npz_file" in imported(source, project_modules())
+    source = Path(vision.__file__)  # `from steps.data import catalog`: a module in the list
+    assert "steps.data.catalog" in imported(source, project_modules())
     lazy = Path(entry_points.__file__)  # `from steps.transfer import check_choice` in a function
     assert "steps.transfer" in imported(lazy, project_modules())
+
+
+# What reading a command line loads: the parameter table, the entry points, the command line
+# and the light modules they take names and option types from (the rooms' `options`). Keras,
+# MLflow and the data libraries load when a run starts, never for `--help` or a bad value.
+LIGHT = frozenset(
+    {
+        "pipelines",
+        "pipelines.cli",
+        "pipelines.declare",
+        "pipelines.entry_points",
+        "pipelines.params",
+        "pipelines.sweep",
+        "steps",
+        "steps.backends",
+        "steps.data",
+        "steps.data.catalog",  # the names; each source module is imported when resolved
+        "steps.data.options",
+        "steps.errors",
+        "steps.files",
+        "steps.model",
+        "steps.model.families",  # the records; a body imports Keras when it builds
+        "steps.model.layers",
+        "steps.model.options",
+        "steps.model.space",
+        "steps.options",
+        "steps.secrets",
+        "steps.track",
+        "steps.track.failures",
+        "steps.track.param_text",
+        "steps.train",
+        "steps.train.options",
+    }
+)
+HEAVY = (
+    "keras",
+    "tensorflow",
+    "jax",
+    "torch",
+    "mlflow",
+    "optuna",
+    "sklearn",
+    "scipy",
+    "pandas",
+    "matplotlib",
+    "numpy",
+)
+COMMAND_LINE = ("pipelines.params", "pipelines.entry_points", "pipelines.cli")
+
+
+def loaded_by(*modules: str) -> set[str]:
+    """Every module that importing `modules` loads, in a fresh interpreter."""
+    code = f"import json, sys, {', '.join(modules)}; print(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def heavy_imports(loaded: set[str]) -> list[str]:
+    """What `loaded` holds that reading parameters must not load: heavy packages, and project
+    modules off the LIGHT list."""
+    heavy = sorted(name for name in loaded if name in HEAVY)
+    project = {name for name in loaded if name.partition(".")[0] in ("steps", "pipelines")}
+    return heavy + sorted(project - LIGHT)
+
+
+def test_reading_parameters_loads_only_light_modules():
+    """The table, the entry points and the command line import in milliseconds: a heavy import
+    added to one of them, or to a module they read, is named here. Move the declaration it
+    wanted to its room's `options` module, or import the heavy module inside the function."""
+    loaded = loaded_by(*COMMAND_LINE)
+    assert set(COMMAND_LINE) <= loaded
+    assert heavy_imports(loaded) == [], (
+        "importing the parameter table loads these; see this test's docstring"
+    )
+
+
+def test_the_import_walk_sees_a_heavy_import():
+    found = heavy_imports(loaded_by("pipelines.params", "steps.data.prepare"))
+    assert {"numpy", "steps.data.prepare", "steps.data.dataset"} <= set(found)
 
 
 def test_bench_imports_nothing_from_tests():
@@ -215,6 +298,26 @@ def test_every_parameter_refuses_a_bad_value_in_one_line_naming_it(name):
     assert message.endswith(rule(Params, name)) and "\n" not in message
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "takes"),
+    [
+        ("val_fraction", 1.0, "use a number from 0 up to (not including) 1"),
+        ("val_fraction", -0.1, "use a number from 0 up to (not including) 1"),
+        ("test_fraction", 0, "use a number above 0 and below 1"),
+        ("test_fraction", 1.0, "use a number above 0 and below 1"),
+        ("scaler", "robust", "choose one of auto, minmax, standard, none"),
+        ("input_size", 16, "use 0 (the data's own size) or 32 or more"),
+        ("weights", "", "use a non-empty value"),
+    ],
+)
+def test_a_range_the_steps_trust_is_checked_where_parameters_are_read(name, value, takes):
+    """The steps take these as given (prepare, fit_scaling, transfer.input_size): one rule
+    each, the declaration's, refused before a run in its words."""
+    with pytest.raises(UserError) as caught:
+        validate(Params, {name: value})
+    assert str(caught.value) == f"bad value {shown(value)} for {name}: {takes}"
+
+
 def test_non_finite_numbers_are_refused():
     for name, value in (("learning_rate", "inf"), ("dropout", "nan"), ("l2", "inf")):
         with pytest.raises(UserError, match=f"bad value {value} for {name}: use "):
@@ -256,6 +359,34 @@ def test_every_value_a_search_space_can_draw_is_a_valid_parameter(space, message
     with pytest.raises(UserError) as caught:
         entry_points.params_for("tune", space=space)
     assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("entry", "values"),
+    [
+        ("image_classify", {"model": "lstm", "layers": 0}),
+        ("image_classify", {"model": "cnn,lstm", "layers": 0}),  # a sweep's variant
+        ("compare_models", {"models": "dnn,lstm", "layers": 0}),  # before dnn trains
+        ("tune", {"model": "lstm", "space": "layers=0:2"}),  # before a trial draws 0
+    ],
+)
+def test_a_depth_given_below_a_familys_fewest_is_refused_naming_it(entry, values):
+    argv = [entry, *(f"--{name}={value}" for name, value in values.items())]
+    with pytest.raises(UserError, match=r"bad value 0 for layers: model=lstm needs 1 or more$"):
+        parse(argv)
+
+
+def test_a_default_depth_below_a_familys_fewest_becomes_it():
+    """image_classify's CNN has no Dense layer; an LSTM or a Conv1D needs one."""
+    _, params, found = parse(["image_classify", "--model", "conv1d"])
+    assert params.layers == 1
+    _, _, found = parse(["image_classify", "--model", "cnn,lstm"])
+    assert [variant.params.layers for variant in found] == [0, 1]
+    text = " ".join(parser_for(entry_points.ENTRY_POINTS["image_classify"]).format_help().split())
+    assert (
+        "at least 1 for lstm, gru, simple_rnn and conv1d (a default depth below it becomes it; "
+        "one given below it is refused): 0 to 64 (default: 0)"
+    ) in text
 
 
 def test_an_entry_point_refuses_a_parameter_it_does_not_take():

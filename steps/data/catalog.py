@@ -5,7 +5,9 @@
 holds, its task and whether it needs a download (messages that suggest data sets, the
 offline test and the data-set docs read them from here); `SCHEMES` maps
 each URI scheme to the reader of the user's own files. To add a data set, write a function
-returning a `Source` in the `steps/data/sources/` module of its kind and add its row to NAMED.
+returning a `Source` in the `steps/data/sources/` module of its kind and add its row to NAMED,
+naming it with `lazy`: a source module is imported when a data set is resolved, so listing
+the names (the parameter table, `--help`) stays cheap.
 `FOLDERS` names the image folders the project writes itself (from bundled images): they are
 read exactly as a user's `dir:PATH` is.
 """
@@ -15,21 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from importlib import import_module
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from steps.data.dataset import Source, Task
-from steps.data.sources import (
-    csv_file,
-    folders,
-    image_folder,
-    keras_sets,
-    npz_file,
-    sklearn_sets,
-    text_sets,
-    toys,
-)
 from steps.errors import UserError
+
+if TYPE_CHECKING:
+    from steps.data.dataset import Source, Task
 
 Kind = Literal["images", "table", "series", "text"]
 
@@ -42,43 +37,69 @@ class Named:
     download: bool = False  # fetched once from upstream; else bundled or generated (offline)
 
 
+@dataclass(frozen=True)
+class Lazy:
+    """`steps.data.sources.<module>.<function>`, called with `first` before its own arguments,
+    imported at the first call: listing the names (`-P dataset=`'s help) costs no NumPy."""
+
+    module: str
+    function: str
+    first: tuple = ()
+
+    def target(self) -> Callable:
+        return getattr(import_module(f"steps.data.sources.{self.module}"), self.function)
+
+    def __call__(self, *args: object) -> object:
+        return self.target()(*self.first, *args)
+
+
+def lazy(module: str, function: str, *first: object) -> Lazy:
+    return Lazy(module, function, first)
+
+
 # name -> the folder of class sub-folders it stands for, written on first use
-FOLDERS: dict[str, Callable[[], Path]] = {"digits_folder": folders.digits_folder}
+FOLDERS: dict[str, Callable[[], Path]] = {"digits_folder": lazy("folders", "digits_folder")}
 
 
 def folder_source(name: str) -> Source:
-    return image_folder.source(FOLDERS[name]())
+    return lazy("image_folder", "source")(FOLDERS[name]())
 
 
 NAMED: dict[str, Named] = {
-    "mnist": Named(keras_sets.mnist, "images", "classification", download=True),
-    "fashion_mnist": Named(keras_sets.fashion_mnist, "images", "classification", download=True),
-    "cifar10": Named(keras_sets.cifar10, "images", "classification", download=True),
-    "cifar100": Named(keras_sets.cifar100, "images", "classification", download=True),
-    "digits": Named(partial(sklearn_sets.source, "digits"), "images", "classification"),
+    "mnist": Named(lazy("keras_sets", "mnist"), "images", "classification", download=True),
+    "fashion_mnist": Named(
+        lazy("keras_sets", "fashion_mnist"), "images", "classification", download=True
+    ),
+    "cifar10": Named(lazy("keras_sets", "cifar10"), "images", "classification", download=True),
+    "cifar100": Named(lazy("keras_sets", "cifar100"), "images", "classification", download=True),
+    "digits": Named(lazy("sklearn_sets", "source", "digits"), "images", "classification"),
     "digits_folder": Named(partial(folder_source, "digits_folder"), "images", "classification"),
-    "boston_housing": Named(keras_sets.boston_housing, "table", "regression", download=True),
-    "diabetes": Named(partial(sklearn_sets.source, "diabetes"), "table", "regression"),
-    "iris": Named(partial(sklearn_sets.source, "iris"), "table", "classification"),
+    "boston_housing": Named(
+        lazy("keras_sets", "boston_housing"), "table", "regression", download=True
+    ),
+    "diabetes": Named(lazy("sklearn_sets", "source", "diabetes"), "table", "regression"),
+    "iris": Named(lazy("sklearn_sets", "source", "iris"), "table", "classification"),
     "breast_cancer": Named(
-        partial(sklearn_sets.source, "breast_cancer"), "table", "classification"
+        lazy("sklearn_sets", "source", "breast_cancer"), "table", "classification"
     ),
-    "wine": Named(partial(sklearn_sets.source, "wine"), "table", "classification"),
-    "linear": Named(toys.linear, "table", "regression"),
-    "sequences": Named(toys.sequences, "table", "regression"),
-    "series": Named(toys.series, "series", "regression"),
-    "sentences": Named(text_sets.sentences, "text", "classification"),
+    "wine": Named(lazy("sklearn_sets", "source", "wine"), "table", "classification"),
+    "linear": Named(lazy("toys", "linear"), "table", "regression"),
+    "sequences": Named(lazy("toys", "sequences"), "table", "regression"),
+    "series": Named(lazy("toys", "series"), "series", "regression"),
+    "sentences": Named(lazy("text_sets", "sentences"), "text", "classification"),
     "reuters": Named(
-        partial(text_sets.text_archive, "reuters"), "text", "classification", download=True
+        lazy("text_sets", "text_archive", "reuters"), "text", "classification", download=True
     ),
-    "imdb": Named(partial(text_sets.text_archive, "imdb"), "text", "classification", download=True),
+    "imdb": Named(
+        lazy("text_sets", "text_archive", "imdb"), "text", "classification", download=True
+    ),
 }
 
 # scheme -> reader of `scheme:PATH` (the `target` column matters to csv: only)
 SCHEMES: dict[str, Callable[[Path, str], Source]] = {
-    "npz": npz_file.source,
-    "csv": csv_file.source,
-    "dir": image_folder.source,
+    "npz": lazy("npz_file", "source"),
+    "csv": lazy("csv_file", "source"),
+    "dir": lazy("image_folder", "source"),
 }
 
 

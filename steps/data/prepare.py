@@ -13,10 +13,8 @@ import numpy as np
 
 from steps.data import checks
 from steps.data.dataset import Dataset
+from steps.data.options import PrepareOptions
 from steps.errors import UserError
-
-SCALERS: tuple[str, ...] = ("auto", "minmax", "standard", "none")
-LABELS: tuple[str, ...] = ("onehot", "sparse")
 
 
 @dataclass(frozen=True)
@@ -60,19 +58,6 @@ class Preprocessing:
 
 
 @dataclass(frozen=True)
-class PrepareOptions:
-    scaler: str  # one of SCALERS
-    val_fraction: float
-    test_fraction: float
-    labels: str  # classes as one-hot rows or as integers (sparse): one of LABELS
-    seed: int
-
-    @property
-    def one_hot(self) -> bool:
-        return self.labels == "onehot"
-
-
-@dataclass(frozen=True)
 class Prepared:
     task: str
     class_names: tuple[str, ...]
@@ -97,10 +82,8 @@ def split(dataset: Dataset, *, val_fraction: float, test_fraction: float, seed: 
             rows = len(dataset.x_train)
             raise UserError(f"{dataset.name} has {rows} rows: too few to split") from None
 
-    check_fraction("val_fraction", val_fraction)
     x, y = np.asarray(dataset.x_train), np.asarray(dataset.y_train)
     if dataset.x_test is None:
-        check_fraction("test_fraction", test_fraction)
         x, x_test, y, y_test = cut(x, y, test_fraction)
     else:
         x_test, y_test = np.asarray(dataset.x_test), np.asarray(dataset.y_test)
@@ -116,17 +99,11 @@ def split(dataset: Dataset, *, val_fraction: float, test_fraction: float, seed: 
     return Split(x_train, y_train, x_val, y_val, x_test, y_test)
 
 
-def check_fraction(name: str, value: float) -> None:
-    if not 0 <= value < 1:
-        raise UserError(f"{name} must be at least 0 and below 1, got {value}")
-
-
 def fit_scaling(kind: str, x_train: np.ndarray, pixel_max: float | None) -> Affine:
-    """Fit on the training rows only; 'auto' is pixel/max for images, standard otherwise."""
+    """Fit on the training rows only; 'auto' is pixel/max for images, standard otherwise.
+    `kind` is one of SCALERS, checked where the parameters are read (another: KeyError)."""
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-    if kind not in SCALERS:
-        raise UserError(f"unknown scaler {kind!r}; choose one of {', '.join(SCALERS)}")
     if kind == "none":
         return IDENTITY
     if kind == "auto" and pixel_max is not None:
@@ -135,10 +112,10 @@ def fit_scaling(kind: str, x_train: np.ndarray, pixel_max: float | None) -> Affi
         kind = "standard"
     flat = x_train.reshape(len(x_train), -1).astype(np.float64)
     shape = x_train.shape[1:]
+    fitted = {"standard": StandardScaler, "minmax": MinMaxScaler}[kind]().fit(flat)
     if kind == "standard":
-        fitted = StandardScaler().fit(flat)
         return Affine(fitted.mean_.reshape(shape), fitted.scale_.reshape(shape))
-    fitted = MinMaxScaler().fit(flat)  # x * scale_ + min_  ==  (x + min_/scale_) / (1/scale_)
+    # minmax: x * scale_ + min_  ==  (x + min_/scale_) / (1/scale_)
     return Affine((-fitted.min_ / fitted.scale_).reshape(shape), (1 / fitted.scale_).reshape(shape))
 
 

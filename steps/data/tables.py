@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from steps.data.dataset import Dataset
-from steps.data.prepare import PrepareOptions, split
+from steps.data.options import PrepareOptions
+from steps.data.prepare import split
 from steps.errors import UserError
 from steps.train.evaluate import class_indices
 

@@ -15,7 +15,8 @@ from steps.data.prepare import Affine, Prepared, Preprocessing
 from steps.errors import UserError
 from steps.model import families
 from steps.model.families import Block, Family, Shape
-from steps.model.layers import ModelOptions, recurrent_layers
+from steps.model.layers import recurrent_layers
+from steps.model.options import ModelOptions
 
 # Weights, their gradients and Adam's two moments: four float32 copies of each parameter.
 BYTES_PER_PARAMETER = 4 * 4
@@ -141,10 +142,12 @@ def target_units_layer(y_scaling: Affine):
 
 
 def recurrent_family(family: str) -> Family:
+    """The entry points that build one narrow `-P model=` to the recurrent families; another
+    family from a Python caller is refused in the narrowing's words."""
     chosen = families.get(family)
     if not chosen.cell:
         recurrent = ", ".join(families.recurrent_names())
-        raise UserError(f"model={family} is not recurrent; choose one of {recurrent}")
+        raise UserError(f"bad value {family!r} for model: choose one of {recurrent}")
     return chosen
 
 

@@ -17,14 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from steps.errors import UserError
-from steps.model.layers import (
-    ModelOptions,
-    after,
-    conv_block,
-    dense_stack,
-    recurrent_layers,
-    regularized,
-)
+from steps.model.layers import after, conv_block, dense_stack, recurrent_layers, regularized
+from steps.model.options import ModelOptions
 from steps.model.space import FIT_SPACE, Choice, FloatRange, IntRange, Space
 
 Shape = tuple[int, ...]
@@ -272,11 +266,37 @@ def get(name: str) -> Family:
     return FAMILIES[name]
 
 
+# The one policy for a depth below a family's fewest layers (an LSTM or Conv1D body needs
+# one): a depth the user gave is refused, naming the fewest; a default one (an entry point's,
+# such as a CNN's 0 Dense layers when -P model=lstm alone is given) becomes the fewest.
+
+
 def check_layers(name: str, layers: int) -> None:
-    """A family's fewest layers (an LSTM or Conv1D body needs one)."""
+    """Refuse a depth given below the family's fewest, in one line naming it."""
     least = get(name).min_layers
     if layers < least:
         raise UserError(f"bad value {layers} for layers: model={name} needs {least} or more")
+
+
+def default_layers(name: str, layers: int) -> int:
+    """A default depth for the family: raised to its fewest, silently."""
+    return max(layers, get(name).min_layers)
+
+
+def depth_rule() -> str:
+    """The policy in words, for `-P layers=`'s help."""
+    by_least: dict[int, list[str]] = {}
+    for family in FAMILIES.values():
+        if family.min_layers:
+            by_least.setdefault(family.min_layers, []).append(family.name)
+    if not by_least:
+        return ""
+
+    def named(names: list[str]) -> str:
+        return " and ".join((", ".join(names[:-1]), names[-1])) if len(names) > 1 else names[0]
+
+    least = ", ".join(f"{n} for {named(names)}" for n, names in by_least.items())
+    return f"at least {least} (a default depth below it becomes it; one given below it is refused)"
 
 
 def check_bidirectional(name: str, bidirectional: bool) -> None:

@@ -12,26 +12,10 @@ from steps.errors import UserError
 from steps.model.build import Head
 from steps.track import tensorboard
 from steps.train import reseed, resume, save_cadence
+from steps.train.options import AUTO, FitOptions
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
-AUTO = "auto"  # in `metrics`: the task's own (accuracy for classes, mae for numbers)
 # Names compile resolves from the loss rather than from keras.metrics (Keras's compile_utils).
 LOSS_RESOLVED = ("accuracy", "acc", "crossentropy", "ce")
-
-
-@dataclass(frozen=True)
-class FitOptions:
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    optimizer: str  # one of OPTIMIZERS
-    metrics: tuple[str, ...]  # Keras metric names measured besides the loss; AUTO: the head's
-    patience: int  # EarlyStopping; 0 turns it off
-    reduce_lr_patience: int  # ReduceLROnPlateau; 0 turns it off
-    checkpoint: bool  # ModelCheckpoint of the best epoch, kept with the run
-    verbose: int
-    seed: int
-    jit_compile: str  # XLA: auto (Keras decides per backend), true or false
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,6 @@ from steps.model.space import Space, narrowed
 from steps.secrets import redacted
 from steps.train.fit import n_epochs
 
-PRUNERS = ("hyperband", "median", "none")
-DIRECTIONS = ("maximize", "minimize")
-
 
 def parse_space(family: str, text: str) -> Space:
     """The family's search space (its record in `steps.model.families`) narrowed by `-P space=`."""

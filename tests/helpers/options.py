@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pipelines.params import Params
-from steps.data.prepare import PrepareOptions
-from steps.model.layers import ModelOptions
-from steps.text import TextOptions
-from steps.train.fit import FitOptions
+from steps.data.options import PrepareOptions
+from steps.model.options import ModelOptions
+from steps.options import TextOptions
+from steps.train.options import FitOptions
 
 
 def prepare_options(**changes: object) -> PrepareOptions:

@@ -97,3 +97,38 @@ def test_an_unknown_model_is_one_line(lesson_env, tracking, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = error_lines(result.stderr)
     assert line.startswith("error: cannot load model models:/nobody@champion: ")
+
+
+def test_parameters_help_and_messages_come_from_their_declarations(tmp_path, capsys):
+    from pipelines import predict
+    from steps.errors import UserError
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a\n1\n")
+    given = ("--model", MODEL, "--input", str(rows))
+    args = predict.parse(list(given))
+    assert (args.model, args.input, args.output, args.chunk_size) == (
+        MODEL,
+        rows,
+        "predictions.csv",
+        1024,
+    )
+    for more, message in [
+        (("--chunk_size", "0"), "bad value 0 for chunk_size: use 1 or more"),
+        (("--chunk_size", "many"), "bad value 'many' for chunk_size: use 1 or more"),
+        (("--output", "out.txt"), "bad value 'out.txt' for output: give a .csv file"),
+        (
+            ("--output", f"{tmp_path}/none/out.csv"),
+            f"bad value '{tmp_path}/none/out.csv' for output: its folder does not exist",
+        ),
+    ]:
+        with pytest.raises(UserError) as caught:
+            predict.parse([*given, *more])
+        assert str(caught.value) == message
+    with pytest.raises(UserError, match=r"^the following arguments are required: --input \(see"):
+        predict.parse(["--model", MODEL])
+    with pytest.raises(SystemExit):
+        predict.parse(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--input PATH the raw rows to score: give a .csv or an .npz file (required)" in text
+    assert "--chunk_size INT rows per predict call: 1 or more (default: 1024)" in text

@@ -78,6 +78,15 @@ def test_unknown_name_lists_every_registered_data_set():
         catalog.resolve("mnsit")
 
 
+def test_every_source_named_in_the_catalog_is_a_function_of_its_module():
+    """The catalog names its sources (imported when resolved): a typo shows here, not when
+    someone first asks for that data set."""
+    named = [n.source for n in catalog.NAMED.values() if isinstance(n.source, catalog.Lazy)]
+    lazy = [*named, *catalog.SCHEMES.values(), *catalog.FOLDERS.values()]
+    for source in lazy:
+        assert callable(source.target()), source
+
+
 def test_unknown_uri_scheme():
     message = (
         "unknown data set URI scheme 'parquet' in 'parquet:x.pq'; "

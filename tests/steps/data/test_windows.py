@@ -333,7 +333,7 @@ def test_ensemble_refuses_no_recurrent_layer_and_huge_models(series):
         build.build_branches("lstm", prepared, branches, model_options(layers=0))
     with pytest.raises(UserError, match=r"^model too large: .*\(largest: target: LSTM 1000000"):
         build.build_branches("lstm", prepared, branches, model_options(units=10**6, layers=2))
-    with pytest.raises(UserError, match=r"^model=dnn is not recurrent; choose one of lstm, gru"):
+    with pytest.raises(UserError, match=r"^bad value 'dnn' for model: choose one of lstm, gru"):
         build.build_branches("dnn", prepared, branches, model_options())
 
 
