@@ -56,7 +56,7 @@ def complete(folder: Path, count: int) -> bool:
 
 def write_pngs(folder: Path, images: np.ndarray, labels: np.ndarray, *, max_value: int) -> None:
     """One grey PNG per image in `folder/<label>/<index>.png`, 0..max_value made 0..255."""
-    from PIL import Image  # a dependency of matplotlib
+    from PIL import Image
 
     for label in np.unique(labels):
         (folder / str(label)).mkdir()
