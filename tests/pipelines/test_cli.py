@@ -13,6 +13,7 @@ from pipelines import mlproject
 from pipelines.entry_points import ENTRY_POINTS
 from pipelines.experiment import entry_point_from_argv
 from steps import native_logs
+from steps.model import families
 from steps.track.param_text import param_text
 from steps.track.run import run_link
 
@@ -51,7 +52,8 @@ def test_entry_point_help_explains_each_parameter_it_takes():
     for name in ENTRY_POINTS["tune"].takes:
         assert f"--{name} " in text, name
     assert (
-        "--model TEXT the model family (steps/model/families.py): choose one of dnn, cnn, lstm"
+        "--model TEXT the model family (steps/model/families.py): choose one of "
+        + ", ".join(families.names())
         in text
     )
     assert "--patience INT EarlyStopping: epochs without a better validation loss" in text

@@ -218,7 +218,7 @@ def test_standard_scaling_of_images_is_per_pixel(digits):
 
 
 def test_unknown_family(iris):
-    message = "unknown model family 'rnn'; choose one of dnn, cnn, lstm, gru, simple_rnn, conv1d"
+    message = f"unknown model family 'rnn'; choose one of {', '.join(families.names())}"
     prepared = prepare.prepare(iris, prepare_options())
     with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
         build.build("rnn", prepared, model_options())
