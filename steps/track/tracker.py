@@ -31,6 +31,8 @@ class Tracker:
     params: dict[str, str] = field(default_factory=dict)  # what the run was started with
     # The data set's `-P dataset=` name and its npy cache content key, once loaded.
     dataset: tuple[str, str] | None = None
+    # The MLflow dataset of each part logged by `log_inputs`, by context (train, test, ...).
+    inputs: dict[str, object] = field(default_factory=dict)
 
     def describe(self, text: str) -> None:
         """The run's one-line description (MLflow's note), in place of its test metrics."""
@@ -43,9 +45,11 @@ class Tracker:
 
     def log_inputs(self, data: Split) -> None:
         """The rows each part of the fit saw, as MLflow datasets (the runs table's Dataset
-        column): named after the data set, one digest per part, its context the part's name."""
+        column): named after the data set, its digest the hash of the part's rows
+        (`steps.track.digests`), its context the part's name."""
         import mlflow
 
+        from steps.track.digests import rows_digest
         from steps.train.fit import rows
 
         if self.dataset is None:
@@ -59,11 +63,12 @@ class Tracker:
         for context, (x, y) in parts.items():
             if x is None or rows(x) == 0:
                 continue
-            digest = f"{key[:16]}-{context}"  # MLflow keeps one input per digest and run
             features = dict(x) if isinstance(x, dict) else x
             targets = dict(y) if isinstance(y, dict) else y
+            digest = rows_digest(key, features, targets)
             dataset = mlflow.data.from_numpy(features, targets=targets, name=name, digest=digest)
             log_input(dataset, context)
+            self.inputs[context] = dataset
 
     def set_tags(self, **tags: object) -> None:
         import mlflow

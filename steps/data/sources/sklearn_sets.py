@@ -39,4 +39,4 @@ def source(name: str) -> Source:
             pixel_max=16.0 if images else None,
         )
 
-    return Source(name=name, key=f"sklearn-{sklearn.__version__}", load=load)
+    return Source(name=name, key=f"sklearn-{sklearn.__version__}-{name}", load=load)
