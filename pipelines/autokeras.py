@@ -80,14 +80,15 @@ def log_best(tracker: Tracker, model, prepared, version: str, trials: int, secon
     metrics, said = automl.test_scores(model, prepared, outputs)
     scores_to_beat = baselines.baseline_metrics(prepared)
     about = {"trials": trials, "search_seconds": seconds, "parameters": model.count_params()}
-    tracker.log_metrics(metrics | scores_to_beat | about)
+    tracker.log_metrics(scores_to_beat | about)
     if prepared.task == "classification":
         figure = plots.confusion_figure(data.y_test, said, prepared.class_names)
         tracker.log_figure(figure, "plots/confusion_matrix.png")
     else:
         figure = plots.predicted_vs_true(data.y_test.ravel(), said.ravel())
         tracker.log_figure(figure, "plots/predicted_vs_true.png")
-    tracker.log_model(model, data.x_test[:5], requirements=[f"autokeras=={version}"])
+    requirements = [f"autokeras=={version}"]
+    tracker.log_model(model, data.x_test[:5], requirements, test_metrics=metrics)
     summary = ", ".join(
         f"{k}={v:.4f}{workflow.against(k, scores_to_beat)}" for k, v in metrics.items()
     )

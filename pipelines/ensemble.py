@@ -68,11 +68,11 @@ def run(params: Params, tracker: Tracker) -> None:
     )
     metrics = multi_io.test_metrics(model, data)
     # The baselines see every column at once, as the network's inputs together do.
-    tracker.log_metrics(metrics | baselines.baseline_metrics(prepared))
+    tracker.log_metrics(baselines.baseline_metrics(prepared))
     predictions = model.predict(data.x_test, verbose=0)
     for name, truth in data.y_test.items():
         figure = plots.predicted_vs_true(truth.ravel(), predictions[name].ravel())
         tracker.log_figure(figure, f"plots/predicted_vs_true_{name}.png")
-    tracker.log_model(model, workflow.first_rows(data.x_test, 5))
+    tracker.log_model(model, workflow.first_rows(data.x_test, 5), test_metrics=metrics)
     scores = ", ".join(f"{k}={metrics[k]:.4f}" for k in ("test_rmse", "test_r2"))
     print(f"ensemble: {scores}; {fit.epochs_text(result)}")

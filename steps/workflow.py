@@ -170,7 +170,7 @@ def train_and_log(
     fit.refuse(fit.metrics_problem(metrics, config))
     if scores_to_beat is None:
         scores_to_beat = baselines.baseline_metrics(prepared)
-    tracker.log_metrics(metrics | scores_to_beat)  # before the model: its page shows them
+    tracker.log_metrics(scores_to_beat)
     if prepared.task == "classification":
         figure = plots.confusion_figure(
             evaluate.class_indices(y_test),
@@ -181,7 +181,7 @@ def train_and_log(
     else:
         figure = plots.predicted_vs_true(y_test.ravel(), predictions.ravel())
         tracker.log_figure(figure, "plots/predicted_vs_true.png")
-    model_uri = tracker.log_model(model, first_rows(x_test, 5))
+    model_uri = tracker.log_model(model, first_rows(x_test, 5), test_metrics=metrics)
     summary = ", ".join(f"{k}={v:.4f}{against(k, scores_to_beat)}" for k, v in metrics.items())
     print(f"{model.name}: {summary}; {fit.epochs_text(result)}")
     return Trained(model, result, metrics, predictions, model_uri)

@@ -174,9 +174,19 @@ class Tracker:
         """Per-epoch metrics under Keras's names, learning rate included."""
         return [epoch_logger()]
 
-    def log_model(self, model, example, requirements: list[str] | None = None) -> str:
+    def log_model(
+        self,
+        model,
+        example,
+        requirements: list[str] | None = None,
+        *,
+        test_metrics: dict[str, float] | None = None,
+    ) -> str:
         """A model `mlflow.pyfunc.load_model` reloads, with signature and input example;
-        `requirements`: what reloading it needs besides Keras and its backend."""
+        `requirements`: what reloading it needs besides Keras and its backend.
+        `test_metrics`: its scores on the test rows, logged on the run and on the model with
+        the test part's dataset, so the model page says what they were computed on (MLflow
+        copies metrics logged before the model onto it without their dataset)."""
         import keras
         import mlflow
 
@@ -189,6 +199,10 @@ class Tracker:
         with quiet_keras():  # MLflow predicts on the example with Keras's progress bar on
             info = log_keras_model(model, example, backend, requirements)
         mlflow.set_tag("model_uri", info.model_uri)
+        if test_metrics:
+            scores = {k: float(v) for k, v in test_metrics.items()}
+            test = self.inputs.get("test")
+            mlflow.log_metrics(scores, run_id=self.run_id, model_id=info.model_id, dataset=test)
         return info.model_uri
 
 

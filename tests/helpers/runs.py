@@ -225,10 +225,15 @@ def assert_reads_true(client, run) -> None:
     assert {"train", "test"} <= inputs.keys() <= {"train", "validation", "test"}
     assert {d.name for d in inputs.values()} == {label(tags["dataset"])}
     model_id = tags["model_uri"].removeprefix("models:/")
-    linked = {m.key: m.value for m in client.get_logged_model(model_id).metrics}
+    model_metrics = client.get_logged_model(model_id).metrics
+    linked = {m.key: m.value for m in model_metrics}
     final = {k: v for k, v in metrics.items() if k.startswith(("test_", "best_"))}
     assert {k: linked.get(k) for k in final} == final
     assert not linked.keys() & {"loss", "val_loss", "learning_rate"}  # per-epoch: run only
+    # The model page's datasets: each test metric once, computed on the run's test rows.
+    on = sorted((m.key, m.dataset_name, m.dataset_digest) for m in model_metrics if m.key in tests)
+    test_rows = inputs["test"]
+    assert on == sorted((k, test_rows.name, test_rows.digest) for k in tests)
 
 
 def finished_run(result, client, experiment: str):
