@@ -333,3 +333,66 @@ def test_tensorboard_scalars_list_runs_by_experiment_and_run_name(lessons, page)
     labels.first.wait_for()
     page.screenshot(path=SCREENSHOTS / "tensorboard-scalars.png")
     assert set(labels.all_inner_texts()) == expected
+
+
+# ------------------------------------------------------------------ what data each run saw
+
+
+def shown_datasets(text: str) -> set[tuple[str, str]]:
+    """The (name, digest) pairs a Dataset cell or a model page shows: `iris (c316dc090e32bfbf)`,
+    or on the model page `iris (#c316dc090e32bfbf)`."""
+    return set(re.findall(r"(\S+) \(#?([^)\s]+)\)", text))
+
+
+def logged_datasets(run, context: str | None = None) -> set[tuple[str, str]]:
+    """The (name, digest) of each part the run logged, or of its `context` part only."""
+    return {
+        (i.dataset.name, i.dataset.digest)
+        for i in run.inputs.dataset_inputs
+        if context is None or i.tags[0].value == context
+    }
+
+
+def test_dataset_column_tells_two_data_sets_apart(lessons, tables):
+    """iris (`tabular`) and diabetes (the sweep's children) show different digests, each
+    the digest of rows the run logged; the two children, trained on the same rows, show the
+    same ones."""
+    (iris,) = lessons.runs["tabular"]
+    sweep = [r for r in lessons.runs["dnn_regression"] if "mlflow.parentRunId" in r.data.tags]
+    on_iris = shown_datasets(tables["tabular"].datasets[iris.info.run_id])
+    on_diabetes = [shown_datasets(tables["dnn_regression"].datasets[r.info.run_id]) for r in sweep]
+    assert on_iris and on_iris <= logged_datasets(iris)
+    for shown, run in zip(on_diabetes, sweep, strict=True):
+        assert shown and shown <= logged_datasets(run)
+    assert len(on_diabetes) == 2 and on_diabetes[0] == on_diabetes[1]
+    digests = {digest for _, digest in on_iris}
+    assert not digests & {digest for _, digest in on_diabetes[0]}, (on_iris, on_diabetes[0])
+
+
+def test_model_page_lists_the_datasets_its_metrics_were_computed_on(lessons, tables, page):
+    """Each logged model's page names, under Datasets used, the test rows of its run."""
+    opened = 0
+    for experiment, runs in lessons.runs.items():
+        for run in runs:
+            link = tables[experiment].models.get(run.info.run_id)
+            if not link:
+                continue
+            page.goto(f"{lessons.mlflow.url}/{link}")
+            expected = logged_datasets(run, "test")
+            assert len(expected) == 1, f"{experiment} run {run.info.run_name!r}: {expected}"
+            shown = datasets_used(page, "{} (#{})".format(*next(iter(expected))))
+            assert shown_datasets(shown) == expected, f"{experiment}: Datasets used: {shown!r}"
+            opened += 1
+            page.screenshot(path=SCREENSHOTS / f"model-datasets-{opened}-{experiment}.png")
+    assert opened >= len(LESSONS)
+
+
+def datasets_used(page, awaited: str) -> str:
+    """The model page's Datasets used section, once it shows `awaited` (or after 15 s)."""
+    from playwright.sync_api import TimeoutError as NotShown
+
+    page.get_by_text("Datasets used", exact=True).wait_for()
+    with contextlib.suppress(NotShown):  # then the test says what is shown instead
+        page.get_by_text(awaited, exact=True).first.wait_for(timeout=15_000)
+    text = page.inner_text("body")
+    return text.partition("Datasets used")[2].partition("Model versions")[0].strip()
