@@ -3,8 +3,10 @@ model page's datasets): a hash of the rows one part of the fit received.
 
 It covers the data set's content key and every array of the part, bytes, shape and dtype
 included, so the seed, the fractions and the split are all in it: equal digests mean the same
-rows, and two data sets never share one. SHA-256 reads a CIFAR-10 training part
-(45,000 x 32 x 32 x 3 float32, 553 MB) in about half a second.
+rows, and two data sets never share one. The arrays are read in place, not copied: SHA-256
+took 0.6 s (median 1 s, on 2 busy CPUs) for CIFAR-10's training part as the fit gets it
+(45,000 x 32 x 32 x 3 float32 and one-hot labels, 553 MB), 0.25 s for the 50,000 uint8 images;
+once per part and run, beside minutes of training.
 """
 
 from __future__ import annotations
