@@ -17,6 +17,7 @@ from steps.data.prepare import Split
 from steps.secrets import redacted
 from steps.track.model_log import backend_requirement, log_keras_model, quiet_keras
 from steps.track.param_text import param_text
+from steps.track.registry import TestRows, keep
 from steps.track.summary import describe_result
 
 
@@ -169,8 +170,9 @@ class Tracker:
         """Per-epoch metrics under Keras's names, learning rate included."""
         return [epoch_logger()]
 
-    def log_model(self, model, example, requirements: list[str] | None = None) -> str:
-        """A model `mlflow.pyfunc.load_model` reloads, with signature and input example;
+    def log_model(self, model, tested_on: TestRows, requirements: list[str] | None = None) -> str:
+        """A model `mlflow.pyfunc.load_model` reloads, with signature and input example (the
+        first of the rows it was `tested_on`, kept for `-P register=` to score the champion on);
         `requirements`: what reloading it needs besides Keras and its backend."""
         import keras
         import mlflow
@@ -182,8 +184,10 @@ class Tracker:
             *(requirements or []),
         ]
         with quiet_keras():  # MLflow predicts on the example with Keras's progress bar on
-            info = log_keras_model(model, example, backend, requirements)
+            info = log_keras_model(model, tested_on.first(5), backend, requirements)
         mlflow.set_tag("model_uri", info.model_uri)
+        if self.params.get("register"):
+            keep(info.model_uri, tested_on)
         return info.model_uri
 
 
