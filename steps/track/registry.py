@@ -161,7 +161,7 @@ def split_tags(run) -> dict[str, str]:
 
 
 def rows_text(count: int, split: dict[str, str]) -> str:
-    """`114 test rows of breast_cancer (seed 2, test_fraction 0.2)`."""
+    """`the 114 test rows of breast_cancer (seed 2, test_fraction 0.2)`."""
     chosen = ", ".join(f"{k} {split[k]}" for k in ("seed", "test_fraction") if k in split)
     return f"the {count} test rows of {split['dataset']}" + (f" ({chosen})" if chosen else "")
 
@@ -170,9 +170,7 @@ def why_not_comparable(champion, uri: str, metric: str, split: dict[str, str]) -
     """Why the champion and the model at `uri` cannot be scored on the same rows, or ''."""
     theirs = champion.tags.get("dataset", "an unrecorded data set")
     signatures = signature_text(f"models:/{champion.name}/{champion.version}"), signature_text(uri)
-    judged = next(
-        (m for m in ("test_accuracy", "test_rmse") if m in champion.tags), "another metric"
-    )
+    judged = next((m for m in SCORED if m in champion.tags), "another metric")
     why = ""
     if theirs != split["dataset"]:
         why = f"it was trained on {theirs}, this version on {split['dataset']}"
