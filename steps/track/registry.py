@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from steps.errors import UserError
 
 CHAMPION = "champion"
+TEST_ROWS = "test_rows"  # the version tag holding its test rows' digest
 SPLIT = ("seed", "val_fraction", "test_fraction")  # the parameters that choose a run's rows
 SCORED = ("test_accuracy", "test_rmse")  # the metrics scored again on the same rows
 
@@ -32,6 +33,20 @@ class TestRows:
 
     def __len__(self) -> int:
         return len(next(iter(self.x.values())) if isinstance(self.x, dict) else self.x)
+
+    def digest(self) -> str:
+        """The rows' identity: equal digests, equal rows (inputs and truth, in order)."""
+        import hashlib
+
+        import numpy as np
+
+        found = hashlib.sha256()
+        for part in (self.x, self.y):
+            arrays = [part[n] for n in sorted(part)] if isinstance(part, dict) else [part]
+            for array in map(np.ascontiguousarray, arrays):
+                found.update(f"{array.dtype}{array.shape}".encode())
+                found.update(array.tobytes())
+        return found.hexdigest()[:16]
 
     def first(self, count: int):
         """The first rows of the input(s): the logged model's input example."""
@@ -167,7 +182,9 @@ def rows_text(count: int, split: dict[str, str]) -> str:
 
 
 def why_not_comparable(champion, uri: str, metric: str, split: dict[str, str]) -> str:
-    """Why the champion and the model at `uri` cannot be scored on the same rows, or ''."""
+    """Why the champion and the model at `uri` cannot be scored on rows neither trained on,
+    or ''. Only rows the champion held out too are fair to it: its own test rows, when they
+    are this version's (the same data set and split, or a set with its own test part)."""
     theirs = champion.tags.get("dataset", "an unrecorded data set")
     signatures = signature_text(f"models:/{champion.name}/{champion.version}"), signature_text(uri)
     judged = next((m for m in SCORED if m in champion.tags), "another metric")
@@ -182,6 +199,12 @@ def why_not_comparable(champion, uri: str, metric: str, split: dict[str, str]) -
         why = f"{metric} is a training loss, not a score of the predictions"
     elif uri not in KEPT:
         why = "this version's test rows were not kept by the process that trained it"
+    elif champion.tags.get(TEST_ROWS) != KEPT[uri].digest():
+        split_then = ", ".join(f"{k} {champion.tags[k]}" for k in SPLIT if k in champion.tags)
+        why = (
+            f"it was tested on other rows ({split_then}): some of this version's test rows may "
+            "have trained it (the same -P seed and fractions give the same rows)"
+        )
     return why and f"{why}; compare them on the same rows by hand or register under another name"
 
 
@@ -241,7 +264,8 @@ def register(run_id: str, name: str, tags: dict[str, str]) -> Verdict:
     )
     before = None if champion is None else str(champion.version)
     verdict = Verdict(name, "", metric, value, before, compared, refused, better)
-    labels = {**tags, **split, metric: f"{value:.6g}", **verdict.tags()}
+    held_out = {TEST_ROWS: KEPT[uri].digest()} if uri in KEPT else {}
+    labels = {**tags, **split, **held_out, metric: f"{value:.6g}", **verdict.tags()}
     version = mlflow.register_model(uri, name, tags=labels)
     if better:
         client.set_registered_model_alias(name, CHAMPION, version.version)

@@ -35,8 +35,8 @@ def rmse_on(uri: str, x, y) -> float:
 
 def test_the_champion_is_decided_on_the_new_versions_test_rows(lesson_env, tracking, tmp_path):
     lines = []
-    for seed in (1, 2):
-        params = TINY | {"register": "diabetes", "seed": seed}
+    for units in (4, 16):  # two models on the same split: seed 2 for both
+        params = TINY | {"register": "diabetes", "seed": 2, "units": units}
         result = in_process("dnn_regression", params, lesson_env, tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
         lines.append(registered_line(result))
@@ -46,7 +46,7 @@ def test_the_champion_is_decided_on_the_new_versions_test_rows(lesson_env, track
     runs = [tracking.get_run(v.run_id) for v in (first, second)]
     logged = [run.data.metrics["test_rmse"] for run in runs]
     fractions = {k: runs[1].data.params[k] for k in ("val_fraction", "test_fraction")}
-    for version, run, seed in ((first, runs[0], "1"), (second, runs[1], "2")):
+    for version, run, seed in ((first, runs[0], "2"), (second, runs[1], "2")):
         assert version.tags["test_rmse"] == f"{run.data.metrics['test_rmse']:.6g}"
         assert version.tags["lesson"] == "05-09" and version.tags["entry_point"] == "dnn_regression"
         assert {k: version.tags[k] for k in ("dataset", "seed", *fractions)} == {
@@ -68,7 +68,8 @@ def test_the_champion_is_decided_on_the_new_versions_test_rows(lesson_env, track
     compared = float(second.tags["compared_champion_test_rmse"])
     assert said == pytest.approx(ours, rel=1e-4)
     assert compared == pytest.approx(theirs, rel=1e-4)
-    assert compared != pytest.approx(logged[0])  # not version 1's score on its own rows
+    assert compared == pytest.approx(logged[0], rel=1e-4)  # version 1's own test rows
+    assert first.tags["test_rows"] == second.tags["test_rows"]
     moved = said < compared
     champion = tracking.get_model_version_by_alias("diabetes", "champion")
     assert str(champion.version) == ("2" if moved else "1")
@@ -84,6 +85,27 @@ def test_the_champion_is_decided_on_the_new_versions_test_rows(lesson_env, track
     assert second.tags["decision"] == decision
     # The run says it too, as a tag beside its metrics.
     assert runs[1].data.tags["registered"] == lines[1]
+
+
+def test_a_champion_tested_on_other_rows_is_not_judged_on_rows_it_may_have_trained_on(
+    lesson_env, tracking, tmp_path
+):
+    for seed in (1, 2):  # the seed moves the split: seed 2's test rows may have trained seed 1
+        params = TINY | {"register": "diabetes", "seed": seed}
+        result = in_process("dnn_regression", params, lesson_env, tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+    first = tracking.get_model_version("diabetes", "1")
+    second = tracking.get_model_version("diabetes", "2")
+    split = ", ".join(f"{k} {first.tags[k]}" for k in ("seed", "val_fraction", "test_fraction"))
+    decision = (
+        f"champion stays on version 1: it was tested on other rows ({split}): some of this "
+        "version's test rows may have trained it (the same -P seed and fractions give the same "
+        "rows); compare them on the same rows by hand or register under another name"
+    )
+    assert registered_line(result).endswith(f"; {decision}")
+    assert second.tags["decision"] == decision and "compared_on" not in second.tags
+    assert first.tags["test_rows"] != second.tags["test_rows"]
+    assert str(tracking.get_model_version_by_alias("diabetes", "champion").version) == "1"
 
 
 def test_a_model_of_another_data_set_is_registered_but_not_compared(lesson_env, tracking, tmp_path):
