@@ -24,6 +24,7 @@ from tempfile import TemporaryDirectory
 from pipelines.params import Params
 from steps import automl, workflow
 from steps.track import plots
+from steps.track.registry import TestRows
 from steps.track.tracker import Tracker
 from steps.train import baselines, evaluate, fit
 
@@ -87,8 +88,12 @@ def log_best(tracker: Tracker, model, prepared, version: str, trials: int, secon
     else:
         figure = plots.predicted_vs_true(data.y_test.ravel(), said.ravel())
         tracker.log_figure(figure, "plots/predicted_vs_true.png")
-    requirements = [f"autokeras=={version}"]
-    tracker.log_model(model, data.x_test[:5], requirements, test_metrics=metrics)
+    tracker.log_model(
+        model,
+        TestRows(data.x_test, data.y_test),
+        requirements=[f"autokeras=={version}"],
+        test_metrics=metrics,
+    )
     summary = ", ".join(
         f"{k}={v:.4f}{workflow.against(k, scores_to_beat)}" for k, v in metrics.items()
     )

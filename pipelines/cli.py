@@ -153,7 +153,7 @@ def register(entry: EntryPoint, params: Params, tracker) -> None:
         return
     from steps.track import registry
 
-    tags = {"lesson": entry.lessons, "entry_point": entry.name, "dataset": params.dataset}
+    tags = {"lesson": entry.lessons, "entry_point": entry.name}
     verdict = registry.register(tracker.run_id, params.register, tags)
     tracker.set_tags(registered=verdict.line())
     print(verdict.line())

@@ -19,6 +19,7 @@ from steps.data.prepare import prepare
 from steps.errors import UserError
 from steps.model import layers, multi_io
 from steps.track import plots
+from steps.track.registry import TestRows
 from steps.track.tracker import Tracker
 from steps.train import baselines, fit
 
@@ -73,6 +74,6 @@ def run(params: Params, tracker: Tracker) -> None:
     for name, truth in data.y_test.items():
         figure = plots.predicted_vs_true(truth.ravel(), predictions[name].ravel())
         tracker.log_figure(figure, f"plots/predicted_vs_true_{name}.png")
-    tracker.log_model(model, workflow.first_rows(data.x_test, 5), test_metrics=metrics)
+    tracker.log_model(model, TestRows(data.x_test, data.y_test), test_metrics=metrics)
     scores = ", ".join(f"{k}={metrics[k]:.4f}" for k in ("test_rmse", "test_r2"))
     print(f"ensemble: {scores}; {fit.epochs_text(result)}")

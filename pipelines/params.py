@@ -176,7 +176,8 @@ class Params(BaseModel):
     register: Annotated[str, ModelName()] = Field(
         "",
         description="register the run's model as a new version of this registered model; "
-        "the alias champion moves to it when its test score is better ('': register nothing)",
+        "the alias champion moves to it when it scores better on its test rows "
+        "('': register nothing)",
     )
     # -- lessons 01-16
     predict_inputs: Values = Field(

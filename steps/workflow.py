@@ -18,6 +18,7 @@ from steps.data.prepare import Prepared, Split, prepare
 from steps.model import build
 from steps.options import Recipe
 from steps.track import plots
+from steps.track.registry import TestRows
 from steps.track.tracker import Tracker
 from steps.train import baselines, evaluate, fit
 from steps.train.options import FitOptions
@@ -74,11 +75,6 @@ def log_baselines(tracker: Tracker, prepared: Prepared) -> dict[str, float]:
     scores = baselines.baseline_metrics(prepared)
     tracker.log_metrics(scores)
     return scores
-
-
-def first_rows(x, count: int):
-    """The first rows of an input array, or of each input of a multi-input dict."""
-    return {name: part[:count] for name, part in x.items()} if isinstance(x, dict) else x[:count]
 
 
 def fit_and_log(
@@ -181,7 +177,7 @@ def train_and_log(
     else:
         figure = plots.predicted_vs_true(y_test.ravel(), predictions.ravel())
         tracker.log_figure(figure, "plots/predicted_vs_true.png")
-    model_uri = tracker.log_model(model, first_rows(x_test, 5), test_metrics=metrics)
+    model_uri = tracker.log_model(model, TestRows(x_test, y_test), test_metrics=metrics)
     summary = ", ".join(f"{k}={v:.4f}{against(k, scores_to_beat)}" for k, v in metrics.items())
     print(f"{model.name}: {summary}; {fit.epochs_text(result)}")
     return Trained(model, result, metrics, predictions, model_uri)

@@ -17,6 +17,7 @@ from steps.data.prepare import Split
 from steps.secrets import redacted
 from steps.track.model_log import backend_requirement, log_keras_model, quiet_keras
 from steps.track.param_text import param_text
+from steps.track.registry import TestRows, keep
 from steps.track.summary import describe_result
 
 
@@ -177,12 +178,13 @@ class Tracker:
     def log_model(
         self,
         model,
-        example,
+        tested_on: TestRows,
         requirements: list[str] | None = None,
         *,
         test_metrics: dict[str, float] | None = None,
     ) -> str:
-        """A model `mlflow.pyfunc.load_model` reloads, with signature and input example;
+        """A model `mlflow.pyfunc.load_model` reloads, with signature and input example (the
+        first of the rows it was `tested_on`, kept for `-P register=` to score the champion on);
         `requirements`: what reloading it needs besides Keras and its backend.
         `test_metrics`: its scores on the test rows, logged on the run and on the model with
         the test part's dataset, so the model page says what they were computed on (MLflow
@@ -197,12 +199,14 @@ class Tracker:
             *(requirements or []),
         ]
         with quiet_keras():  # MLflow predicts on the example with Keras's progress bar on
-            info = log_keras_model(model, example, backend, requirements)
+            info = log_keras_model(model, tested_on.first(5), backend, requirements)
         mlflow.set_tag("model_uri", info.model_uri)
         if test_metrics:
             scores = {k: float(v) for k, v in test_metrics.items()}
             test = self.inputs.get("test")
             mlflow.log_metrics(scores, run_id=self.run_id, model_id=info.model_id, dataset=test)
+        if self.params.get("register"):
+            keep(info.model_uri, tested_on)
         return info.model_uri
 
 

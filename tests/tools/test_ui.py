@@ -16,7 +16,8 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -64,6 +65,8 @@ class Lessons:
     experiment_ids: dict[str, str]
     mlflow: Server
     tensorboard: Server
+    env: dict[str, str] = field(default_factory=dict)  # what the lessons ran with
+    folder: Path = Path()  # where they ran, and the servers started
 
     def children(self, run_id: str) -> list:
         return [
@@ -127,7 +130,7 @@ def lessons(tmp_path_factory) -> Iterator[Lessons]:
         client = mlflow.MlflowClient(uri)
         ids = {name: client.get_experiment_by_name(name).experiment_id for name in LESSONS}
         runs = {name: client.search_runs([ids[name]]) for name in LESSONS}
-        yield Lessons(uri, runs, ids, *started)
+        yield Lessons(uri, runs, ids, *started, env=env, folder=folder)
     finally:
         stop(*started)
 
@@ -396,3 +399,33 @@ def datasets_used(page, awaited: str) -> str:
         page.get_by_text(awaited, exact=True).first.wait_for(timeout=15_000)
     text = page.inner_text("body")
     return text.partition("Datasets used")[2].partition("Model versions")[0].strip()
+
+
+# ------------------------------------------------------------------ the registered model's page
+
+
+def test_model_version_page_shows_what_the_champion_was_decided_on(lessons, page):
+    """Two widths of `tabular` on one split registered under one name (in an experiment of
+    their own): the second version's page lists its split and the rows both versions were
+    scored on, with both scores and the decision, as its tags."""
+    import mlflow
+
+    env = lessons.env | {"MLFLOW_EXPERIMENT_NAME": "registry"}
+    for units in (4, 8):
+        params = LESSONS["tabular"] | {"seed": 2, "units": units, "register": "irises"}
+        result = in_process("tabular", params, env, lessons.folder)
+        assert result.returncode == 0, result.stderr[-3000:]
+    version = mlflow.MlflowClient(lessons.uri).get_model_version("irises", "2")
+    shown = {
+        name: version.tags[name]
+        for name in ("dataset", "seed", "test_fraction", "compared_on", "decision")
+    }
+    shown |= {k: v for k, v in version.tags.items() if k.startswith("compared_")}
+    assert shown["seed"] == "2" and shown["compared_on"].startswith("the 30 test rows of iris")
+
+    page.goto(f"{lessons.mlflow.url}/#/models/irises/versions/2")
+    page.get_by_text(shown["compared_on"], exact=True).first.wait_for()
+    page.screenshot(path=SCREENSHOTS / "model-version-compared.png", full_page=True)
+    for name, value in shown.items():
+        assert page.get_by_text(name, exact=True).count(), f"no tag {name} on the page"
+        assert page.get_by_text(value, exact=True).count(), f"no {name} value {value!r} shown"
