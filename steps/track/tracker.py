@@ -15,7 +15,12 @@ from pathlib import Path
 
 from steps.data.prepare import Split
 from steps.secrets import redacted
-from steps.track.model_log import backend_requirement, log_keras_model, quiet_keras
+from steps.track.model_log import (
+    backend_requirement,
+    log_keras_model,
+    quiet_keras,
+    run_model_name,
+)
 from steps.track.param_text import param_text
 from steps.track.summary import describe_result
 
@@ -170,8 +175,9 @@ class Tracker:
         return [epoch_logger()]
 
     def log_model(self, model, example, requirements: list[str] | None = None) -> str:
-        """A model `mlflow.pyfunc.load_model` reloads, with signature and input example;
-        `requirements`: what reloading it needs besides Keras and its backend."""
+        """A model `mlflow.pyfunc.load_model` reloads, with signature and input example, named
+        after the run (`model_name`); `requirements`: what reloading it needs besides Keras
+        and its backend."""
         import keras
         import mlflow
 
@@ -182,7 +188,9 @@ class Tracker:
             *(requirements or []),
         ]
         with quiet_keras():  # MLflow predicts on the example with Keras's progress bar on
-            info = log_keras_model(model, example, backend, requirements)
+            info = log_keras_model(
+                model, example, backend, requirements, run_model_name(self.run_id)
+            )
         mlflow.set_tag("model_uri", info.model_uri)
         return info.model_uri
 
