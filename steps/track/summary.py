@@ -85,6 +85,18 @@ def best_scored(runs: list) -> tuple[object, str] | None:
     return pick(scored, key=lambda r: r.data.metrics[key]), key
 
 
+def best_line(runs: list) -> str:
+    """`best: layers=4 (lowest test_rmse, 55.21)`: the run `best_scored` picks; '' for none."""
+    from steps.train.search import default_direction
+
+    found = best_scored(runs)
+    if found is None:
+        return ""
+    best, key = found
+    order = "highest" if default_direction(key) == "maximize" else "lowest"
+    return f"best: {best.info.run_name} ({order} {key}, {best.data.metrics[key]:.4g})"
+
+
 def yardstick(metric: str, metrics: dict[str, float]) -> str:
     """` (linear 0.9333, majority 0.3333)`: the baselines in `metrics` of a test metric."""
     found = beside(metric, metrics)

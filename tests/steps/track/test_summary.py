@@ -5,7 +5,7 @@ from __future__ import annotations
 import mlflow
 import pytest
 
-from steps.track.summary import result_line
+from steps.track.summary import best_line, result_line
 
 
 @pytest.fixture(autouse=True)
@@ -53,3 +53,12 @@ def test_a_sweep_names_its_best_child_run():
         child("1", {}, {"test_accuracy": 0.8})
         child("4", {}, {"test_accuracy": 0.9})
     assert result_line(parent.info.run_id) == "2 child runs; best 4: test_accuracy 0.9"
+
+
+def test_best_line_names_the_best_child_by_the_ranking_metric(tracking):
+    with mlflow.start_run(run_name="layers=1,4") as parent:
+        child("layers=1", {}, {"test_rmse": 74.55, "test_loss": 5558})
+        child("layers=4", {}, {"test_rmse": 73.01, "test_loss": 5330})
+    children = tracking.search_runs([parent.info.experiment_id], "tags.mlflow.parentRunId != ''")
+    assert best_line(children) == "best: layers=4 (lowest test_rmse, 73.01)"
+    assert best_line([]) == ""
