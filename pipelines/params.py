@@ -326,7 +326,7 @@ class PredictParams(BaseModel):
 
     model: str = Field(
         min_length=1,
-        description="the model to score (models:/NAME@ALIAS, runs:/ID/model or another model URI)",
+        description="the model to score (models:/NAME@ALIAS, runs:/ID/NAME or another model URI)",
     )
     # A Path is MLflow's `path` type: `mlflow run` makes it absolute from where it was typed.
     input: Annotated[Path, FileName((".csv", ".npz"), "a .csv or an .npz file", existing=True)] = (

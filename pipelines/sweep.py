@@ -97,9 +97,10 @@ def run(pipeline, found: list[Variant], tracker: Tracker) -> None:
 
     from steps.track import compare
     from steps.track.failures import failure_tags
+    from steps.track.summary import best_line
 
     client = mlflow.MlflowClient()
-    rows, histories, errors = [], {}, []
+    rows, histories, errors, children = [], {}, [], []
     for variant in found:
         keras.backend.clear_session()  # fresh layer names, and the last variant's memory back
         print(f"--- {variant.name}")
@@ -114,8 +115,10 @@ def run(pipeline, found: list[Variant], tracker: Tracker) -> None:
             print(f"--- {variant.name} FAILED: {exc}")
             errors.append(f"{variant.name}: {exc}")
         logged = client.get_run(child.run_id)
+        children.append(logged)
         rows.append(compare.logged_row(variant.key, variant.changes, logged))
         histories[variant.key] = compare.logged_history(child.run_id)
     if len(errors) == len(found):
         raise UserError(f"every variant failed; the first: {errors[0]}")
-    compare.log_comparison(tracker, rows, histories, "sweep")
+    compare.log_comparison(tracker, rows, histories, "sweep", varied=tuple(found[0].changes))
+    print(best_line(children))

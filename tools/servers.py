@@ -22,11 +22,15 @@ study's URL defaults to OPTUNA_STORAGE.)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
+import signal
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 from tools.host_check import allowed_hosts, host_checked
 from tools.traces import trace_tree
@@ -41,6 +45,41 @@ def tensorboard(logdir: str, host: str, port: int, allowed: frozenset[str]) -> N
     board = program.TensorBoard(server_class=server)
     board.configure(logdir=logdir, host=host, port=port)
     board.main()
+
+
+@contextlib.contextmanager
+def runs_tree(experiment: str, run: str) -> Iterator[Path]:
+    """The runs' traces as a temporary tree of links (`tools.traces`), removed once TensorBoard
+    stops: on SIGTERM and Ctrl-C too (the links go, never the traces they point at)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # unwinds: the folder is removed
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # downloads
+    with tempfile.TemporaryDirectory(prefix="tensorboard-runs-") as folder:
+        count = trace_tree(Path(folder), experiment, run)
+        print(f"{count} runs' traces, by experiment and run name, in {folder}", flush=True)
+        yield Path(folder)
+
+
+def mixed_experiments(logdir: Path, url: str) -> list[str]:
+    """TensorBoard draws a tag (`epoch_loss`) of every run it shows on one chart: a regression's
+    MSE in the thousands beside a classifier's cross-entropy under 1. When the tree holds several
+    experiments, say so, and give each experiment's address: TensorBoard's run filter (a regex
+    in its `runFilter` query parameter) showing its runs alone."""
+    names = sorted(folder.name for folder in logdir.iterdir() if folder.is_dir())
+    if len(names) < 2:
+        return []
+    lines = [
+        f"{len(names)} experiments share each chart ({', '.join(names)}): their losses on one "
+        "axis; one experiment alone: make tensorboard EXP=NAME, or open"
+    ]
+    for name in names:
+        only = urlencode({"runFilter": f"^{regex_literal(name)}/"})
+        lines.append(f"  {url}/?{only}#timeseries")
+    return lines
+
+
+def regex_literal(text: str) -> str:
+    """`text` as a JavaScript regex matching it alone: its special characters escaped."""
+    return re.sub(r"[\\^$.*+?()[\]{}|/]", lambda found: "\\" + found[0], text)
 
 
 def optuna(storage: str, host: str, port: int, allowed: frozenset[str]) -> None:
@@ -74,7 +113,7 @@ def serve(model: str, host: str, port: int) -> int:
     if not model:
         return refuse(
             "give the model to serve: MODEL=models:/NAME@champion, models:/NAME/3, "
-            "models:/m-<id> or runs:/<run id>/model"
+            "models:/m-<id> or runs:/<run id>/<model name>"
         )
     try:
         flavors = get_model_info(model).flavors
@@ -194,13 +233,14 @@ def main(argv: list[str]) -> int:
         port = args.port or 5000
         return tracking_server(args.backend, args.artifacts, args.host, port, extra, options)
     if args.dashboard == "tensorboard":
-        logdir = args.logdir
-        if not logdir:
-            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # downloads
-            logdir = tempfile.mkdtemp(prefix="tensorboard-runs-")
-            count = trace_tree(Path(logdir), args.experiment, args.run)
-            print(f"{count} runs' traces, by experiment and run name, in {logdir}", flush=True)
-        tensorboard(logdir, args.host, args.port or 6006, allowed)
+        port = args.port or 6006
+        if args.logdir:
+            tensorboard(args.logdir, args.host, port, allowed)
+            return 0
+        with runs_tree(args.experiment, args.run) as logdir:
+            for line in mixed_experiments(logdir, f"http://{args.host}:{port}"):
+                print(line, flush=True)
+            tensorboard(str(logdir), args.host, port, allowed)
     else:
         optuna(args.storage, args.host, args.port or 8080, allowed)
     return 0

@@ -146,13 +146,43 @@ def ratios(frame: pd.DataFrame, columns: list[str]) -> dict[str, float]:
     }
 
 
+# What the terminal's table shows besides what varied, the test scores and the gaps; counts
+# are shown as integers.
+SHOWN_FACTS = ("epochs_run", "parameters", "fit_seconds")
+COUNTS = ("parameters", "trainable_parameters", "epochs_run", "best_epoch")
+
+
+def terminal_table(frame: pd.DataFrame, varied: tuple[str, ...] = ("variant",)) -> str:
+    """The comparison as the terminal shows it: what varied, the status when a variant failed,
+    the test scores (and train/validation gaps), epochs, parameters and fit seconds; counts
+    as integers, the rest to 4 significant digits. Everything else is in the logged table."""
+    failed = "status" in frame and bool((frame["status"] != "FINISHED").any())
+    scores = [c for c in frame.columns if c.startswith("test_") or c.endswith("_gap")]
+    wanted = [*varied, *(["status"] if failed else []), *scores, *SHOWN_FACTS]
+    shown = frame[[c for c in wanted if c in frame.columns]].copy()
+    for column in shown.columns.intersection(COUNTS):
+        shown[column] = shown[column].round().astype("Int64")
+    return shown.to_string(index=False, float_format=readable)
+
+
+def readable(value: float) -> str:
+    """4 significant digits, without an exponent below 10**6: `5558`, `73.01`, `-0.04910`."""
+    return f"{value:.0f}" if 1e4 <= abs(value) < 1e6 else f"{value:.4g}"
+
+
 def log_comparison(
-    tracker, rows: list[dict[str, object]], histories: dict, name: str, title: str = ""
+    tracker,
+    rows: list[dict[str, object]],
+    histories: dict,
+    name: str,
+    title: str = "",
+    varied: tuple[str, ...] = ("variant",),
 ) -> pd.DataFrame:
     """What a comparison's parent run logs: the table (`comparison/<name>.csv`), each
     variant's score, size and time as metrics with their ratios to the first variant, one
     bar chart of them (`plots/comparison.png`) and every variant's loss curves
-    (`plots/curves.png`)."""
+    (`plots/curves.png`); the terminal gets `terminal_table` (`varied`: the columns naming
+    each variant)."""
     frame = table(rows)
     score = main_score(frame)
     shown = [score, "parameters", "fit_seconds", "seconds_per_epoch"]
@@ -161,5 +191,5 @@ def log_comparison(
     finished = frame[frame["status"] == "FINISHED"] if "status" in frame else frame
     tracker.log_figure(bar_chart(finished, shown, title), "plots/comparison.png")
     tracker.log_figure(curves_figure(histories, ("loss",)), "plots/curves.png")
-    print(frame.to_string(index=False))
+    print(terminal_table(frame, varied))
     return frame

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 
@@ -19,10 +20,32 @@ def quiet_keras() -> Iterator[None]:
             keras.config.enable_interactive_logging()
 
 
-def log_keras_model(model, example, backend: str, requirements: list[str]):
+# What MLflow refuses in a logged model's name (mlflow.utils.validation), and spaces.
+UNFIT_IN_MODEL_NAME = re.compile(r"[\s·/:.%\"']+")
+
+
+def model_name(run_names: list[str]) -> str:
+    """The name a logged model shows on the model pages and in the runs table's Models column:
+    the run's name after its parent's, fit for a model name, as `cnn-cifar10` (`cnn · cifar10`)
+    or `tune-dnn-iris-best` (the child run `best` of `tune dnn · iris`)."""
+    return UNFIT_IN_MODEL_NAME.sub("-", " ".join(run_names)).strip("-") or "model"
+
+
+def run_model_name(run_id: str) -> str:
+    """`model_name` of a run: its name, after its parent's when it is a child run."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    run = client.get_run(run_id)
+    parent = run.data.tags.get("mlflow.parentRunId")
+    names = [client.get_run(parent).info.run_name] if parent else []
+    return model_name([*names, run.info.run_name])
+
+
+def log_keras_model(model, example, backend: str, requirements: list[str], name: str):
     """MLflow's TensorFlow flavour (the Keras flavour on JAX and PyTorch), with a pyfunc that
     predicts without Keras's progress bar (`steps/track/quiet_pyfunc.py`): `mlflow models serve`
-    would print one per request."""
+    would print one per request. `name`: the logged model's (`model_name`)."""
     from mlflow.models import Model
 
     from steps.track import quiet_pyfunc
@@ -36,7 +59,7 @@ def log_keras_model(model, example, backend: str, requirements: list[str]):
         flavour = {"keras_flavor": "mlflow.keras", "signature": signature}
     return Model.log(
         artifact_path=None,  # deprecated for name=, yet still required
-        name="model",
+        name=name,
         flavor=quiet_pyfunc,
         model=model,
         pip_requirements=requirements,

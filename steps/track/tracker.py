@@ -15,7 +15,12 @@ from pathlib import Path
 
 from steps.data.prepare import Split
 from steps.secrets import redacted
-from steps.track.model_log import backend_requirement, log_keras_model, quiet_keras
+from steps.track.model_log import (
+    backend_requirement,
+    log_keras_model,
+    quiet_keras,
+    run_model_name,
+)
 from steps.track.param_text import param_text
 from steps.track.registry import TestRows, keep
 from steps.track.summary import describe_result
@@ -183,8 +188,9 @@ class Tracker:
         *,
         test_metrics: dict[str, float] | None = None,
     ) -> str:
-        """A model `mlflow.pyfunc.load_model` reloads, with signature and input example (the
-        first of the rows it was `tested_on`, kept for `-P register=` to score the champion on);
+        """A model `mlflow.pyfunc.load_model` reloads, named after the run (`model_name`), with
+        signature and input example (the first of the rows it was `tested_on`, kept for
+        `-P register=` to score the champion on);
         `requirements`: what reloading it needs besides Keras and its backend.
         `test_metrics`: its scores on the test rows, logged on the run and on the model with
         the test part's dataset, so the model page says what they were computed on (MLflow
@@ -199,7 +205,9 @@ class Tracker:
             *(requirements or []),
         ]
         with quiet_keras():  # MLflow predicts on the example with Keras's progress bar on
-            info = log_keras_model(model, tested_on.first(5), backend, requirements)
+            info = log_keras_model(
+                model, tested_on.first(5), backend, requirements, run_model_name(self.run_id)
+            )
         mlflow.set_tag("model_uri", info.model_uri)
         if test_metrics:
             scores = {k: float(v) for k, v in test_metrics.items()}

@@ -212,6 +212,8 @@ def assert_fit_logged(client, run, download_to: Path) -> None:
 def assert_reads_true(client, run) -> None:
     """What the runs table and the model page show: a name saying what ran, its result as
     the description, the data it saw, and the model carrying the run's final metrics."""
+    from mlflow.models import get_model_info
+
     from steps.data.catalog import label
     from steps.track.run import generated_name
 
@@ -225,7 +227,11 @@ def assert_reads_true(client, run) -> None:
     assert {"train", "test"} <= inputs.keys() <= {"train", "validation", "test"}
     assert {d.name for d in inputs.values()} == {label(tags["dataset"])}
     model_id = tags["model_uri"].removeprefix("models:/")
-    model_metrics = client.get_logged_model(model_id).metrics
+    logged = client.get_logged_model(model_id)
+    # named after the run, not `model`, and found under that name as docs/runs.md says
+    assert logged.name != "model" and " " not in logged.name, logged.name
+    assert get_model_info(f"runs:/{run.info.run_id}/{logged.name}").model_id == model_id
+    model_metrics = logged.metrics
     linked = {m.key: m.value for m in model_metrics}
     final = {k: v for k, v in metrics.items() if k.startswith(("test_", "best_"))}
     assert {k: linked.get(k) for k in final} == final

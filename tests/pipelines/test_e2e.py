@@ -88,7 +88,12 @@ def test_reloaded_mnist_model_scores_what_the_run_logged(lesson_env, tracking, t
     assert "plots/confusion_matrix.png" in artifact_paths(tracking, run.info.run_id, "plots")
     with np.load(upstream / "mnist.npz") as archive:
         x_test, y_test = archive["x_test"].astype(np.float32), archive["y_test"]
-    probabilities = np.asarray(mlflow.pyfunc.load_model(run.data.tags["model_uri"]).predict(x_test))
+    # The logged model is named after the run (`cnn · mnist`), and found by that name.
+    assert tracking.get_logged_model(run.data.tags["model_uri"][len("models:/") :]).name == (
+        "cnn-mnist"
+    )
+    model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/cnn-mnist")
+    probabilities = np.asarray(model.predict(x_test))
     assert probabilities.shape == (len(x_test), 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     accuracy = float((probabilities.argmax(axis=1) == y_test).mean())

@@ -104,6 +104,11 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
         assert retrained.data.params[name] == best.data.params[name]
     assert parent.data.tags["model_uri"] == retrained.data.tags["model_uri"]
     assert parent.data.tags["retrained_run_id"] == retrained.info.run_id
+    model_id = retrained.data.tags["model_uri"].removeprefix("models:/")
+    assert tracking.get_logged_model(model_id).name == "tune-dnn-iris-best"
+    # its description counts the trials apart from the retrained best
+    note = f"2 trials; best trial {best_trial.number}, retrained: test_accuracy "
+    assert parent.data.tags["mlflow.note.content"].startswith(note)
     test_metrics = {k: v for k, v in retrained.data.metrics.items() if k.startswith("test_")}
     assert test_metrics and test_metrics.items() <= parent.data.metrics.items()
     # ...beside the baselines of the split every trial used, computed once on the parent.
@@ -127,6 +132,11 @@ def test_tune_logs_each_trial_as_a_child_run_and_retrains_the_best(lesson_env, t
     assert "model_uri" not in second.data.tags  # retrain=false
     study = optuna.load_study(study_name="tune-dnn-iris", storage=storage)
     assert [t.number for t in study.trials] == [0, 1, 2]
+    best_trial = study.best_trial
+    assert second.data.tags["mlflow.note.content"] == (
+        f"1 trial of 3 in the study; best trial {best_trial.number}: "
+        f"val_accuracy {best_trial.value:.4g}"
+    )
     assert (
         len(pd.read_csv(tracking.download_artifacts(second.info.run_id, "search/trials.csv"))) == 3
     )

@@ -67,6 +67,20 @@ def test_a_depth_sweep_trains_a_child_per_depth(lesson_env, tracking, tmp_path):
         f"2 child runs; best {best.info.run_name}: test_rmse {best.data.metrics['test_rmse']:.4g} "
         "(linear "
     )
+    # The terminal: what varied, the test scores, epochs, size and time, counts as integers;
+    # then the best child by the ranking metric.
+    lines = result.stdout.splitlines()
+    [at] = [n for n, line in enumerate(lines) if line.split()[:1] == ["layers"]]
+    assert lines[at].split() == [
+        "layers",
+        *("test_loss", "test_mae", "test_r2", "test_rmse"),
+        *("epochs_run", "parameters", "fit_seconds"),
+    ]
+    for kid, line in zip(kids, lines[at + 1 : at + 3], strict=True):
+        counts = [f"{kid.data.metrics[name]:.0f}" for name in ("epochs_run", "parameters")]
+        assert line.split()[0] == kid.data.params["layers"] and line.split()[5:7] == counts
+    rmse = best.data.metrics["test_rmse"]
+    assert lines[at + 3] == f"best: {best.info.run_name} (lowest test_rmse, {rmse:.4g})"
 
 
 def test_two_lists_train_every_combination(lesson_env, tracking, tmp_path):

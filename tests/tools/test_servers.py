@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from tools.host_check import allowed_hosts, host_name
 
 from helpers.runs import REPO
-from helpers.servers import free_port
+from helpers.servers import Server, free_port, start, stop
 
 
 def status(port: int, path: str, host: str) -> int:
@@ -151,3 +152,58 @@ def test_make_tensorboard_serves_the_named_runs(lesson_env, tracking, tmp_path):
         runs = json.loads(connection.getresponse().read())
         connection.close()
     assert sorted(runs) == ["tabular/dnn · iris/train", "tabular/dnn · iris/validation"]
+
+
+def test_make_tensorboard_over_several_experiments_links_to_each_alone(
+    lesson_env, tracking, tmp_path
+):
+    """TensorBoard charts a tag of every run shown on one axis: over two experiments it says
+    so, with an address per experiment whose run filter shows its runs alone."""
+    from tools.servers import mixed_experiments
+
+    for experiment, name in (("tune", "tune dnn"), ("dnn_regression", "dnn · diabetes")):
+        found = tracking.create_experiment(experiment, artifact_location=str(tmp_path / name))
+        run_with_traces(tracking, found, name, tmp_path)
+    env = lesson_env | {"TMPDIR": str(tmp_path)}
+    with started_tensorboard(env, tmp_path) as server:
+        pass
+    lines = server.log.read_text().splitlines()
+    shared = "2 experiments share each chart (dnn_regression, tune): their losses on one axis"
+    [at] = [n for n, line in enumerate(lines) if line.startswith(shared)]
+    assert lines[at + 1 : at + 3] == [
+        f"  {server.url}/?runFilter=%5Ednn_regression%2F#timeseries",
+        f"  {server.url}/?runFilter=%5Etune%2F#timeseries",
+    ]
+    (tmp_path / "one" / "tune").mkdir(parents=True)
+    assert mixed_experiments(tmp_path / "one", server.url) == []  # EXP=tune: nothing mixed
+
+
+@pytest.mark.parametrize("stopped_by", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_make_tensorboard_removes_its_tree_of_links_when_stopped(
+    stopped_by, lesson_env, tracking, tmp_path
+):
+    found = tracking.create_experiment("tabular", artifact_location=str(tmp_path / "a"))
+    run = run_with_traces(tracking, found, "dnn · iris", tmp_path)
+    env = lesson_env | {"TMPDIR": str(tmp_path)}
+    with started_tensorboard(env, tmp_path, stopped_by) as server:
+        [tree] = tmp_path.glob("tensorboard-runs-*")
+        assert (tree / "tabular" / "dnn · iris" / "train").is_symlink()
+    assert server.process.returncode is not None
+    assert not list(tmp_path.glob("tensorboard-runs-*")), server.log.read_text()[-2000:]
+    artifacts = tracking.list_artifacts(run, "tensorboard")  # the traces linked to are kept
+    assert [a.path for a in artifacts] == ["tensorboard/train", "tensorboard/validation"]
+
+
+@contextmanager
+def started_tensorboard(env, folder, stopped_by: int = signal.SIGTERM) -> Iterator[Server]:
+    """`make tensorboard`'s server over the store, once it serves its runs; then `stopped_by`
+    to its process alone (as a terminal's Ctrl-C or a service manager's SIGTERM), awaited."""
+    command = [sys.executable, "-m", "tools.servers", "tensorboard"]
+    server = start(command, env, REPO, folder / "tensorboard.log")
+    try:
+        server.ready("/data/runs")
+        yield server
+        server.process.send_signal(stopped_by)
+        server.process.wait(timeout=30)
+    finally:
+        stop(server)

@@ -83,3 +83,22 @@ def test_trained_row_reports_score_size_and_speed():
         "fit_seconds": 2.0,
         "seconds_per_epoch": 0.5,
     }
+
+
+def test_terminal_table_shows_what_varied_scores_and_counts_as_integers():
+    rows = [
+        {"variant": "layers_1", "layers": "1", "status": "FINISHED", "test_rmse": 74.5539}
+        | {"parameters": 97.0, "epochs_run": 2.0, "fit_seconds": 3.718, "baseline_mean_r2": 0.1},
+        {"variant": "layers_2", "layers": "2", "status": "FINISHED", "test_rmse": 73.0095}
+        | {"parameters": 169.0, "epochs_run": 2.0, "fit_seconds": 12345.6, "seconds_per_epoch": 1},
+    ]
+    lines = compare.terminal_table(compare.table(rows), ("layers",)).splitlines()
+    assert [line.split() for line in lines] == [
+        ["layers", "test_rmse", "epochs_run", "parameters", "fit_seconds"],
+        ["1", "74.55", "2", "97", "3.718"],
+        ["2", "73.01", "2", "169", "12346"],
+    ]
+    failed = [rows[0], {"variant": "layers_3", "layers": "3", "status": "FAILED"}]
+    lines = compare.terminal_table(compare.table(failed), ("layers",)).splitlines()
+    assert lines[0].split()[:2] == ["layers", "status"]  # said only when a variant failed
+    assert lines[2].split() == ["3", "FAILED", "NaN", "<NA>", "<NA>", "NaN"]
