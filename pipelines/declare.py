@@ -7,6 +7,7 @@ refuses a bad argument in one line. The tables themselves are in `pipelines.para
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,15 +43,29 @@ def command_line(
     parser = OneLineParser(prog=prog, description=description, argument_default=argparse.SUPPRESS)
     for name in names:
         takes = rule(kind, name, (narrow or {}).get(name, ())).removeprefix("use ")
-        default = (param_text(defaults[name]) or "''") if name in defaults else ""
-        given = f"(default: {default})" if name in defaults else "(required)"
+        default = param_text(defaults[name]) if name in defaults else None
+        meaning, given = described(kind.model_fields[name].description or "", default)
         parser.add_argument(
             f"--{name}",
             metavar=metavar(kind.model_fields[name].annotation),
             required=name not in defaults,
-            help=f"{kind.model_fields[name].description}{': ' if takes else ''}{takes} {given}",
+            help=f"{meaning}{': ' if takes else ''}{takes}{given}",
         )
     return parser
+
+
+DESCRIBED_DEFAULT = re.compile(r" \(default: [^)]*\)")
+
+
+def described(description: str, default: str | None) -> tuple[str, str]:
+    """The help's meaning and its one default: `(required)` without one; the description's
+    own `(default: ...)` when the value is empty (it says what empty stands for); else the
+    value, and the description without its own."""
+    if default is None:
+        return description, " (required)"
+    if not default and DESCRIBED_DEFAULT.search(description):
+        return description, ""
+    return DESCRIBED_DEFAULT.sub("", description), f" (default: {default or repr('')})"
 
 
 def defaults_of(kind: type[BaseModel]) -> dict[str, object]:

@@ -21,7 +21,7 @@ from steps.model import layers, multi_io
 from steps.track import plots
 from steps.track.registry import TestRows
 from steps.track.tracker import Tracker
-from steps.train import baselines, fit
+from steps.train import baselines, evaluate, fit
 
 
 def check_columns(dataset: Dataset) -> tuple[int, int]:
@@ -70,7 +70,7 @@ def run(params: Params, tracker: Tracker) -> None:
     metrics = multi_io.test_metrics(model, data)
     # The baselines see every column at once, as the network's inputs together do.
     tracker.log_metrics(baselines.baseline_metrics(prepared))
-    predictions = model.predict(data.x_test, verbose=0)
+    predictions = evaluate.predict(model, data.x_test)
     for name, truth in data.y_test.items():
         figure = plots.predicted_vs_true(truth.ravel(), predictions[name].ravel())
         tracker.log_figure(figure, f"plots/predicted_vs_true_{name}.png")

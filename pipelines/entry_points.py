@@ -617,7 +617,8 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "several model families on one data set as child runs: test score, parameter "
                 "count, fit seconds, seconds per epoch side by side; each family's score and time "
                 "as a share of the first's: `-P models=lstm,conv1d` logs lesson 60's claim as "
-                "`test_accuracy_ratio_conv1d` (≈ 1) and `fit_seconds_ratio_conv1d` (< 1)"
+                "`test_accuracy_ratio_conv1d` (≈ 1) and `fit_seconds_ratio_conv1d` (< 1 when "
+                "the conv1d is faster: one timing of each fit, tagged `timings`)"
             ),
             takes=(*without(TRAINING, "model"), "models"),
             defaults={"dataset": "digits", "epochs": 30, "patience": 5},

@@ -22,6 +22,7 @@ from pipelines.params import Params
 from steps import workflow
 from steps.errors import UserError
 from steps.track.tracker import Tracker
+from steps.train import evaluate
 
 
 def styles(width: int, units: int) -> dict[str, tuple[str, Callable[[], list]]]:
@@ -85,7 +86,7 @@ def run(params: Params, tracker: Tracker) -> None:
     predictions = []
     for model in models.values():
         model.set_weights(reference.get_weights())
-        predictions.append(np.asarray(model.predict(samples, verbose=0)))
+        predictions.append(np.asarray(evaluate.predict(model, samples)))
     difference = max(float(np.abs(p - predictions[0]).max()) for p in predictions)
     tracker.log_metrics({"max_prediction_difference": difference})
     print(f"same weights, largest difference between their predictions: {difference}")

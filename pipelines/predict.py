@@ -24,13 +24,14 @@ LESSONS = "28-31"
 DESCRIPTION = "Score a .csv or .npz file with a logged model (its own preprocessing)."
 
 
+def parser():
+    names, defaults = tuple(PredictParams.model_fields), defaults_of(PredictParams)
+    return command_line(PredictParams, "python -m pipelines predict", DESCRIPTION, names, defaults)
+
+
 def parse(argv: list[str]) -> PredictParams:
     """The command line's parameters, checked as declared in `PredictParams`."""
-    names, defaults = tuple(PredictParams.model_fields), defaults_of(PredictParams)
-    parser = command_line(
-        PredictParams, "python -m pipelines predict", DESCRIPTION, names, defaults
-    )
-    return validate(PredictParams, vars(parser.parse_args(argv)))
+    return validate(PredictParams, vars(parser().parse_args(argv)))
 
 
 def load_model(uri: str):

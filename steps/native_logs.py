@@ -6,16 +6,22 @@ TF_CPP_MIN_LOG_LEVEL hides what TensorFlow logs once loaded (2 still lets the ER
 through); what its libraries log while loading, before absl's logging is set up, ignores
 the level, so those lines are taken out of what the import writes to stderr. A user who
 sets TF_CPP_MIN_LOG_LEVEL (0 shows everything) gets exactly what it says.
+
+The servers do the same: TensorBoard imports TensorFlow on its first request, so it is
+imported quietly up front; MLflow's scoring server loads the model in processes of its own,
+whose stderr goes through `without_native_lines`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
+import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 
 LEVEL = "TF_CPP_MIN_LOG_LEVEL"
 QUIET_LEVEL = "3"  # FATAL only
@@ -51,14 +57,39 @@ def native_lines_dropped() -> Iterator[None]:
             os.close(saved)
             caught.seek(0)
             lines = caught.read().decode(errors="replace").splitlines(keepends=True)
-            sys.stderr.write("".join(line for line in lines if not NATIVE_LINE.match(line)))
+            sys.stderr.write("".join(without_native_lines(lines)))
             sys.stderr.flush()
+
+
+def without_native_lines(lines: Iterable[str]) -> Iterator[str]:
+    return (line for line in lines if not NATIVE_LINE.match(line))
+
+
+def import_quietly(module: str) -> None:
+    """Import `module` (Keras, TensorFlow), quietly unless the user set the level."""
+    quiet = quiet_unless_set(os.environ)
+    if module in sys.modules:
+        return
+    with native_lines_dropped() if quiet else contextlib.nullcontext():
+        importlib.import_module(module)
 
 
 def import_keras() -> None:
     """Import Keras, and with it its backend, quietly unless the user set the level."""
-    quiet = quiet_unless_set(os.environ)
-    if "keras" in sys.modules:
-        return
-    with native_lines_dropped() if quiet else contextlib.nullcontext():
-        import keras  # noqa: F401
+    import_quietly("keras")
+
+
+def run_quietly(command: list[str]) -> int:
+    """`command`'s exit code; its processes' stderr, less TensorFlow's C++ lines unless the
+    user set the level, goes to ours line by line."""
+    if not quiet_unless_set(os.environ):
+        return subprocess.call(command)
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, errors="replace") as child:
+        try:
+            for line in without_native_lines(child.stderr):
+                sys.stderr.write(line)
+                sys.stderr.flush()
+        except KeyboardInterrupt:  # Ctrl-C reached the child too: let it finish stopping
+            child.wait()
+            return 130
+    return child.returncode

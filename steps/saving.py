@@ -91,11 +91,13 @@ def check_sample_shape(expected: tuple, got: tuple) -> None:
 
 def checked_predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """`model.predict`, but a wrong sample shape is one clear line instead of a backend trace."""
+    from steps.train.evaluate import predict
+
     x = np.asarray(x)
     if x.ndim == 0:
         raise UserError("no samples: give an array with one row per sample")
     check_sample_shape(tuple(model.input_shape[1:]), x.shape[1:])
-    return np.asarray(model.predict(x.astype(np.float32), batch_size=batch_size, verbose=0))
+    return np.asarray(predict(model, x.astype(np.float32), batch_size))
 
 
 def load_samples(path: Path, key: str = "x") -> np.ndarray:

@@ -39,6 +39,11 @@ from tools.traces import trace_tree
 def tensorboard(logdir: str, host: str, port: int, allowed: frozenset[str]) -> None:
     from tensorboard import program
 
+    from steps import native_logs
+
+    # TensorBoard imports TensorFlow on its first request, which prints its loading lines then.
+    native_logs.import_quietly("tensorflow")
+
     def server(wsgi_app, flags):
         return program.WerkzeugServer(host_checked(wsgi_app, allowed), flags)
 
@@ -108,6 +113,7 @@ def serve(model: str, host: str, port: int) -> int:
     from mlflow.exceptions import MlflowException
     from mlflow.models import get_model_info
 
+    from steps import native_logs
     from steps.secrets import redacted
 
     if not model:
@@ -126,10 +132,10 @@ def serve(model: str, host: str, port: int) -> int:
     if "python_function" not in flavors:
         return refuse(f"cannot serve {model}: it has no python_function flavour")
     # uvicorn, which MLflow starts by name, is in this environment's bin folder; TensorFlow's
-    # C++ notices stay hidden as in the pipelines unless the caller chose a level.
+    # C++ lines stay hidden as in the pipelines unless the caller chose a level: the model is
+    # loaded in MLflow's processes, whose stderr is read through a filter.
     bin_folder = str(Path(sys.executable).parent)
     os.environ["PATH"] = os.pathsep.join([bin_folder, os.environ.get("PATH", "")])
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     print(
         f"serving {model} at http://{host}:{port}/invocations "
         f"(POST JSON: dataframe_split, dataframe_records, instances or inputs)",
@@ -137,8 +143,7 @@ def serve(model: str, host: str, port: int) -> int:
     )
     command = [str(Path(bin_folder, "mlflow")), "models", "serve", "-m", model]
     command += ["--env-manager", "local", "--host", host, "--port", str(port)]
-    os.execv(command[0], command)
-    return 0  # not reached
+    return native_logs.run_quietly(command)
 
 
 def tracking_server(

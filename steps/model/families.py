@@ -3,7 +3,8 @@
 A record is all the project knows of a family: the input it reads (a raw sample's shape
 turned into the body's), its body (the layers between the data's scaling and the task's
 head), a size estimate from shapes alone (checked before any weight is allocated, lesson
-03), the fewest `layers` it can be built with, and Optuna's search space for it (`tune`).
+03), the fewest `layers` it can be built with, Optuna's search space for it (`tune`), and
+the build options it reads (the others are tagged `ignored_params` on its runs).
 Every list of families (`-P model=` choices, `tune`'s spaces, the recurrent ones that
 `rnn` and `Bidirectional` take) is read from `FAMILIES`.
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from steps.errors import UserError
 from steps.model.layers import after, conv_block, dense_stack, recurrent_layers, regularized
@@ -23,6 +24,11 @@ from steps.model.space import FIT_SPACE, Choice, FloatRange, IntRange, Space
 
 Shape = tuple[int, ...]
 Block = tuple[str, int]  # (description, parameter count)
+
+EVERY_OPTION: tuple[str, ...] = tuple(field.name for field in fields(ModelOptions))
+CONV2D_ONLY = ("filters", "pool_last")
+# The build options all but the cnn read (recurrent cells keep their own activation).
+DENSE_OPTIONS = tuple(name for name in EVERY_OPTION if name not in CONV2D_ONLY)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,11 @@ class Family:
     space: Space
     min_layers: int = 0
     cell: str = ""  # the Keras layer of a recurrent family (LSTM, GRU, SimpleRNN)
+    reads: tuple[str, ...] = DENSE_OPTIONS  # the ModelOptions fields its body and estimate use
+
+    def unread(self) -> tuple[str, ...]:
+        """The build options this family's model does not depend on."""
+        return tuple(name for name in EVERY_OPTION if name not in self.reads)
 
 
 # ---------------------------------------------------------------- the input each family reads
@@ -192,6 +203,7 @@ def recurrent(name: str, cell: str) -> Family:
         space=RECURRENT_SPACE,
         min_layers=1,
         cell=cell,
+        reads=tuple(name for name in DENSE_OPTIONS if name != "activation"),
     )
 
 
@@ -224,6 +236,7 @@ FAMILIES: dict[str, Family] = {
                 "activation": Choice(("relu", "elu")),
                 **FIT_SPACE,
             },
+            reads=EVERY_OPTION,
         ),
         recurrent("lstm", "LSTM"),
         recurrent("gru", "GRU"),

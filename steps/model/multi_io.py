@@ -104,7 +104,7 @@ def test_metrics(model, data: Split) -> dict[str, float]:
     its units (`test_out1_rmse`...), and all target columns scored together (`test_rmse`...)."""
     scores = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)
     metrics = {f"test_{name}": float(value) for name, value in scores.items()}
-    predictions = model.predict(data.x_test, verbose=0)
+    predictions = evaluate.predict(model, data.x_test)
     for name, truth in data.y_test.items():
         metrics |= evaluate.regression_scores(truth, predictions[name], prefix=f"test_{name}_")
     names = list(data.y_test)

@@ -14,6 +14,19 @@ import pandas as pd
 
 from steps.track.plots import pyplot
 
+# Each variant is fitted once: its times are one wall-clock measurement, so a time ratio
+# carries no spread and is said to be what it is wherever it is shown.
+TIMINGS = ("fit_seconds", "seconds_per_epoch")
+ONCE = "one measurement each"
+TIMING_NOTE = (
+    f"{', '.join(TIMINGS)} and fit_seconds_ratio_*: {ONCE}, not repeated "
+    "(their spread is unknown; machine load alone can move them by tens of percent)"
+)
+
+
+def panel_title(column: str) -> str:
+    return f"{column}\n({ONCE})" if column in TIMINGS else column
+
 
 def table(rows: list[dict[str, object]]) -> pd.DataFrame:
     """One row per variant, `variant` first, columns in first-seen order."""
@@ -47,7 +60,7 @@ def bar_chart(frame: pd.DataFrame, columns: list[str], title: str = ""):
         values = frame[column].astype(float).to_numpy()
         bars = ax.bar(frame["variant"].astype(str), values, color=f"C{columns.index(column)}")
         ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], fontsize=8)
-        ax.set(title=column)
+        ax.set(title=panel_title(column))
         ax.tick_params(axis="x", labelrotation=30)
     if title:
         fig.suptitle(title)
@@ -179,17 +192,22 @@ def log_comparison(
     varied: tuple[str, ...] = ("variant",),
 ) -> pd.DataFrame:
     """What a comparison's parent run logs: the table (`comparison/<name>.csv`), each
-    variant's score, size and time as metrics with their ratios to the first variant, one
-    bar chart of them (`plots/comparison.png`) and every variant's loss curves
-    (`plots/curves.png`); the terminal gets `terminal_table` (`varied`: the columns naming
-    each variant)."""
+    variant's score, size and time as metrics with their ratios to the first variant (the
+    times tagged as single measurements: `timings`), one bar chart of them
+    (`plots/comparison.png`) and every variant's loss curves (`plots/curves.png`); the
+    terminal gets `terminal_table` (`varied`: the columns naming each variant)."""
     frame = table(rows)
     score = main_score(frame)
     shown = [score, "parameters", "fit_seconds", "seconds_per_epoch"]
     tracker.log_metrics(per_variant_metrics(frame, shown) | ratios(frame, [score, "fit_seconds"]))
+    timed = any(column in frame.columns for column in TIMINGS)
+    if timed:
+        tracker.set_tags(timings=TIMING_NOTE)
     tracker.log_table(frame, f"comparison/{name}.csv")
     finished = frame[frame["status"] == "FINISHED"] if "status" in frame else frame
     tracker.log_figure(bar_chart(finished, shown, title), "plots/comparison.png")
     tracker.log_figure(curves_figure(histories, ("loss",)), "plots/curves.png")
     print(terminal_table(frame, varied))
+    if timed:
+        print(f"times: {TIMING_NOTE}")
     return frame

@@ -46,23 +46,23 @@ def log_keras_model(model, example, backend: str, requirements: list[str], name:
     """MLflow's TensorFlow flavour (the Keras flavour on JAX and PyTorch), with a pyfunc that
     predicts without Keras's progress bar (`steps/track/quiet_pyfunc.py`): `mlflow models serve`
     would print one per request. `name`: the logged model's (`model_name`)."""
-    from mlflow.models import Model
+    from mlflow.models import Model, infer_signature
 
     from steps.track import quiet_pyfunc
 
+    # The signature from our own prediction: MLflow's would trace `model.predict` once more.
+    signature = infer_signature(example, quiet_pyfunc.predict_in_batches(model, example))
     if backend == "tensorflow":
         flavour = {"keras_flavor": "mlflow.tensorflow", "input_example": example}
     else:  # the keras flavour crashes on input_example (upstream bug): signature only
-        from mlflow.models import infer_signature
-
-        signature = infer_signature(example, model.predict(example, verbose=0))
-        flavour = {"keras_flavor": "mlflow.keras", "signature": signature}
+        flavour = {"keras_flavor": "mlflow.keras"}
     return Model.log(
         artifact_path=None,  # deprecated for name=, yet still required
         name=name,
         flavor=quiet_pyfunc,
         model=model,
         pip_requirements=requirements,
+        signature=signature,
         **flavour,
     )
 

@@ -1,5 +1,5 @@
 """The logged model's python_function flavour: MLflow's own Keras flavours, predicting without
-Keras's progress bar.
+Keras's progress bar or a traced graph.
 
 MLflow's pyfunc wrappers call `model.predict(x)`, whose default `verbose="auto"` prints a
 `1/1 ━━━━ 0s 30ms/step` line on every call: one per request under `mlflow models serve`, one
@@ -7,6 +7,12 @@ per batch for `mlflow.pyfunc.load_model(...).predict`. Here the same wrapper pre
 `verbose=0`. The model is saved exactly as `mlflow.tensorflow` (or `mlflow.keras`) saves it,
 so `mlflow.tensorflow.load_model` still returns the Keras model; only the pyfunc loader
 differs.
+
+`predict_in_batches` calls the model on one batch at a time, as Keras advises for inputs of
+a few batches, instead of `model.predict`: that traces a `tf.function` for each new model
+and each new number of rows, and TensorFlow warns about retracing once a process has traced
+five of them (a sweep's children, a model and its reload, the input example).
+The project's own predictions go through it too (`steps/train/evaluate.py`).
 
 This file travels inside every logged model (its `code/` folder, put on `sys.path` by
 MLflow when the model is loaded) and is the loader module MLflow imports there, as
@@ -42,6 +48,21 @@ def save_model(path, mlflow_model, *, model, keras_flavor: str, **kwargs) -> Non
     mlflow_model.save(os.path.join(path, MLMODEL_FILE_NAME))
 
 
+def predict_in_batches(model, x, batch_size: int = 256):
+    """What `model.predict(x)` returns (an array, or a dict or list of them), computed by
+    calling the model on `batch_size` rows at a time: no graph to trace, so no retracing."""
+    import keras
+    import numpy as np
+
+    def predicted(start: int):
+        rows = keras.tree.map_structure(lambda a: a[start : start + batch_size], x)
+        return keras.tree.map_structure(keras.ops.convert_to_numpy, model(rows, training=False))
+
+    count = len(keras.tree.flatten(x)[0])
+    parts = [predicted(start) for start in range(0, max(count, 1), batch_size)]
+    return keras.tree.map_structure(lambda *chunks: np.concatenate(chunks), *parts)
+
+
 def _load_pyfunc(path: str) -> QuietKeras:
     """What `mlflow.pyfunc.load_model` calls: the Keras flavour's own loader, wrapped."""
     from mlflow.models import Model
@@ -56,7 +77,7 @@ def _load_pyfunc(path: str) -> QuietKeras:
 
 
 class QuietKeras:
-    """MLflow's Keras pyfunc wrapper, predicting with `verbose=0`."""
+    """MLflow's Keras pyfunc wrapper, predicting without a progress bar or a traced graph."""
 
     def __init__(self, wrapped):
         self.wrapped = wrapped
@@ -69,5 +90,5 @@ class QuietKeras:
         import pandas as pd
 
         if isinstance(data, pd.DataFrame):  # no signature to turn it into arrays
-            return pd.DataFrame(self.keras_model.predict(data.values, verbose=0), index=data.index)
-        return self.keras_model.predict(data, verbose=0)
+            return pd.DataFrame(predict_in_batches(self.keras_model, data.values), index=data.index)
+        return predict_in_batches(self.keras_model, data)

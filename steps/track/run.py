@@ -156,6 +156,7 @@ def tracked_run(
             lesson=lessons, pipeline=entry_point, pid=os.getpid(), host=socket.gethostname()
         )
         tracker.log_params(texts, as_launched=True)
+        tracker.tag_ignored_params(texts)
         yield tracker
     except UserError as exc:
         record_failure(str(exc), "FAILED", "download" if isinstance(exc, DownloadError) else "")

@@ -93,6 +93,17 @@ class Tracker:
         if fresh:
             mlflow.log_params(fresh)
 
+    def tag_ignored_params(self, params: dict[str, str]) -> None:
+        """`ignored_params`: the build options among `params` that the run's model family does
+        not read (a dnn's filters): `mlflow run` logs every declared parameter before the
+        pipeline starts, so the run says here which of them did not apply."""
+        from steps.model.families import FAMILIES
+
+        family = FAMILIES.get(params.get("model", ""))
+        ignored = [name for name in family.unread() if name in params] if family else []
+        if ignored:
+            self.set_tags(ignored_params=",".join(ignored))
+
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         import mlflow
 
@@ -162,6 +173,7 @@ class Tracker:
             inherited = ("lesson", "pipeline", "dataset", "cache")
             child.set_tags(**{k: parent[k] for k in inherited if k in parent}, variant=name)
             child.log_params({"backend": keras.backend.backend(), **params}, as_launched=True)
+            child.tag_ignored_params(params)
             try:
                 yield child
                 if "mlflow.note.content" not in mlflow.get_run(child.run_id).data.tags:

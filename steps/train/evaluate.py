@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from steps.data.prepare import Prepared
+from steps.track.quiet_pyfunc import predict_in_batches
 
 
-def predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+def predict(model, x, batch_size: int = 256):
+    """`model.predict(x)`, without tracing a graph for each model (`predict_in_batches`)."""
+    return predict_in_batches(model, x, batch_size)
 
 
 def test_metrics(model, prepared: Prepared, predictions: np.ndarray) -> dict[str, float]:

@@ -19,6 +19,8 @@ MLFLOW = Path(sys.executable).with_name("mlflow")
 
 # Small enough for 2 CPUs, big enough that every callback and plot has something to show.
 TINY = {"epochs": 2, "batch_size": 16, "units": 8, "filters": "4,8", "verbose": 0}
+# TINY at the default verbosity: what a user's terminal shows.
+TINY_TALKING = {k: v for k, v in TINY.items() if k != "verbose"}
 
 
 def tiny(entry_point: str) -> dict[str, object]:
@@ -256,6 +258,15 @@ def trained_run(result, client, experiment: str, task: str, download_to: Path):
     run = finished_run(result, client, experiment)
     assert_trained_run(client, run, task, download_to)
     return run
+
+
+def assert_no_tensorflow_warnings(result) -> None:
+    """No `WARNING:tensorflow:` line (the retracing one is ~600 characters) on either stream:
+    a process that trains several models predicts without tracing a graph for each."""
+    output = result.stdout + result.stderr
+    noisy = [line for line in output.splitlines() if "WARNING:tensorflow" in line]
+    noisy += [line for line in output.splitlines() if "retracing" in line]
+    assert not noisy, noisy[:2]
 
 
 def error_lines(stderr: str) -> list[str]:

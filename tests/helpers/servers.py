@@ -14,6 +14,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+# What TensorFlow's libraries print while loading, whatever TF_CPP_MIN_LOG_LEVEL says.
+LOADING_LINES = ("All log messages before absl::InitializeLog()", "Could not find cuda drivers")
+
 
 def free_port() -> int:
     with socket.socket() as probe:

@@ -209,3 +209,24 @@ def test_a_run_goes_to_its_experiment_whatever_the_process_set_before(
     assert finished_run(result, tracking, "named").data.tags["pipeline"] == "dnn_basic"
     before = tracking.get_experiment_by_name("set-before").experiment_id
     assert tracking.search_runs([before]) == []
+
+
+def option_helps(parser) -> dict[str, str]:
+    return {a.option_strings[0]: a.help for a in parser._actions if a.option_strings[0] != "-h"}
+
+
+def test_every_option_of_every_entry_point_shows_one_default():
+    """A declaration that says what its empty default stands for (`--metric`: val_accuracy or
+    val_loss) shows that once, not beside `(default: '')`."""
+    from pipelines.cli import parser_for
+    from pipelines.predict import parser as predict_parser
+
+    parsers = [parser_for(entry) for entry in ENTRY_POINTS.values()] + [predict_parser()]
+    for parser in parsers:
+        for option, text in option_helps(parser).items():
+            count = text.count("(default: ") + text.count("(required)")
+            assert count == 1, f"{parser.prog} {option}: {text}"
+    tune = option_helps(parser_for(ENTRY_POINTS["tune"]))
+    assert tune["--metric"].endswith("(default: val_accuracy or val_loss)")
+    assert "(default: float32)" in tune["--mixed_precision"]
+    assert tune["--epochs"].endswith("(default: 30)")

@@ -13,8 +13,10 @@ import pytest
 from helpers import upstream_files
 from helpers.runs import (
     TINY,
+    TINY_TALKING,
     artifact_paths,
     assert_clean_failure,
+    assert_no_tensorflow_warnings,
     assert_trained_run,
     finished_run,
     in_process,
@@ -127,9 +129,10 @@ def test_tabular_defaults_keep_their_five_seed_mean(dataset, lesson_env, trackin
 
 
 def test_overfitting_compares_plain_and_regularized_children(lesson_env, tracking, tmp_path):
-    params = TINY | {"epochs": 3, "train_rows": 100, "dropout": 0.5, "l2": 0.01}
+    params = TINY_TALKING | {"epochs": 3, "train_rows": 100, "dropout": 0.5, "l2": 0.01}
     result = mlflow_run("overfitting", params, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert_no_tensorflow_warnings(result)  # two models in one process, at default verbosity
     parent = parent_run(tracking, "overfitting")
     assert parent.data.params["train_rows_used"] == "100"
 

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,7 +18,7 @@ import pytest
 from tools.host_check import allowed_hosts, host_name
 
 from helpers.runs import REPO
-from helpers.servers import Server, free_port, start, stop
+from helpers.servers import LOADING_LINES, Server, free_port, start, stop
 
 
 def status(port: int, path: str, host: str) -> int:
@@ -141,17 +142,25 @@ def test_tensorboard_lists_runs_by_experiment_and_run_name(tracking, tmp_path):
     assert trace_tree(tmp_path / "child", run=twin) == 1
 
 
-def test_make_tensorboard_serves_the_named_runs(lesson_env, tracking, tmp_path):
+def test_make_tensorboard_serves_the_named_runs_without_tensorflows_loading_lines(
+    lesson_env, tracking, tmp_path
+):
     import json
 
     experiment = tracking.create_experiment("tabular", artifact_location=str(tmp_path / "a"))
     run_with_traces(tracking, experiment, "dnn · iris", tmp_path)
-    with serving("tensorboard", "--experiment", "tabular", env=lesson_env) as port:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        connection.request("GET", "/data/runs", headers={"Host": f"127.0.0.1:{port}"})
-        runs = json.loads(connection.getresponse().read())
-        connection.close()
+    command = [sys.executable, "-m", "tools.servers", "tensorboard", "--experiment", "tabular"]
+    server = start(command, lesson_env, REPO, tmp_path / "tensorboard.log")
+    try:
+        with urllib.request.urlopen(server.ready("/data/runs") + "/data/runs") as answer:
+            runs = json.load(answer)
+        for page in ("/data/plugins_listing", "/data/plugin/scalars/tags"):  # TensorFlow loads
+            server.ready(page)
+    finally:
+        stop(server)
     assert sorted(runs) == ["tabular/dnn · iris/train", "tabular/dnn · iris/validation"]
+    output = server.log.read_text(errors="replace")
+    assert "TensorBoard 2." in output and not any(line in output for line in LOADING_LINES), output
 
 
 def test_make_tensorboard_over_several_experiments_links_to_each_alone(

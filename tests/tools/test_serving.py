@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from helpers.runs import REPO, finished_run, in_process, tiny
-from helpers.servers import start, stop
+from helpers.servers import LOADING_LINES, start, stop
 
 NAME = "iris-classifier"
 CHAMPION = f"models:/{NAME}@champion"
@@ -88,6 +88,8 @@ def test_scoring_server_answers_as_the_reloaded_model(champion, lesson_env, tmp_
     assert output.count('"POST /invocations HTTP/1.1" 200') == 4, output[-3000:]
     # No Keras progress bar per request (`1/1 ━━━━ 0s 30ms/step`).
     assert "━" not in output and "/step" not in output, output[-3000:]
+    # Nor TensorFlow's loading lines, which MLflow's processes print as they load the model.
+    assert not any(line in output for line in LOADING_LINES), output[-3000:]
 
 
 def test_serving_a_model_that_is_not_there_says_so_in_one_line(lesson_env, tracking):

@@ -44,6 +44,15 @@ def test_bar_chart_has_one_panel_per_column_and_a_bar_per_variant():
     assert [p.get_height() for p in figure.axes[1].patches] == [0, 2, 4]
 
 
+def test_bar_chart_says_a_time_is_one_measurement():
+    frame = compare.table([{"variant": v, "test_r2": 0.5, "fit_seconds": 2.0} for v in "xy"])
+    figure = compare.bar_chart(frame, ["test_r2", "fit_seconds"])
+    assert [ax.get_title() for ax in figure.axes] == [
+        "test_r2",
+        "fit_seconds\n(one measurement each)",
+    ]
+
+
 def test_curves_figure_overlays_train_and_validation_of_every_variant():
     histories = {
         "plain": {"loss": [3, 2, 1], "val_loss": [3, 3, 4]},
