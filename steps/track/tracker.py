@@ -105,9 +105,17 @@ class Tracker:
             self.set_tags(ignored_params=",".join(ignored))
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Test scores (`test_*`, per class and per output too) carry the test rows' dataset,
+        so the model page they reach says what they were computed on."""
         import mlflow
 
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+        values = {k: float(v) for k, v in metrics.items()}
+        tests = {k: v for k, v in values.items() if k.startswith("test_")}
+        if tests and "test" in self.inputs:
+            mlflow.log_metrics(tests, step=step, dataset=self.inputs["test"])
+            values = {k: v for k, v in values.items() if k not in tests}
+        if values:
+            mlflow.log_metrics(values, step=step)
 
     def log_series(self, series: dict[str, list[float]]) -> None:
         """Each name's values at steps 0, 1, 2, ... in one write (a path, not epochs)."""

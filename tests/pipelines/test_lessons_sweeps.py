@@ -79,7 +79,7 @@ def test_a_depth_sweep_trains_a_child_per_depth(lesson_env, tracking, tmp_path):
         "(linear "
     )
     # The terminal: what varied, the test scores, epochs, size and time, counts as integers;
-    # then the best child by the ranking metric.
+    # then how sure its times are, and the best child by the ranking metric.
     lines = result.stdout.splitlines()
     [at] = [n for n, line in enumerate(lines) if line.split()[:1] == ["layers"]]
     assert lines[at].split() == [
@@ -91,7 +91,8 @@ def test_a_depth_sweep_trains_a_child_per_depth(lesson_env, tracking, tmp_path):
         counts = [f"{kid.data.metrics[name]:.0f}" for name in ("epochs_run", "parameters")]
         assert line.split()[0] == kid.data.params["layers"] and line.split()[5:7] == counts
     rmse = best.data.metrics["test_rmse"]
-    assert lines[at + 3] == f"best: {best.info.run_name} (lowest test_rmse, {rmse:.4g})"
+    assert lines[at + 3].startswith("times: fit_seconds, seconds_per_epoch and ")
+    assert lines[at + 4] == f"best: {best.info.run_name} (lowest test_rmse, {rmse:.4g})"
 
 
 def test_two_lists_train_every_combination(lesson_env, tracking, tmp_path):
