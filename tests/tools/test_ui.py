@@ -272,25 +272,30 @@ def test_sweep_parent_row_expands_into_a_child_per_value(lessons, tables):
 # ------------------------------------------------------------------ the logged model's page
 
 
-def test_model_page_shows_the_runs_test_metrics(lessons, tables, page):
-    """Each logged model, opened from its run's Models cell, lists the run's test metrics
-    (found by typing `test_` in the page's metric search): accuracy or RMSE, and the loss."""
+def model_pages(lessons: Lessons, tables: dict, page) -> Iterator[tuple[int, str, object]]:
+    """Each run's logged model page, opened from its Models cell: (count, experiment, run)."""
     opened = 0
     for experiment, runs in lessons.runs.items():
         for run in runs:
             link = tables[experiment].models.get(run.info.run_id)
-            if not link:
-                continue
-            page.goto(f"{lessons.mlflow.url}/{link}")
-            shown = model_metrics(page, "test_", "test_loss")
-            scores = [n for n in ("test_accuracy", "test_rmse") if n in run.data.metrics]
-            assert scores, f"{experiment} run {run.info.run_name!r} logged no test score"
-            for name in (*scores, "test_loss"):
-                expected = [run.data.metrics[name]]
-                assert shown.get(name) == expected, f"{experiment}: the model page shows {shown}"
-            opened += 1
-            page.screenshot(path=SCREENSHOTS / f"model-{opened}-{experiment}.png")
+            if link:
+                page.goto(f"{lessons.mlflow.url}/{link}")
+                opened += 1
+                yield opened, experiment, run
     assert opened >= len(LESSONS)
+
+
+def test_model_page_shows_the_runs_test_metrics(lessons, tables, page):
+    """Each logged model, opened from its run's Models cell, lists the run's test metrics
+    (found by typing `test_` in the page's metric search): accuracy or RMSE, and the loss."""
+    for opened, experiment, run in model_pages(lessons, tables, page):
+        shown = model_metrics(page, "test_", "test_loss")
+        scores = [n for n in ("test_accuracy", "test_rmse") if n in run.data.metrics]
+        assert scores, f"{experiment} run {run.info.run_name!r} logged no test score"
+        for name in (*scores, "test_loss"):
+            expected = [run.data.metrics[name]]
+            assert shown.get(name) == expected, f"{experiment}: the model page shows {shown}"
+        page.screenshot(path=SCREENSHOTS / f"model-{opened}-{experiment}.png")
 
 
 def model_metrics(page, search: str, awaited: str) -> dict[str, list[float]]:
@@ -374,20 +379,12 @@ def test_dataset_column_tells_two_data_sets_apart(lessons, tables):
 
 def test_model_page_lists_the_datasets_its_metrics_were_computed_on(lessons, tables, page):
     """Each logged model's page names, under Datasets used, the test rows of its run."""
-    opened = 0
-    for experiment, runs in lessons.runs.items():
-        for run in runs:
-            link = tables[experiment].models.get(run.info.run_id)
-            if not link:
-                continue
-            page.goto(f"{lessons.mlflow.url}/{link}")
-            expected = logged_datasets(run, "test")
-            assert len(expected) == 1, f"{experiment} run {run.info.run_name!r}: {expected}"
-            shown = datasets_used(page, "{} (#{})".format(*next(iter(expected))))
-            assert shown_datasets(shown) == expected, f"{experiment}: Datasets used: {shown!r}"
-            opened += 1
-            page.screenshot(path=SCREENSHOTS / f"model-datasets-{opened}-{experiment}.png")
-    assert opened >= len(LESSONS)
+    for opened, experiment, run in model_pages(lessons, tables, page):
+        expected = logged_datasets(run, "test")
+        assert len(expected) == 1, f"{experiment} run {run.info.run_name!r}: {expected}"
+        shown = datasets_used(page, "{} (#{})".format(*next(iter(expected))))
+        assert shown_datasets(shown) == expected, f"{experiment}: Datasets used: {shown!r}"
+        page.screenshot(path=SCREENSHOTS / f"model-datasets-{opened}-{experiment}.png")
 
 
 def datasets_used(page, awaited: str) -> str:
