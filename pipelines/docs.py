@@ -111,6 +111,11 @@ def lessons(page: Path) -> str:
     return table(("lessons", "entry point", "what its run shows"), rows)
 
 
+def entry_point_names(page: Path) -> str:
+    """Every entry point's name, in lesson order: what `mlflow run . -e` takes."""
+    return code(entry.name for entry in sorted(ENTRY_POINTS.values(), key=first_lesson))
+
+
 # ---------------------------------------------------------------- data sets
 
 
@@ -273,6 +278,7 @@ def parameters(page: Path) -> str:
 
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "lessons": lessons,
+    "entry-points": entry_point_names,
     "datasets": datasets,
     "schemes": schemes,
     "downloads": downloads,
