@@ -10,9 +10,6 @@ data set, task or signature) are registered, and the champion stays, saying why.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from steps.errors import UserError
@@ -200,18 +197,6 @@ def why_not_comparable(champion, uri: str, metric: str, split: dict[str, str]) -
     return why and f"{why}; compare them on the same rows by hand or register under another name"
 
 
-@contextlib.contextmanager
-def warnings_of(logger: str, level: int) -> Iterator[None]:
-    """Only `logger`'s records at `level` and above, for the time of the block."""
-    found = logging.getLogger(logger)
-    was = found.level
-    found.setLevel(level)
-    try:
-        yield
-    finally:
-        found.setLevel(was)
-
-
 def score(uri: str, rows: TestRows, metric: str) -> float:
     """The model at `uri`, loaded as MLflow serves it, scored on `rows` by `metric`."""
     import mlflow
@@ -219,8 +204,7 @@ def score(uri: str, rows: TestRows, metric: str) -> float:
 
     from steps.train.evaluate import class_indices, regression_scores
 
-    with warnings_of("tensorflow", logging.ERROR):  # a loaded model's predict is traced anew
-        guess = mlflow.pyfunc.load_model(uri).predict(rows.x)
+    guess = mlflow.pyfunc.load_model(uri).predict(rows.x)
     truth = rows.y
     if isinstance(truth, dict):  # several outputs: every target column together
         truth = np.concatenate([np.asarray(truth[n]) for n in truth], axis=1)
