@@ -149,15 +149,11 @@ def test_make_tensorboard_serves_the_named_runs_without_tensorflows_loading_line
 
     experiment = tracking.create_experiment("tabular", artifact_location=str(tmp_path / "a"))
     run_with_traces(tracking, experiment, "dnn · iris", tmp_path)
-    command = [sys.executable, "-m", "tools.servers", "tensorboard", "--experiment", "tabular"]
-    server = start(command, lesson_env, REPO, tmp_path / "tensorboard.log")
-    try:
-        with urllib.request.urlopen(server.ready("/data/runs") + "/data/runs") as answer:
+    with started_tensorboard(lesson_env, tmp_path, "--experiment", "tabular") as server:
+        with urllib.request.urlopen(f"{server.url}/data/runs") as answer:
             runs = json.load(answer)
         for page in ("/data/plugins_listing", "/data/plugin/scalars/tags"):  # TensorFlow loads
             server.ready(page)
-    finally:
-        stop(server)
     assert sorted(runs) == ["tabular/dnn · iris/train", "tabular/dnn · iris/validation"]
     output = server.log.read_text(errors="replace")
     assert "TensorBoard 2." in output and not any(line in output for line in LOADING_LINES), output
@@ -194,7 +190,7 @@ def test_make_tensorboard_removes_its_tree_of_links_when_stopped(
     found = tracking.create_experiment("tabular", artifact_location=str(tmp_path / "a"))
     run = run_with_traces(tracking, found, "dnn · iris", tmp_path)
     env = lesson_env | {"TMPDIR": str(tmp_path)}
-    with started_tensorboard(env, tmp_path, stopped_by) as server:
+    with started_tensorboard(env, tmp_path, stopped_by=stopped_by) as server:
         [tree] = tmp_path.glob("tensorboard-runs-*")
         assert (tree / "tabular" / "dnn · iris" / "train").is_symlink()
     assert server.process.returncode is not None
@@ -204,10 +200,13 @@ def test_make_tensorboard_removes_its_tree_of_links_when_stopped(
 
 
 @contextmanager
-def started_tensorboard(env, folder, stopped_by: int = signal.SIGTERM) -> Iterator[Server]:
-    """`make tensorboard`'s server over the store, once it serves its runs; then `stopped_by`
-    to its process alone (as a terminal's Ctrl-C or a service manager's SIGTERM), awaited."""
-    command = [sys.executable, "-m", "tools.servers", "tensorboard"]
+def started_tensorboard(
+    env, folder, *args: str, stopped_by: int = signal.SIGTERM
+) -> Iterator[Server]:
+    """`make tensorboard ARGS`'s server over the store, once it serves its runs; then
+    `stopped_by` to its process alone (as a terminal's Ctrl-C or a service manager's SIGTERM),
+    awaited."""
+    command = [sys.executable, "-m", "tools.servers", "tensorboard", *args]
     server = start(command, env, REPO, folder / "tensorboard.log")
     try:
         server.ready("/data/runs")
