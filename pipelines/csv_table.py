@@ -17,7 +17,8 @@ from pipelines.params import Params
 from steps import workflow
 from steps.data import catalog, tables
 from steps.data.dataset import existing_file
-from steps.data.sources.csv_file import labelled_rows, read_csv_table
+from steps.data.sources.csv_file import read_csv_table
+from steps.data.table_front import Front
 from steps.track.tracker import Tracker
 
 
@@ -35,19 +36,19 @@ def run(params: Params, tracker: Tracker) -> None:
 
     # Lesson 58: read it with pandas and look at it before learning anything.
     path = existing_file(Path(uri.removeprefix("csv:")), "csv")
-    raw = read_csv_table(path)
+    raw = read_csv_table(path, params.table_options())
     columns, report = tables.profile(raw)
     print(report)
     tracker.log_table(columns, "profile/columns.csv")
     tracker.log_text(report, "profile/profile.txt")
 
-    dataset = workflow.load_dataset(tracker, uri, target=target)
+    dataset = workflow.load_dataset(tracker, uri, target=target, table=params.table_options())
     tracker.set_tags(dataset=source)  # named as given, also when written out first
     tracker.dataset = (catalog.label(source), *tracker.dataset[1:])
     trained = workflow.fit_dataset(tracker, dataset, params.recipe())
 
     # Lesson 59: the test rows as they were in the file, with the true and predicted target.
-    rows = labelled_rows(raw, path, target)
+    rows = Front.from_array(dataset.front).rows  # after the rows -P missing= dropped
     out = tables.with_predictions(rows, dataset, params.prepare_options(), trained.predictions)
     tracker.log_table(out, "predictions/test_predictions.csv")
     print(out.head().to_string(index=False))

@@ -14,7 +14,7 @@ from pathlib import Path
 import annotated_types as at
 
 from pipelines.declare import OneOf, validate
-from pipelines.params import DATA, FIT, RUN, TRAINING, Params
+from pipelines.params import DATA, FIT, RUN, TABLE, TRAINING, Params
 from steps.data.catalog import label
 from steps.errors import UserError
 from steps.model import families
@@ -464,7 +464,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "any model family (`-P model=lstm|gru|dnn|conv1d|...`); `-P features=N` feeds "
                 "more columns (lesson 62); `csv:PATH -P target=COL` series; forecast plot"
             ),
-            takes=WINDOWS,
+            takes=(*WINDOWS, *TABLE),
             defaults=SERIES,
         ),
         EntryPoint(
@@ -547,6 +547,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "accuracy with a confusion matrix, numbers by RMSE/MAE/R² with "
                 "`plots/predicted_vs_true.png`"
             ),
+            takes=(*TRAINING, *TABLE),
             defaults=TABULAR,
         ),
         EntryPoint(
@@ -604,7 +605,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "`predicted` columns); `-P path=FILE -P target=COL`, or a bundled table written "
                 "out first"
             ),
-            takes=(*TRAINING, "path"),
+            takes=(*TRAINING, "path", *TABLE),
             defaults={**TABULAR, "dataset": "wine"},
         ),
         EntryPoint(

@@ -43,7 +43,7 @@ from pipelines.declare import (
 )
 from steps.backends import BACKENDS, JIT_COMPILE, PRECISIONS
 from steps.data import catalog
-from steps.data.options import LABELS, SCALERS, PrepareOptions
+from steps.data.options import LABELS, MISSING, SCALERS, PrepareOptions, TableOptions
 from steps.model import families
 from steps.model.options import ACTIVATIONS, INITIALIZERS, ModelOptions
 from steps.options import BASES, MIN_SIZE, Recipe, TextOptions
@@ -66,6 +66,9 @@ MetricNames = Annotated[
     ),
     Distinct(),
 ]
+
+
+ColumnNames = Annotated[tuple[str, ...], Parsed(commas, "give column names like id,name")]
 
 
 def data_sets() -> str:
@@ -211,6 +214,19 @@ class Params(BaseModel):
         ("dnn", "cnn", "lstm", "conv1d"), description="the model families compared"
     )
     path: str = Field("", description="a CSV file to learn from (wins over dataset)")
+    missing: Annotated[str, OneOf(MISSING)] = Field(
+        "impute",
+        description="a csv's missing values: impute (a number's training median plus a "
+        "was-missing column, text's own 'missing' category), drop the rows, or refuse",
+    )
+    sep: str = Field("", description="a csv's separator: comma, semicolon, tab or pipe ('': found)")
+    encoding: str = Field(
+        "", description="a csv's encoding, e.g. utf-8, cp949 or latin-1 ('': found)"
+    )
+    drop_columns: ColumnNames = Field((), description="a csv's columns not to learn from")
+    keep_columns: ColumnNames = Field(
+        (), description="a csv's text columns to learn from even with a value per row"
+    )
     # -- images (63-64, 75-78)
     image_size: Size = Field((64, 64), description="height,width images are resized to")
     augment: bool = Field(False, description="random flips, rotations and zooms in training")
@@ -310,6 +326,9 @@ class Params(BaseModel):
     def text_options(self) -> TextOptions:
         return self.options(TextOptions)
 
+    def table_options(self) -> TableOptions:
+        return self.options(TableOptions)
+
     def but(self, **changes: object) -> Params:
         """A copy with some values changed, checked like the originals."""
         return validate(type(self), {**self.__dict__, **changes})
@@ -341,7 +360,13 @@ class PredictParams(BaseModel):
 
 Options = TypeVar("Options")
 # Every option type a step takes; a test checks each field is a parameter above.
-STEP_OPTIONS: tuple[type, ...] = (PrepareOptions, ModelOptions, FitOptions, TextOptions)
+STEP_OPTIONS: tuple[type, ...] = (
+    PrepareOptions,
+    ModelOptions,
+    FitOptions,
+    TextOptions,
+    TableOptions,
+)
 
 # Which entry points take which parameters (the registry composes these).
 DATA = ("dataset", "target", "scaler", "val_fraction", "test_fraction", "labels")
@@ -358,3 +383,5 @@ FIT = (
 )
 RUN = ("seed", "verbose", "backend", "mixed_precision", "jit_compile", "register")
 TRAINING = (*DATA, "model", *ARCHITECTURE, *FIT, "resume", *RUN)
+# How a csv: table is read and its features made (csv, tabular, timeseries).
+TABLE = ("missing", "sep", "encoding", "drop_columns", "keep_columns")

@@ -52,19 +52,36 @@ def score(model, source: Path, target: Path, chunk_size: int) -> int:
     from steps import files, scoring
     from steps.track.model_log import quiet_keras
 
-    inputs = scoring.model_inputs(model.metadata.get_input_schema())
+    schema = model.metadata.get_input_schema()
+    if scoring.takes_columns(schema):  # a table's model: the file's columns by name
+        chunks = scoring.table_chunks(source, schema, chunk_size)
+    else:
+        chunks = scoring.chunks(source, scoring.model_inputs(schema), chunk_size)
     rows = 0
     with (
         files.replacing(target) as partial,
         tqdm(total=scoring.total_rows(source), unit="rows") as bar,
         quiet_keras(),
     ):
-        for chunk in scoring.chunks(source, inputs, chunk_size):
-            frame = scoring.prediction_frame(model.predict(chunk))
+        for chunk in chunks:
+            frame = scoring.prediction_frame(predicted(model, chunk))
             frame.to_csv(partial, mode="a" if rows else "w", header=not rows, index=False)
             rows += len(frame)
             bar.update(len(frame))
     return rows
+
+
+def predicted(model, chunk):
+    """The model's predictions, or a UserError with the first line of why it refused them
+    (a value of the wrong type, a missing value a model trained without imputing refuses)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return model.predict(chunk)
+    except (MlflowException, ValueError) as exc:
+        text = str(exc).strip()
+        reason = text.rsplit("Error: ", 1)[-1].splitlines()[0] if text else type(exc).__name__
+        raise UserError(f"cannot score the rows: {reason}") from None
 
 
 def run(args: PredictParams) -> None:

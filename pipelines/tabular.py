@@ -17,7 +17,9 @@ from steps.track.tracker import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:
-    dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
+    dataset = workflow.load_dataset(
+        tracker, params.dataset, target=params.target, table=params.table_options()
+    )
     if dataset.is_image:
         raise UserError(
             f"{params.dataset} is a set of images; use image_classify for images, or a table "

@@ -30,6 +30,37 @@ class Input:
         return f"{named}{self.dtype} samples of shape {self.sample_shape}"
 
 
+def takes_columns(schema) -> bool:
+    """Whether a model takes table rows by column name (a table read from a CSV)."""
+    return schema is not None and not schema.is_tensor_spec()
+
+
+def table_chunks(path: Path, schema, size: int) -> Iterator[pd.DataFrame]:
+    """A CSV's rows `size` at a time as a table of the model's columns, read as training
+    read its file (encoding and separator found); other columns are left out."""
+    import io
+
+    from steps.data.table_read import decode, separator
+
+    if path.suffix != ".csv":
+        raise UserError(f"{path.name}: this model takes table rows; give a .csv file")
+    text, _ = decode(path.read_bytes(), path, "")
+    wanted = schema.input_names()
+    texts = [s.name for s in schema.inputs if str(s.type) in ("string", "DataType.string")]
+    for chunk in pd.read_csv(io.StringIO(text), sep=separator(text, ""), chunksize=size):
+        chunk.columns = [str(c).strip() for c in chunk.columns]
+        absent = [name for name in wanted if name not in chunk.columns]
+        if absent:
+            raise UserError(
+                f"{path.name} lacks the column(s) {', '.join(absent)}; the model takes the "
+                f"columns {', '.join(wanted)}"
+            )
+        rows = chunk[wanted].copy()
+        for name in texts:  # a chunk where a text column is empty reads as NaN numbers
+            rows[name] = rows[name].astype(object).where(rows[name].notna(), None)
+        yield rows
+
+
 def model_inputs(schema) -> list[Input]:
     """The inputs a model's signature declares (tensor signatures, as every lesson logs)."""
     if schema is None or not schema.is_tensor_spec():

@@ -14,6 +14,7 @@ import numpy as np
 
 from steps.data import cache, catalog, checks
 from steps.data.dataset import Dataset, Source
+from steps.data.options import TableOptions
 from steps.data.prepare import Prepared, Split, prepare
 from steps.model import build
 from steps.options import Recipe
@@ -40,18 +41,61 @@ def load_dataset(
     target: str = "",
     source: Source | None = None,
     text: bool = False,
+    table: TableOptions | None = None,
 ) -> Dataset:
     """Resolve `-P dataset=` (or take the `source` a lesson built for it, e.g. with its own
     image size), read it through the npy cache, tag the run with both, then check its
-    numbers (and that it holds text only where the lesson reads `text`)."""
-    source = source or catalog.resolve(uri, target=target)
+    numbers (and that it holds text only where the lesson reads `text`). `table`: how a
+    csv: file is read (`report_table` says what the reading found)."""
+    source = source or catalog.resolve(uri, target=target, table=table)
     dataset, status = cache.load_cached(source)
     tracker.set_tags(dataset=uri, cache=status)
     tracker.dataset = (catalog.label(uri), cache.content_key(source))
+    if dataset.front is not None:
+        report_table(tracker, dataset)
     checks.check_dataset(dataset, uri.partition(":")[2] or uri, text=text)
     n_test = 0 if dataset.x_test is None else len(dataset.x_test)
     tracker.log_params({"n_samples": len(dataset.x_train) + n_test})
     return dataset
+
+
+def report_table(tracker: Tracker, dataset: Dataset) -> None:
+    """What reading a table found, on the terminal and the run: its encoding and separator
+    (tags), the columns left out and why (tag `left_out_columns`), rows dropped, and per
+    column the missing values and what replaced them (`profile/missing.csv`)."""
+    import pandas as pd
+
+    from steps.data.table_front import Front
+
+    report = Front.from_array(dataset.front).report
+    left_out = report["left_out"]
+    tracker.set_tags(
+        encoding=report["encoding"],
+        separator={"\t": "tab"}.get(report["sep"], report["sep"]),
+        left_out_columns=",".join(left_out),
+    )
+    for name, why in left_out.items():
+        print(f"column {name!r} left out: {why}")
+    missing = pd.DataFrame(report["missing"])
+    tracker.log_table(missing, "profile/missing.csv")
+    counted = missing[missing["missing"] > 0]
+    shown = [
+        f"{row.column} {row.missing}" + (f" ({row.replaced_by})" if row.replaced_by else "")
+        for row in counted.itertuples()
+    ]
+    dropped = []
+    if report["without_target"]:
+        dropped.append(f"{report['without_target']} rows without a target dropped")
+    if report["dropped_rows"]:
+        dropped.append(f"{report['dropped_rows']} rows with a missing value dropped")
+    tracker.log_metrics(
+        {
+            "rows_without_target": report["without_target"],
+            "rows_dropped_missing": report["dropped_rows"],
+            "missing_values": int(missing["missing"].sum()) if len(missing) else 0,
+        }
+    )
+    print(f"missing values: {'; '.join(shown) or 'none'}" + "".join(f"; {d}" for d in dropped))
 
 
 def fit_dataset(
@@ -177,7 +221,11 @@ def train_and_log(
     else:
         figure = plots.predicted_vs_true(y_test.ravel(), predictions.ravel())
         tracker.log_figure(figure, "plots/predicted_vs_true.png")
-    model_uri = tracker.log_model(model, TestRows(x_test, y_test), test_metrics=metrics)
+    if prepared.front is None:
+        model_uri = tracker.log_model(model, TestRows(x_test, y_test), test_metrics=metrics)
+    else:  # a table's model takes the file's raw rows
+        tested_on = TestRows(prepared.raw_test, y_test)
+        model_uri = tracker.log_model(model, tested_on, test_metrics=metrics, front=prepared.front)
     summary = ", ".join(f"{k}={v:.4f}{against(k, scores_to_beat)}" for k, v in metrics.items())
     print(f"{model.name}: {summary}; {fit.epochs_text(result)}")
     return Trained(model, result, metrics, predictions, model_uri)

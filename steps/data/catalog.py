@@ -25,6 +25,7 @@ from steps.errors import UserError
 
 if TYPE_CHECKING:
     from steps.data.dataset import Source, Task
+    from steps.data.options import TableOptions
 
 Kind = Literal["images", "table", "series", "text"]
 
@@ -135,12 +136,15 @@ def label(uri: str) -> str:
     return Path(path).name or path if sep and scheme in SCHEMES else uri
 
 
-def resolve(uri: str, *, target: str = "") -> Source:
-    """Turn `-P dataset=` into a Source, or say what is accepted."""
+def resolve(uri: str, *, target: str = "", table: TableOptions | None = None) -> Source:
+    """Turn `-P dataset=` into a Source, or say what is accepted. `table`: how a csv: file is
+    read and its features made (the defaults when None)."""
     if ":" in uri:
         scheme, _, path = uri.partition(":")
         if scheme not in SCHEMES:
             raise UserError(f"unknown data set URI scheme {scheme!r} in {uri!r}; use {uri_forms()}")
+        if scheme == "csv" and table is not None:
+            return SCHEMES[scheme](Path(path), target, table)
         return SCHEMES[scheme](Path(path), target)
     if uri not in NAMED:
         raise UserError(

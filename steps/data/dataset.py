@@ -38,6 +38,9 @@ class Dataset:
     feature_names: tuple[str, ...] = ()
     # Images: the largest pixel value (255, or 16 for digits); None for tabular data.
     pixel_max: float | None = None
+    # A table read from a file: its fitted front (steps/data/table_front.py) as bytes, which
+    # turns the file's raw rows into x's numbers; None for arrays given as numbers.
+    front: np.ndarray | None = None
 
     @property
     def is_image(self) -> bool:
@@ -51,6 +54,8 @@ class Dataset:
         named = {"x_train": self.x_train, "y_train": self.y_train}
         if self.x_test is not None and self.y_test is not None:
             named.update(x_test=self.x_test, y_test=self.y_test)
+        if self.front is not None:
+            named["front"] = self.front
         return named
 
     def meta(self) -> dict:
@@ -74,6 +79,7 @@ class Dataset:
             y_test=arrays.get("y_test"),
             x_train=arrays["x_train"],
             y_train=arrays["y_train"],
+            front=arrays.get("front"),
         )
 
 

@@ -21,3 +21,22 @@ class PrepareOptions:
     @property
     def one_hot(self) -> bool:
         return self.labels == "onehot"
+
+
+MISSING: tuple[str, ...] = ("impute", "drop", "refuse")
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """How a CSV is read and its columns made into features (steps/data/table_read.py)."""
+
+    missing: str = "impute"  # one of MISSING
+    sep: str = ""  # comma, semicolon, tab, pipe or the character; '' finds it
+    encoding: str = ""  # a Python codec name; '' finds it
+    drop_columns: tuple[str, ...] = ()
+    keep_columns: tuple[str, ...] = ()
+    # The split the features' imputation and categories are fitted on the training rows of:
+    # the run's own (prepare's), so no value of a test row shapes them.
+    seed: int = 42
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2

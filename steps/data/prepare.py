@@ -64,6 +64,10 @@ class Prepared:
     one_hot: bool
     data: Split  # raw float32 samples, encoded labels
     preprocessing: Preprocessing
+    # A table read from a file: its fitted front (steps/data/table_front.py) and the test
+    # rows as the file had them, in x_test's order: what the logged model takes.
+    front: object | None = None
+    raw_test: object | None = None
 
 
 def split(dataset: Dataset, *, val_fraction: float, test_fraction: float, seed: int) -> Split:
@@ -192,6 +196,20 @@ def prepare(dataset: Dataset, options: PrepareOptions) -> Prepared:
         y = np.asarray(y, dtype=np.float32)
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
+    front = raw_test = None
+    if dataset.front is not None:
+        from steps.data.table_front import Front
+
+        front = Front.from_array(dataset.front)
+        numbered = Dataset("rows", dataset.task, np.arange(len(dataset.x_train)), dataset.y_train)
+        rows = split(
+            numbered,
+            val_fraction=options.val_fraction,
+            test_fraction=options.test_fraction,
+            seed=options.seed,
+        ).x_test
+        raw_test = front.rows.iloc[np.asarray(rows)].reset_index(drop=True)
+
     return Prepared(
         task=dataset.task,
         class_names=dataset.class_names,
@@ -209,4 +227,6 @@ def prepare(dataset: Dataset, options: PrepareOptions) -> Prepared:
             x_scaling=x_scaling,
             y_scaling=y_scaling,
         ),
+        front=front,
+        raw_test=raw_test,
     )

@@ -136,16 +136,21 @@ def split_inputs(prepared: Prepared, branches: dict[str, slice]) -> Prepared:
     )
 
 
-def forecast_figure(truth: np.ndarray, guess: np.ndarray, name: str):
-    """The series' next values in time order and the model's one-step predictions of them."""
+def forecast_figure(truth: np.ndarray, guess: np.ndarray, name: str, dates=None):
+    """The series' next values in time order and the model's one-step predictions of them;
+    `dates`: the date of each predicted value (a CSV series' date column), on the x axis."""
     from steps.track.plots import pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 3.5))
     steps = np.arange(len(truth))
+    xlabel = "window (time order)"
+    if dates is not None:
+        steps, xlabel = pd.to_datetime(pd.Series(dates), errors="coerce"), "date"
+        fig.autofmt_xdate()
     ax.plot(steps, np.ravel(truth), label="true")
     ax.plot(steps, np.ravel(guess), label="predicted")
-    ax.set(title=f"next {name}, every window", xlabel="window (time order)", ylabel=name)
+    ax.set(title=f"next {name}, every window", xlabel=xlabel, ylabel=name)
     ax.legend()
     fig.tight_layout()
     return fig

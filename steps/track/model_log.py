@@ -42,20 +42,36 @@ def run_model_name(run_id: str) -> str:
     return model_name([*names, run.info.run_name])
 
 
-def log_keras_model(model, example, backend: str, requirements: list[str], name: str):
+def log_keras_model(model, example, backend: str, requirements: list[str], name: str, front=None):
     """MLflow's TensorFlow flavour (the Keras flavour on JAX and PyTorch), with a pyfunc that
     predicts without Keras's progress bar (`steps/track/quiet_pyfunc.py`): `mlflow models serve`
-    would print one per request. `name`: the logged model's (`model_name`)."""
+    would print one per request. `name`: the logged model's (`model_name`).
+    `front`: a table's fitted front (`steps/data/table_front.py`): the logged model then takes
+    the raw rows (`example`, a DataFrame), its signature their columns by name and type."""
     from mlflow.models import Model, infer_signature
 
     from steps.track import quiet_pyfunc
 
+    extra = {}
+    if front is not None:
+        from steps.data import table_front
+
+        rows = table_front.example_rows(front, example)
+        example = front.encode(rows)  # the network's own signature: its numbers
+        extra = {
+            "front": (front.spec, front.transformer),
+            "table_signature": table_front.signature(front),
+            "table_example": rows,
+        }
+        requirements = [*requirements, *table_requirements()]
     # The signature from our own prediction: MLflow's would trace `model.predict` once more.
     signature = infer_signature(example, quiet_pyfunc.predict_in_batches(model, example))
     if backend == "tensorflow":
         flavour = {"keras_flavor": "mlflow.tensorflow", "input_example": example}
     else:  # the keras flavour crashes on input_example (upstream bug): signature only
         flavour = {"keras_flavor": "mlflow.keras"}
+    if front is not None:  # the raw rows' example replaces the numbers' (quiet_pyfunc)
+        flavour.pop("input_example", None)
     return Model.log(
         artifact_path=None,  # deprecated for name=, yet still required
         name=name,
@@ -64,7 +80,15 @@ def log_keras_model(model, example, backend: str, requirements: list[str], name:
         pip_requirements=requirements,
         signature=signature,
         **flavour,
+        **extra,
     )
+
+
+def table_requirements() -> list[str]:
+    """What a table model's front needs at prediction: its transformer's library and pandas."""
+    from importlib.metadata import version
+
+    return [f"scikit-learn=={version('scikit-learn')}", f"pandas=={version('pandas')}"]
 
 
 def backend_requirement(backend: str) -> str:

@@ -29,12 +29,29 @@ import os
 import shutil
 
 LOADER = "quiet_pyfunc"
+FRONT = "front"  # a table model's front: spec.json and transformer.joblib
 KERAS_FLAVORS = {"tensorflow": "mlflow.tensorflow", "keras": "mlflow.keras"}
 
 
-def save_model(path, mlflow_model, *, model, keras_flavor: str, **kwargs) -> None:
+def save_model(
+    path,
+    mlflow_model,
+    *,
+    model,
+    keras_flavor: str,
+    front=None,
+    table_signature=None,
+    table_example=None,
+    **kwargs,
+) -> None:
     """`keras_flavor`'s save_model (`mlflow.tensorflow` or `mlflow.keras`), then this file
-    as the model's pyfunc loader. Called by `mlflow.models.Model.log(flavor=<this module>)`."""
+    as the model's pyfunc loader. Called by `mlflow.models.Model.log(flavor=<this module>)`.
+    `front`: a table model's (spec, fitted transformer), kept in `front/` with the code that
+    applies them (`raw_rows.py`), so the model takes the raw rows: `table_signature` (their
+    columns by name and type) and `table_example` (a few of them) replace the network's
+    own signature and example, which the Keras flavour needs as tensors."""
+    import json
+
     from mlflow.models.model import MLMODEL_FILE_NAME
     from mlflow.pyfunc import CODE, FLAVOR_NAME, MAIN
 
@@ -44,6 +61,22 @@ def save_model(path, mlflow_model, *, model, keras_flavor: str, **kwargs) -> Non
     code = mlflow_model.flavors[FLAVOR_NAME].get(CODE) or "code"
     os.makedirs(os.path.join(path, code), exist_ok=True)
     shutil.copyfile(__file__, os.path.join(path, code, f"{LOADER}.py"))
+    if front is not None:
+        import joblib
+
+        spec, transformer = front
+        os.makedirs(os.path.join(path, FRONT), exist_ok=True)
+        with open(os.path.join(path, FRONT, "spec.json"), "w") as handle:
+            json.dump(spec, handle, indent=1)
+        joblib.dump(transformer, os.path.join(path, FRONT, "transformer.joblib"))
+        rows_code = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "raw_rows.py")
+        shutil.copyfile(rows_code, os.path.join(path, code, "raw_rows.py"))
+        from mlflow.models import ModelSignature
+        from mlflow.models.utils import _save_example
+
+        outputs = mlflow_model.signature.outputs if mlflow_model.signature else None
+        mlflow_model.signature = ModelSignature(table_signature, outputs)
+        _save_example(mlflow_model, table_example, path)
     mlflow_model.flavors[FLAVOR_NAME].update({MAIN: LOADER, CODE: code})
     mlflow_model.save(os.path.join(path, MLMODEL_FILE_NAME))
 
@@ -73,15 +106,30 @@ def _load_pyfunc(path: str) -> QuietKeras:
     )
     flavors = Model.load(os.path.join(folder, MLMODEL_FILE_NAME)).flavors
     flavor = next(module for name, module in KERAS_FLAVORS.items() if name in flavors)
-    return QuietKeras(importlib.import_module(flavor)._load_pyfunc(path))
+    return QuietKeras(importlib.import_module(flavor)._load_pyfunc(path), load_front(folder))
+
+
+def load_front(folder: str):
+    """A table model's (spec, fitted transformer), or None for a model of arrays."""
+    import json
+
+    if not os.path.isdir(os.path.join(folder, FRONT)):
+        return None
+    import joblib
+
+    with open(os.path.join(folder, FRONT, "spec.json")) as handle:
+        spec = json.load(handle)
+    return spec, joblib.load(os.path.join(folder, FRONT, "transformer.joblib"))
 
 
 class QuietKeras:
-    """MLflow's Keras pyfunc wrapper, predicting without a progress bar or a traced graph."""
+    """MLflow's Keras pyfunc wrapper, predicting without a progress bar or a traced graph;
+    a table model's raw rows go through its front first (`raw_rows.py`, beside this file)."""
 
-    def __init__(self, wrapped):
+    def __init__(self, wrapped, front=None):
         self.wrapped = wrapped
         self.keras_model = wrapped.get_raw_model()
+        self.front = front
 
     def get_raw_model(self):
         return self.keras_model
@@ -89,6 +137,13 @@ class QuietKeras:
     def predict(self, data, params=None):
         import pandas as pd
 
+        if self.front is not None:
+            import raw_rows
+
+            spec, transformer = self.front
+            rows = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+            x = raw_rows.matrix(spec, transformer, rows)
+            return pd.DataFrame(predict_in_batches(self.keras_model, x), index=rows.index)
         if isinstance(data, pd.DataFrame):  # no signature to turn it into arrays
             return pd.DataFrame(predict_in_batches(self.keras_model, data.values), index=data.index)
         return predict_in_batches(self.keras_model, data)

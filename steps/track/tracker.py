@@ -207,6 +207,7 @@ class Tracker:
         requirements: list[str] | None = None,
         *,
         test_metrics: dict[str, float] | None = None,
+        front=None,
     ) -> str:
         """A model `mlflow.pyfunc.load_model` reloads, named after the run (`model_name`), with
         signature and input example (the first of the rows it was `tested_on`, kept for
@@ -214,7 +215,8 @@ class Tracker:
         `requirements`: what reloading it needs besides Keras and its backend.
         `test_metrics`: its scores on the test rows, logged on the run and on the model with
         the test part's dataset, so the model page says what they were computed on (MLflow
-        copies metrics logged before the model onto it without their dataset)."""
+        copies metrics logged before the model onto it without their dataset).
+        `front`: a table's fitted front; `tested_on.x` then holds the raw test rows."""
         import keras
         import mlflow
 
@@ -226,7 +228,12 @@ class Tracker:
         ]
         with quiet_keras():  # MLflow predicts on the example with Keras's progress bar on
             info = log_keras_model(
-                model, tested_on.first(5), backend, requirements, run_model_name(self.run_id)
+                model,
+                tested_on.first(5),
+                backend,
+                requirements,
+                run_model_name(self.run_id),
+                front=front,
             )
         mlflow.set_tag("model_uri", info.model_uri)
         if test_metrics:
