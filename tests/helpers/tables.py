@@ -66,12 +66,18 @@ def write(table: pd.DataFrame, path: Path, *, encoding: str = "utf-8", sep: str 
     """As a spreadsheet saves it: incomes as "52,300" (quoted where the separator is a comma),
     whole numbers without ".0", missing values as empty cells."""
     out = table.copy()
-    if "income" in out:
-        out["income"] = out["income"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
-    if "age" in out:
-        out["age"] = out["age"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
+    for column, spelt in (("income", "{:,.0f}"), ("age", "{:.0f}")):
+        if column in out:
+            out[column] = out[column].map(lambda v, f=spelt: written(v, f))
     out.to_csv(path, index=False, encoding=encoding, sep=sep, quoting=csv.QUOTE_MINIMAL)
     return path
+
+
+def written(value: object, spelling: str) -> str:
+    """A number as `spelling` writes it; text (already written) and missing values as is."""
+    if isinstance(value, str):
+        return value
+    return "" if pd.isna(value) else spelling.format(value)
 
 
 def korean(table: pd.DataFrame) -> pd.DataFrame:

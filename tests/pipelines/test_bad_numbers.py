@@ -9,10 +9,11 @@ import numpy as np
 from helpers.runs import TINY, assert_clean_failure, in_process, only_run
 
 
-def test_a_csv_with_a_nan(lesson_env, tracking, tmp_path):
+def test_a_csv_with_a_nan_refused(lesson_env, tracking, tmp_path):
+    """`-P missing=refuse`: a missing value stops the run as it did before imputing."""
     path = tmp_path / "houses.csv"
     path.write_text("rooms,area,price\n3,70,100\n2,50,90\n4,,120\n" + "3,60,95\n" * 10)
-    params = TINY | {"dataset": f"csv:{path}", "target": "price"}
+    params = TINY | {"dataset": f"csv:{path}", "target": "price", "missing": "refuse"}
     result = in_process("tabular", params, lesson_env, tmp_path)
     message = f"{path}: 1 value is NaN in column 'area' (first at row 2); fill or drop them"
     assert_clean_failure(result, tracking, "tabular", message)

@@ -21,6 +21,7 @@ from helpers.runs import (
     MLFLOW,
     REPO,
     TINY,
+    artifact_paths,
     fresh_tracking_store,
     in_process,
     mlflow_run,
@@ -193,3 +194,68 @@ def post(url: str, body: bytes) -> tuple[int, dict]:
             return answer.status, json.load(answer)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)
+
+
+# ------------------------------------------------------------------ other files, in process
+
+
+def test_a_cp949_file_with_semicolons_trains_and_scores(lesson_env, tracking, tmp_path):
+    """Korean column and city names saved as cp949 with `;` separators, as a spreadsheet
+    program in a Korean locale saves them: read without saying so, and scored alike."""
+    import mlflow
+
+    table = tables.korean(tables.customers(rows=120, seed=1))
+    path = tables.write(table, tmp_path / "고객.csv", encoding="cp949", sep=";")
+    with pytest.raises(UnicodeDecodeError):
+        path.read_text(encoding="utf-8")
+    params = TINY | {"path": str(path), "target": "구매"}
+    result = in_process("csv", params, lesson_env, tmp_path)
+    run = trained_run(result, tracking, "csv", "classification", tmp_path)
+    assert (run.data.tags["encoding"], run.data.tags["separator"]) == ("cp949", ";")
+    assert run.data.tags["left_out_columns"] == "고객"
+
+    raw = pd.read_csv(path, sep=";", encoding="cp949")
+    model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
+    assert "도시" in model.metadata.get_input_schema().input_names()
+    by_pyfunc = model.predict(raw).to_numpy()
+    scored = in_process(
+        "predict",
+        {"model": run.data.tags["model_uri"], "input": path, "output": tmp_path / "out.csv"},
+        lesson_env,
+        tmp_path,
+    )
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    by_cli = pd.read_csv(tmp_path / "out.csv")[["p_0", "p_1"]].to_numpy()
+    np.testing.assert_allclose(by_cli, by_pyfunc, rtol=1e-5, atol=1e-6)
+
+    local = tracking.download_artifacts(
+        run.info.run_id, "predictions/test_predictions.csv", str(tmp_path)
+    )
+    tested = pd.read_csv(local)
+    classes = dict(zip(raw["고객"], np.array(["no", "yes"])[by_pyfunc.argmax(axis=1)], strict=True))
+    assert [classes[name] for name in tested["고객"]] == tested["predicted"].tolist()
+
+
+def test_timeseries_orders_a_csv_by_its_date_column(lesson_env, tracking, tmp_path):
+    """Rows exported in no order: the date column sorts them and is no input."""
+    series = tables.sales_series()
+    path = tmp_path / "sales.csv"
+    series.to_csv(path, index=False)
+    params = TINY | {
+        "dataset": f"csv:{path}",
+        "target": "sales",
+        "window": 3,
+        "features": 2,
+        "model": "dnn",
+    }
+    result = in_process("timeseries", params, lesson_env, tmp_path)
+    run = trained_run(result, tracking, "timeseries", "regression", tmp_path)
+    assert run.data.tags["left_out_columns"] == "day"
+    assert "column 'day' left out: the date that orders the series" in result.stdout
+    assert run.data.params["columns"] == "sales,temperature"
+    local = tracking.download_artifacts(run.info.run_id, "windows/first_windows.csv", str(tmp_path))
+    first = pd.read_csv(local)
+    ordered = series.sort_values("day")["sales"].to_numpy()
+    np.testing.assert_allclose(first["sales[t-2]"], ordered[:5], rtol=1e-5)
+    np.testing.assert_allclose(first["sales[t+1]"], ordered[3:8], rtol=1e-5)
+    assert "plots/forecast.png" in artifact_paths(tracking, run.info.run_id, "plots")

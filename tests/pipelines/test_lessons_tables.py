@@ -209,11 +209,11 @@ def test_csv_by_default_writes_wine_out_and_learns_it_back(lesson_env, tracking,
     assert (out["true"] == out["target"]).all()
     merged = out.merge(written, on=list(written.columns), how="left", indicator=True)
     assert (merged["_merge"] == "both").all()
-    # ...and "predicted" is what the logged model says for those rows.
+    # ...and "predicted" is what the logged model says for those rows, given by column name.
     model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
-    features = out[written.columns[:-1]].to_numpy(np.float32)
+    assert model.metadata.get_input_schema().input_names() == list(written.columns[:-1])
     classes = np.array(sorted(written["target"].unique()))
-    guessed = classes[np.asarray(model.predict(features)).argmax(axis=1)]
+    guessed = classes[np.asarray(model.predict(out)).argmax(axis=1)]
     assert guessed.tolist() == out["predicted"].tolist()
     accuracy = float((out["true"] == out["predicted"]).mean())
     assert accuracy == pytest.approx(run.data.metrics["test_accuracy"], abs=1e-6)
@@ -240,19 +240,22 @@ def test_csv_path_with_a_category_column_predicts_a_number(lesson_env, tracking,
     assert rmse == pytest.approx(run.data.metrics["test_rmse"], rel=1e-4)
 
 
-def test_csv_refuses_an_id_column_by_name(lesson_env, tracking, tmp_path):
+def test_csv_leaves_an_id_column_out_and_says_so(lesson_env, tracking, tmp_path):
+    import mlflow
+
     path = tmp_path / "people.csv"
     rows = [f"person{i},{i % 7},{i % 2}" for i in range(60)]
     path.write_text("name,age,label\n" + "\n".join(rows) + "\n")
     params = TINY | {"path": str(path), "target": "label"}
     result = in_process("csv", params, lesson_env, tmp_path)
-    assert_clean_failure(
-        result,
-        tracking,
-        "csv",
-        f"column 'name' of {path} is text with 60 distinct values in 60 rows "
-        "(an id or free text, not a category): drop that column from the CSV",
-    )
+    run = trained_run(result, tracking, "csv", "classification", tmp_path)
+    assert (
+        "column 'name' left out: text with 60 distinct values in 60 rows (an id, a name or "
+        "free text, not a category; keep_columns keeps it)"
+    ) in result.stdout
+    assert run.data.tags["left_out_columns"] == "name"
+    model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
+    assert model.metadata.get_input_schema().input_names() == ["age"]
 
 
 # ------------------------------------------------------------------ compare_models (38, 60)
