@@ -1,8 +1,9 @@
 """What a person sees in MLflow's UI and TensorBoard, read in headless Chromium (`make test-ui`).
 
-Four lessons run on tiny data into a fresh store: `tabular` (one run), `overfitting` (a parent
-with its `plain` and `regularized` child runs), `tune` (a parent with a child run per trial)
-and a `dnn_regression` sweep (a parent with a child run per depth). `mlflow ui` and
+Five lessons run on tiny data into a fresh store: `tabular` (one run), `overfitting` (a parent
+with its `plain` and `regularized` child runs), `tune` (a parent with a child run per trial),
+a `dnn_regression` sweep (a parent with a child run per depth) and `csv` (a table's model,
+taking its columns by name). `mlflow ui` and
 `make tensorboard`'s server serve that store; the tests open the pages a person opens and
 compare what they show with what MLflow's API says. Every page is kept as a screenshot in
 ui-screenshots/.
@@ -39,6 +40,7 @@ LESSONS = {
     "overfitting": tiny("overfitting") | {"train_rows": 100, "dropout": 0.5, "l2": 0.01},
     "tune": tiny("tune") | SEARCH | {"dataset": "iris", "n_trials": 2},
     "dnn_regression": tiny("dnn_regression") | {"layers": "1,2"},  # a sweep: a child per depth
+    "csv": tiny("csv"),  # wine written out as a CSV, learnt back: a model of named columns
 }
 
 MACHINE_LEARNING = "workflowType=machine_learning"  # the UI's view for training runs, not GenAI
@@ -296,6 +298,26 @@ def test_model_page_shows_the_runs_test_metrics(lessons, tables, page):
             expected = [run.data.metrics[name]]
             assert shown.get(name) == expected, f"{experiment}: the model page shows {shown}"
         page.screenshot(path=SCREENSHOTS / f"model-{opened}-{experiment}.png")
+
+
+def test_a_tables_model_page_shows_its_columns_as_the_signature(lessons, tables, page):
+    """A CSV's logged model, opened from its run: its Artifacts tab's MLmodel lists the
+    file's columns by name and type as the model's inputs (what `predict` takes)."""
+    from sklearn.datasets import load_wine
+
+    for _, experiment, _run in model_pages(lessons, tables, page):
+        if experiment != "csv":
+            continue
+        page.get_by_text("Artifacts", exact=True).first.click()
+        page.get_by_text("MLmodel", exact=True).first.click()
+        page.get_by_text("signature:").first.wait_for()
+        page.screenshot(path=SCREENSHOTS / "model-csv-signature.png", full_page=True)
+        text = " ".join(page.inner_text("body").split())
+        for column in load_wine().feature_names:
+            assert f'"type": "double", "name": "{column}"' in text, column
+        assert '"type": "tensor"' not in text.partition("inputs:")[2].partition("outputs:")[0]
+        return
+    raise AssertionError("no csv run's model page was opened")
 
 
 def model_metrics(page, search: str, awaited: str) -> dict[str, list[float]]:

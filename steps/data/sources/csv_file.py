@@ -106,8 +106,7 @@ def table_dataset(path: Path, target: str, options: TableOptions, series: bool =
     after they are cut)."""
     read = read_table(path, sep=options.sep, encoding=options.encoding)
     raw = read.frame
-    if target not in raw.columns:
-        labelled_rows(raw, path, target)  # the message naming the columns
+    labelled_rows(raw, path, target)  # a missing target column, or no labelled row: say so
     columns = column_kinds(raw, target, drop=options.drop_columns, keep=options.keep_columns)
     order = ""
     if series:

@@ -13,6 +13,7 @@ from steps.data import tables
 from steps.data.dataset import Dataset
 from steps.data.prepare import prepare
 from steps.data.sources import csv_file, sklearn_sets
+from steps.data.table_read import TEXT_DISTINCT_FLOOR
 from steps.errors import UserError
 
 from helpers.options import prepare_options
@@ -138,25 +139,34 @@ def id_table(rows: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_a_text_column_with_a_value_per_row_is_refused_by_name(tmp_path):
+def test_a_text_column_with_a_value_per_row_is_left_out_by_name(tmp_path):
+    from steps.data.table_front import Front
+
     path = write(tmp_path, id_table(40))
-    with pytest.raises(UserError) as caught:
-        csv_file.source(path, target="y").load()
-    assert str(caught.value) == (
-        f"column 'name' of {path} is text with 40 distinct values in 40 rows "
-        "(an id or free text, not a category): drop that column from the CSV"
-    )
+    dataset = csv_file.source(path, target="y").load()
+    assert not any(name.startswith("name") for name in dataset.feature_names)
+    assert Front.from_array(dataset.front).report["left_out"] == {
+        "name": "text with 40 distinct values in 40 rows (an id, a name or free text, not a "
+        "category; keep_columns keeps it)"
+    }
 
 
 def test_few_categories_are_one_hot_encoded(tmp_path):
     path = write(tmp_path, "\n".join(line.split(",", 1)[1] for line in id_table(40).splitlines()))
     dataset = csv_file.source(path, target="y").load()
-    assert dataset.feature_names == ("size", "colour_blue", "colour_red")
-    assert dataset.task == "classification" and dataset.x_train.shape == (40, 3)
+    assert dataset.feature_names == (
+        "size",
+        "colour_blue",
+        "colour_red",
+        "colour_infrequent_sklearn",
+    )
+    assert dataset.task == "classification" and dataset.x_train.shape == (40, 4)
 
 
 def test_a_small_file_keeps_its_names_as_categories(tmp_path):
-    """Up to TEXT_DISTINCT_FLOOR distinct values are always a category, even one per row."""
-    path = write(tmp_path, id_table(csv_file.TEXT_DISTINCT_FLOOR))
+    """Up to TEXT_DISTINCT_FLOOR distinct values are always a category, even one per row;
+    each seen once in training, they share the slot of rare categories."""
+    path = write(tmp_path, id_table(TEXT_DISTINCT_FLOOR))
     dataset = csv_file.source(path, target="y").load()
-    assert dataset.x_train.shape == (20, 1 + 2 + 20)
+    assert dataset.x_train.shape == (20, 1 + 3 + 1)
+    assert "name_infrequent_sklearn" in dataset.feature_names
