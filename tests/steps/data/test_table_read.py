@@ -115,3 +115,20 @@ def test_a_data_set_from_a_file_drops_rows_and_counts_them(tmp_path):
     message = r"54 values are NaN in columns 'age' \(20\), 'income' \(14\), 'signup' \(8\) and 1"
     with pytest.raises(UserError, match=message):
         table_dataset(path, "bought", TableOptions(missing="refuse"))
+
+
+def test_a_file_to_score_is_read_by_the_models_column_names(tmp_path):
+    from mlflow.types import ColSpec, DataType, Schema
+
+    from steps import scoring
+
+    schema = Schema([ColSpec(DataType.string, "city"), ColSpec(DataType.double, "price")])
+    path = tmp_path / "rows.csv"
+    path.write_bytes('name;price;city\nKim;"1,200";서울\nLee;950;\n'.encode("cp949"))
+    (chunk,) = scoring.table_chunks(path, schema, 10)
+    assert list(chunk.columns) == ["city", "price"]
+    assert chunk["city"].tolist() == ["서울", None]  # a missing text: None, as JSON's null
+    lacking = tmp_path / "lacking.csv"
+    lacking.write_text("name,price\nKim,3\n")
+    with pytest.raises(UserError, match=r"^lacking\.csv lacks the column\(s\) city; the model"):
+        next(scoring.table_chunks(lacking, schema, 10))
