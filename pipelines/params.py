@@ -43,7 +43,14 @@ from pipelines.declare import (
 )
 from steps.backends import BACKENDS, JIT_COMPILE, PRECISIONS
 from steps.data import catalog
-from steps.data.options import LABELS, MISSING, SCALERS, PrepareOptions, TableOptions
+from steps.data.options import (
+    LABELS,
+    MISSING,
+    SCALERS,
+    SEPARATOR_WORDS,
+    PrepareOptions,
+    TableOptions,
+)
 from steps.model import families
 from steps.model.options import ACTIVATIONS, INITIALIZERS, ModelOptions
 from steps.options import BASES, MIN_SIZE, Recipe, TextOptions
@@ -68,7 +75,9 @@ MetricNames = Annotated[
 ]
 
 
-ColumnNames = Annotated[tuple[str, ...], Parsed(commas, "give column names like id,name")]
+ColumnNames = Annotated[
+    tuple[str, ...], Parsed(commas, "give column names like id,name, each once"), Distinct()
+]
 
 
 def data_sets() -> str:
@@ -219,7 +228,9 @@ class Params(BaseModel):
         description="a csv's missing values: impute (a number's training median plus a "
         "was-missing column, text's own 'missing' category), drop the rows, or refuse",
     )
-    sep: str = Field("", description="a csv's separator: comma, semicolon, tab or pipe ('': found)")
+    sep: Annotated[str, OneOf(("", *SEPARATOR_WORDS))] = Field(
+        "", description="a csv's separator ('': found in the file)"
+    )
     encoding: str = Field(
         "", description="a csv's encoding, e.g. utf-8, cp949 or latin-1 ('': found)"
     )

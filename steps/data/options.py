@@ -24,19 +24,21 @@ class PrepareOptions:
 
 
 MISSING: tuple[str, ...] = ("impute", "drop", "refuse")
+# A separator by name (a comma list on a command line would be a sweep): name -> character.
+SEPARATOR_WORDS: dict[str, str] = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
 
 
 @dataclass(frozen=True)
 class TableOptions:
     """How a CSV is read and its columns made into features (steps/data/table_read.py)."""
 
-    missing: str = "impute"  # one of MISSING
-    sep: str = ""  # comma, semicolon, tab, pipe or the character; '' finds it
-    encoding: str = ""  # a Python codec name; '' finds it
-    drop_columns: tuple[str, ...] = ()
-    keep_columns: tuple[str, ...] = ()
+    missing: str  # one of MISSING
+    sep: str  # a SEPARATOR_WORDS name (or its character); '' finds it
+    encoding: str  # a Python codec name; '' finds it
+    drop_columns: tuple[str, ...]
+    keep_columns: tuple[str, ...]
     # The split the features' imputation and categories are fitted on the training rows of:
     # the run's own (prepare's), so no value of a test row shapes them.
-    seed: int = 42
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2
+    seed: int
+    val_fraction: float
+    test_fraction: float

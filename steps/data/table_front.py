@@ -5,7 +5,7 @@ Keras's structured-data tools were weighed first: `keras.utils.FeatureSpace` (wi
 slot and standardizes numbers, but passes NaN through (no imputation, no was-missing flag),
 knows no dates, and its string lookups need TensorFlow whatever the Keras backend.
 scikit-learn's ColumnTransformer does all of it in one fitted object, on any backend:
-`SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)` for numbers and date features, a
+`SimpleImputer(strategy="median", add_indicator=True)` for numbers and date features, a
 constant "missing" category then `OneHotEncoder(handle_unknown="infrequent_if_exist")` for
 text, where categories seen fewer than MIN_FREQUENCY times in training and categories never
 seen share one slot. The network's first layer (a Keras `Normalization`, fitted by the
@@ -107,7 +107,11 @@ def fit_transformer(spec: dict, training: pd.DataFrame):
     )
     transformer = ColumnTransformer(
         [
-            ("numbers", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), numeric),
+            (
+                "numbers",
+                SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                numeric,
+            ),
             ("categories", categories, list(spec["categories"])),
         ],
         sparse_threshold=0,

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from steps.data.options import SEPARATOR_WORDS
 from steps.errors import UserError
 
 # Tried in order: strict UTF-8 (a BOM is skipped), then the legacy code pages. Latin-1 decodes
 # any bytes, so it comes last.
 ENCODINGS = ("utf-8", "cp949", "latin-1")
-SEPARATOR_WORDS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
 CANDIDATE_SEPARATORS = (",", ";", "\t", "|")
 # A text column with more distinct values than this share of its rows (and more than the
 # floor) names or describes each row (an id, a name, free text): it is not a category.

@@ -29,11 +29,23 @@ from steps.data.table_front import Front, fit_transformer, missing_report, spec_
 from steps.data.table_read import Columns, column_kinds, parse_dates, read_table
 from steps.errors import UserError
 
+# What `csv:PATH` is read with where an entry point gives no table parameters: theirs.
+DEFAULTS = TableOptions(
+    missing="impute",
+    sep="",
+    encoding="",
+    drop_columns=(),
+    keep_columns=(),
+    seed=42,
+    val_fraction=0.2,
+    test_fraction=0.2,
+)
+
 
 def read_csv_table(path: Path, options: TableOptions | None = None) -> pd.DataFrame:
     """The file as pandas reads it once its encoding and separator are known (lesson 58),
     or a UserError saying why it cannot be read."""
-    options = options or TableOptions()
+    options = options or DEFAULTS
     return read_table(path, sep=options.sep, encoding=options.encoding).frame
 
 
@@ -154,7 +166,7 @@ def source(
     path = existing_file(path, "csv")
     if not target:
         raise UserError(f"csv:{path} needs the column to predict: add -P target=COLUMN")
-    options = options or TableOptions()
+    options = options or DEFAULTS
     key = f"{file_sha256(path)}-target={target}-{options}-series={series}"
     return Source(
         name=path.stem, key=key, load=lambda: table_dataset(path, target, options, series)

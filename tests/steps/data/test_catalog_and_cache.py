@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,7 @@ import pytest
 
 from steps.data import cache, catalog
 from steps.data.dataset import Dataset, Source, file_sha256
-from steps.data.options import TableOptions
-from steps.data.sources import remote
+from steps.data.sources import csv_file, remote
 from steps.errors import UserError
 
 from helpers import upstream_files
@@ -242,7 +242,7 @@ def test_csv_with_missing_feature_values_names_the_columns(tmp_path):
         f"{path}: 3 values are NaN in columns 'rooms' (1), 'area' (2) (first at row 0); "
         "fill or drop them (or -P missing=impute or drop)"
     )
-    refuse = TableOptions(missing="refuse")
+    refuse = replace(csv_file.DEFAULTS, missing="refuse")
     with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
         catalog.resolve(f"csv:{path}", target="price", table=refuse).load()
 
@@ -671,6 +671,7 @@ cache.load_cached(source)
 
 LIVE_WRITER = """
 import sys
+from dataclasses import replace
 from pathlib import Path
 from steps.data import cache
 entry = Path(sys.argv[1])

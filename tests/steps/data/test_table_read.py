@@ -3,13 +3,14 @@ turns raw rows into numbers (steps/data/table_read.py, table_front.py, raw_rows.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from steps.data import raw_rows
-from steps.data.options import TableOptions
-from steps.data.sources.csv_file import table_dataset
+from steps.data.sources.csv_file import DEFAULTS, table_dataset
 from steps.data.table_front import Front, fit_transformer, spec_of
 from steps.data.table_read import column_kinds, read_table
 from steps.errors import UserError
@@ -105,8 +106,8 @@ def test_the_front_imputes_and_gives_unseen_categories_a_slot():
 
 def test_a_data_set_from_a_file_drops_rows_and_counts_them(tmp_path):
     path = tables.write(tables.customers(rows=100), tmp_path / "c.csv")
-    imputed = table_dataset(path, "bought", TableOptions())
-    dropped = table_dataset(path, "bought", TableOptions(missing="drop"))
+    imputed = table_dataset(path, "bought", DEFAULTS)
+    dropped = table_dataset(path, "bought", replace(DEFAULTS, missing="drop"))
     assert len(imputed.x_train) == 98  # two rows without a target
     report = Front.from_array(dropped.front).report
     assert report["without_target"] == 2
@@ -114,7 +115,7 @@ def test_a_data_set_from_a_file_drops_rows_and_counts_them(tmp_path):
     assert not any(name.startswith("missingindicator") for name in dropped.feature_names)
     message = r"54 values are NaN in columns 'age' \(20\), 'income' \(14\), 'signup' \(8\) and 1"
     with pytest.raises(UserError, match=message):
-        table_dataset(path, "bought", TableOptions(missing="refuse"))
+        table_dataset(path, "bought", replace(DEFAULTS, missing="refuse"))
 
 
 def test_a_file_to_score_is_read_by_the_models_column_names(tmp_path):
@@ -132,3 +133,9 @@ def test_a_file_to_score_is_read_by_the_models_column_names(tmp_path):
     lacking.write_text("name,price\nKim,3\n")
     with pytest.raises(UserError, match=r"^lacking\.csv lacks the column\(s\) city; the model"):
         next(scoring.table_chunks(lacking, schema, 10))
+
+
+def test_the_defaults_without_table_parameters_are_the_declared_ones():
+    from pipelines.params import Params
+
+    assert Params().table_options() == DEFAULTS
