@@ -110,10 +110,11 @@ def test_the_run_says_what_it_left_out_and_what_it_filled(customers_run, store, 
     assert 30_000 < median < 70_000
 
 
-def test_the_model_takes_the_files_columns_by_name(customers_run, store):
+def test_the_model_takes_the_files_columns_by_name(customers_run, store, tmp_path):
     import mlflow
 
-    model = mlflow.pyfunc.load_model(customers_run.run.data.tags["model_uri"])
+    uri = customers_run.run.data.tags["model_uri"]
+    model = mlflow.pyfunc.load_model(uri)
     inputs = model.metadata.get_input_schema()
     assert inputs.input_names() == INPUTS
     types = {spec.name: spec.type.name for spec in inputs.inputs}
@@ -125,8 +126,13 @@ def test_the_model_takes_the_files_columns_by_name(customers_run, store):
         "plan": "string",
         "member": "boolean",
     }
-    example = model.metadata.load_input_example(model.metadata.artifact_path or "")
-    assert example is None or list(example.columns) == INPUTS
+    # The input example and the serving example: raw rows under the file's column names.
+    folder = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / "model")))
+    assert json.loads((folder / "input_example.json").read_text())["columns"] == INPUTS
+    serving = json.loads((folder / "serving_input_example.json").read_text())
+    assert serving["dataframe_split"]["columns"] == INPUTS
+    assert (folder / "code" / "raw_rows.py").is_file()
+    assert {p.name for p in (folder / "front").iterdir()} == {"spec.json", "transformer.joblib"}
 
 
 def test_raw_rows_score_alike_three_ways_and_as_the_run_did(customers_run, store, tmp_path):
