@@ -603,7 +603,9 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "`profile/profile.txt`, `profile/columns.csv`); test predictions written back "
                 "beside the original rows (`predictions/test_predictions.csv`, `true` and "
                 "`predicted` columns); `-P path=FILE -P target=COL`, or a bundled table written "
-                "out first"
+                "out first; missing values filled or dropped (`-P missing=`, "
+                "`profile/missing.csv`), names and ids left out, dates as calendar features; the "
+                "logged model takes the file's rows by column name"
             ),
             takes=(*TRAINING, "path", *TABLE),
             defaults={**TABULAR, "dataset": "wine"},
