@@ -123,6 +123,19 @@ def fit_scaling(kind: str, x_train: np.ndarray, pixel_max: float | None) -> Affi
     return Affine((-fitted.min_ / fitted.scale_).reshape(shape), (1 / fitted.scale_).reshape(shape))
 
 
+def flags_unscaled(scaling: Affine, x_train: np.ndarray) -> Affine:
+    """A table's 0/1 columns (one-hot categories, was-missing flags) left as 0 and 1, as
+    Keras's structured-data examples leave them: standardized, a category on 3 of 100 rows
+    would read 5.7 and weigh like an outlier."""
+    if np.ndim(scaling.offset) != 1:
+        return scaling
+    flags = np.all((x_train == 0) | (x_train == 1), axis=0)
+    return Affine(
+        np.where(flags, 0, scaling.offset).astype(np.float32),
+        np.where(flags, 1, scaling.scale).astype(np.float32),
+    )
+
+
 def largest_input(x_train: np.ndarray, scaling: Affine, *, by_type: bool = False) -> float:
     """The largest |value| the model's first layer sees in the training rows, scaled: each
     feature's is at its smallest or its largest value. `by_type`: a bound from the integer
@@ -184,6 +197,8 @@ def prepare(dataset: Dataset, options: PrepareOptions) -> Prepared:
     )
     sample_shape = tuple(parts.x_train.shape[1:])
     x_scaling = fit_scaling(options.scaler, parts.x_train, dataset.pixel_max)
+    if dataset.front is not None:
+        x_scaling = flags_unscaled(x_scaling, parts.x_train)
     y_scaling, target_std = IDENTITY, None
     if dataset.task == "regression":
         y_scaling = target_scaling(parts.y_train)

@@ -139,3 +139,25 @@ def test_the_defaults_without_table_parameters_are_the_declared_ones():
     from pipelines.params import Params
 
     assert Params().table_options() == DEFAULTS
+
+
+def test_a_tables_flags_are_not_standardized_its_numbers_are(tmp_path):
+    """The network's first layer standardizes a table's numbers but leaves its one-hot and
+    was-missing columns 0 or 1; the raw test rows travel with the prepared data."""
+    from steps.data.prepare import prepare
+
+    from helpers.options import prepare_options
+
+    path = tables.write(tables.customers(rows=100), tmp_path / "c.csv")
+    dataset = table_dataset(path, "bought", DEFAULTS)
+    prepared = prepare(dataset, prepare_options())
+    scaling, names = prepared.preprocessing.x_scaling, dataset.feature_names
+    for flag in ("city_Seoul", "missingindicator_age", "plan_pro"):
+        i = names.index(flag)
+        assert (scaling.offset[i], scaling.scale[i]) == (0, 1), flag
+    age = names.index("age")
+    assert 40 < scaling.offset[age] < 60 and scaling.scale[age] > 5
+    assert len(prepared.raw_test) == len(prepared.data.x_test)
+    np.testing.assert_allclose(
+        prepared.front.encode(prepared.raw_test), prepared.data.x_test, rtol=1e-6
+    )
