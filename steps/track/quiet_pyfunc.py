@@ -16,7 +16,9 @@ The project's own predictions go through it too (`steps/train/evaluate.py`).
 
 This file travels inside every logged model (its `code/` folder, put on `sys.path` by
 MLflow when the model is loaded) and is the loader module MLflow imports there, as
-`quiet_pyfunc`: it imports nothing from this project.
+`quiet_pyfunc`: it imports nothing from this project. A table's model (a CSV's) also carries
+its fitted front in `front/` and `steps/data/raw_rows.py` beside this file, imported there as
+`raw_rows`: its pyfunc takes the file's raw rows, a DataFrame with the columns by name.
 
     mlflow.models.Model.log(name="model", flavor=quiet_pyfunc, model=keras_model,
                             keras_flavor="mlflow.tensorflow", input_example=..., ...)
