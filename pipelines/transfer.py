@@ -4,14 +4,15 @@
 and without pretrained weights (a pretrained base is frozen, so its parameters become
 non-trainable; the weights themselves do not change the count): logged as
 parameters/counts.csv. 77 CIFAR-10 with several bases (`-P dataset=cifar10 -P base=vgg16|
-resnet50|mobilenet_v2|efficientnet_b0`); 78 dogs vs cats photos from a folder
-(`-P dataset=dir:PATH`). Without `-P dataset=` it reads `digits_folder`, scikit-learn's bundled
-digits written as a folder of PNG files and read as a user's folder is, so only the ImageNet
-weights need the network. A pretrained base is frozen under a new head; `-P fine_tune_layers=N`
-then also trains the base's top N layers at a tenth of the learning rate (two phases, as in
-Keras's transfer-learning guide). A base with random weights (`-P weights=none`) has nothing
-worth freezing: the whole network trains. The run logs the trained model's
-`trainable_parameters` and `non_trainable_parameters`. Images are
+resnet50|mobilenet_v2|efficientnet_b0`); 78 dogs vs cats photos: `-P dataset=cats_vs_dogs`,
+the 3,000 photos of TensorFlow's transfer-learning tutorial (downloaded once), or your own
+folder (`-P dataset=dir:PATH`). Without `-P dataset=` it reads `digits_folder`,
+scikit-learn's bundled digits written as a folder of PNG files and read as a user's folder
+is, so only the ImageNet weights need the network. A pretrained base is frozen under a new
+head; `-P fine_tune_layers=N` then also trains the base's top N layers at a tenth of the
+learning rate (two phases, as in Keras's transfer-learning guide). A base with random
+weights (`-P weights=none`) has nothing worth freezing: the whole network trains. The run
+logs the trained model's `trainable_parameters` and `non_trainable_parameters`. Images are
 resized inside the model to what the base accepts (`-P input_size=`, 0: the data's own size,
 at least 32; for mobilenet_v2 with ImageNet weights the nearest of 96..224).
 
@@ -24,6 +25,7 @@ no download, `-P weights=PATH` loads a local file saved from the same base witho
     mlflow run . -e transfer --env-manager local -P weights=none     # no network at all
     mlflow run . -e transfer --env-manager local -P dataset=cifar10
     mlflow run . -e transfer --env-manager local -P base=vgg16 -P fine_tune_layers=4
+    mlflow run . -e transfer --env-manager local -P dataset=cats_vs_dogs -P image_size=160
     mlflow run . -e transfer --env-manager local -P dataset=dir:/abs/photos -P weights=none
 """
 
