@@ -475,8 +475,13 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             "message",
             shows=(
                 "save as `.keras` (`saved/model.keras`), reload (safe mode on), identical "
-                "predictions (`reload_max_abs_diff` 0); a wrong input shape gets a message naming "
-                "both shapes (`-P predict_npz=PATH`)"
+                "predictions (`reload_max_abs_diff` 0); a batch with one feature too many fed "
+                "to Keras itself: Keras 3.15 raises `ValueError: Input 0 with name 'sample' of "
+                "layer 'dnn' is incompatible with the layer: expected shape=(None, 10), found "
+                "shape=(2, 11)` (Keras 2 only warned), captured as tag `keras_shape_check` "
+                "beside the project's one-line explanation (`shape_check`), both in "
+                "`shape_check.txt` and the terminal; your own samples of a wrong shape "
+                "(`-P predict_npz=PATH`) fail the run with that line"
             ),
             takes=(*TRAINING, "predict_npz"),
             defaults={"dataset": "diabetes", **SMALL_TABLE},
