@@ -770,12 +770,15 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "weights=imagenet|none|PATH`, frozen + new head, `-P fine_tune_layers=N`; with "
                 "`weights=none` the whole network trains (a random base has nothing worth "
                 "freezing); parameter counts with/without top and weights "
-                "(`parameters/counts.csv`), the trained model's as "
-                "`trainable_parameters`/`non_trainable_parameters`; inputs resized in the model; "
-                "data `digits_folder` by default (offline), `-P dataset=cifar10` (77), `-P "
-                "dataset=cats_vs_dogs` (78: the dogs and cats photos of TensorFlow's "
-                "transfer-learning tutorial, 65 MB downloaded once, its train/validation halves "
-                "kept as train/test; `test_accuracy_cats`, `test_accuracy_dogs`) or `-P "
+                "(`parameters/counts.csv`; `base_parameters_with_top`/`_without_top`: VGG16 "
+                "138,357,544 / 14,714,688, the top's three Dense layers 123,642,856), the "
+                "trained model's as `trainable_parameters`/`non_trainable_parameters`; inputs "
+                "resized in the model; data `digits_folder` by default (offline); 77: `-P "
+                "dataset=cifar10 -P base=vgg16,mobilenet_v2` trains a child run per base under "
+                "a parent comparing them (`comparison/sweep.csv`); 78: `-P "
+                "dataset=cats_vs_dogs`, the dogs and cats photos of TensorFlow's "
+                "transfer-learning tutorial (65 MB downloaded once, its train/validation halves "
+                "kept as train/test; `test_accuracy_cats`, `test_accuracy_dogs`), or `-P "
                 "dataset=dir:PATH` for your own photos. The default weights are ImageNet's "
                 "(downloaded once, 9 MB for mobilenet_v2); without network the run stops in one "
                 "line naming the file and `-P weights=none`, which runs offline"
@@ -794,7 +797,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "alpha",
             ),
             defaults={
-                "dataset": "digits_folder",  # offline; -P dataset=cifar10 or dir:PATH for photos
+                "dataset": "digits_folder",  # offline; -P dataset=cats_vs_dogs or dir:PATH: photos
                 "dropout": 0.2,
                 "epochs": 10,
                 "batch_size": 64,
