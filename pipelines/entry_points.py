@@ -204,7 +204,7 @@ TOY_COLUMNS = {  # lesson 12's sequences: a few columns, 100 rows
     "reduce_lr_patience": 10,
 }
 WINDOWS = (*TRAINING, "window", "features")
-TEXT = (*TRAINING, "num_words", "maxlen", "embedding_dim", "bidirectional")
+TEXT = (*TRAINING, "num_words", "maxlen", "embedding_dim", "bidirectional", "word_input")
 
 # The image aliases: `<family>_<dataset>` runs image_classify on that data set with the
 # family's image defaults. One row each: family, data set, lessons, summary, defaults, and
@@ -810,13 +810,18 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             name="nlp_tokenize",
             pipeline="nlp_tokenize",
             lessons="79-80",
-            summary="toy reviews -> TextVectorization -> padded indices -> Embedding -> any family",
+            summary="toy reviews -> TextVectorization -> padded indices -> Embedding (or "
+            "one-hot, -P word_input=) -> any family",
             shows=(
                 "toy reviews → TextVectorization (Keras 3's Tokenizer) → padded indices → "
                 "Embedding → any model family (`-P model=dnn|lstm|gru|conv1d|...`); vocabulary by "
                 "frequency (`vocabulary/vocabulary.csv`), the padded sequences, and one-hot vs "
                 "index vs embedding sizes (`onehot_values_per_text`, `index_values_per_text`, "
-                "`embedded_values_per_text`); the model takes raw text"
+                "`embedded_values_per_text`); the model takes raw text. Lesson 80: `-P "
+                "model=lstm,conv1d -P word_input=embedding,onehot` trains each model on the "
+                "sequences after an Embedding and instead of one (one-hot vectors per word; "
+                "`index`: the bare index), a child run each, their `parameters` and "
+                "`test_accuracy` side by side in `comparison/sweep.csv`"
             ),
             takes=TEXT,
             defaults={
