@@ -844,8 +844,9 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             summary="Reuters newswires, 46 topics: num_words, maxlen, -P model=dnn|lstm|gru|conv1d",
             shows=(
                 "Reuters newswires, 46 topics (softmax): `-P num_words= -P maxlen= -P "
-                "model=dnn|lstm|gru|conv1d`; test texts decoded back to words with their true and "
-                "predicted topic (`predictions/samples.csv`)"
+                "model=dnn|lstm|gru|conv1d`, after an Embedding or, `-P word_input=onehot` "
+                "(lesson 80), on one-hot words instead; test texts decoded back to words with "
+                "their true and predicted topic (`predictions/samples.csv`)"
             ),
             takes=TEXT,
             defaults={

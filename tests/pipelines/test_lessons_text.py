@@ -127,11 +127,18 @@ def test_nlp_imdb_bidirectional_with_a_sigmoid_head(lesson_env, tracking, tmp_pa
     assert set(samples["label"]) | set(samples["predicted"]) <= {"negative", "positive"}
 
 
-def test_nlp_reuters_46_topics_with_a_gru(lesson_env, tracking, tmp_path):
-    params = TEXT | {"model": "gru", "epochs": 3}
+def test_nlp_reuters_46_topics_with_a_gru_on_one_hot_words(lesson_env, tracking, tmp_path):
+    """Lesson 81 with lesson 80's twist: the GRU reads each word as a one-hot vector, no
+    Embedding (the IMDB test keeps the Embedding)."""
+    params = TEXT | {"model": "gru", "epochs": 3, "word_input": "onehot"}
     result = mlflow_run("nlp_reuters", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "nlp_reuters", "classification", tmp_path)
     assert run.data.tags["lesson"] == "81" and run.data.params["n_samples"] == "80"
+    keras_model = mlflow.tensorflow.load_model(run.data.tags["model_uri"])
+    names = [type(layer).__name__ for layer in keras_model.layers]
+    assert names[1:3] == ["CategoryEncoding", "GRU"] and "Embedding" not in names
+    size = int(run.data.params["vocabulary_size"])
+    assert keras_model.get_layer("onehot").output.shape == (None, 12, size)  # maxlen 12
     model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
     probabilities = np.asarray(model.predict(np.ones((2, 12), dtype=np.int32)))
     assert probabilities.shape == (2, 46)
