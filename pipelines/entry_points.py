@@ -204,7 +204,7 @@ TOY_COLUMNS = {  # lesson 12's sequences: a few columns, 100 rows
     "reduce_lr_patience": 10,
 }
 WINDOWS = (*TRAINING, "window", "features")
-TEXT = (*TRAINING, "num_words", "maxlen", "embedding_dim", "bidirectional")
+TEXT = (*TRAINING, "num_words", "maxlen", "embedding_dim", "bidirectional", "word_input")
 
 # The image aliases: `<family>_<dataset>` runs image_classify on that data set with the
 # family's image defaults. One row each: family, data set, lessons, summary, defaults, and
@@ -475,8 +475,13 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             "message",
             shows=(
                 "save as `.keras` (`saved/model.keras`), reload (safe mode on), identical "
-                "predictions (`reload_max_abs_diff` 0); a wrong input shape gets a message naming "
-                "both shapes (`-P predict_npz=PATH`)"
+                "predictions (`reload_max_abs_diff` 0); a batch with one feature too many fed "
+                "to Keras itself: Keras 3.15 raises `ValueError: Input 0 with name 'sample' of "
+                "layer 'dnn' is incompatible with the layer: expected shape=(None, 10), found "
+                "shape=(2, 11)` (Keras 2 only warned), captured as tag `keras_shape_check` "
+                "beside the project's one-line explanation (`shape_check`), both in "
+                "`shape_check.txt` and the terminal; your own samples of a wrong shape "
+                "(`-P predict_npz=PATH`) fail the run with that line"
             ),
             takes=(*TRAINING, "predict_npz"),
             defaults={"dataset": "diabetes", **SMALL_TABLE},
@@ -639,7 +644,9 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "listed (`skipped_files`); `-P augment=true` adds RandomFlip/Rotation/Zoom. "
                 "Without `-P dataset=` it reads `digits_folder` (offline: the bundled digits "
                 "written as a folder of PNG files, its path printed and tagged `folder`) through "
-                "the same folder reader: about 1.5 min on 2 CPUs, test accuracy ≈ 0.97"
+                "the same folder reader: about 1.5 min on 2 CPUs, test accuracy ≈ 0.97. Lesson "
+                "64's two classes of photos: any folder with two class sub-folders (`female/`, "
+                "`male/`), or `-P dataset=cats_vs_dogs` (downloaded once, read by the same reader)"
             ),
             takes=(*without(TRAINING, "model"), "image_size", "augment"),
             defaults={
@@ -766,10 +773,16 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "weights=imagenet|none|PATH`, frozen + new head, `-P fine_tune_layers=N`; with "
                 "`weights=none` the whole network trains (a random base has nothing worth "
                 "freezing); parameter counts with/without top and weights "
-                "(`parameters/counts.csv`), the trained model's as "
-                "`trainable_parameters`/`non_trainable_parameters`; inputs resized in the model; "
-                "data `digits_folder` by default (offline), `-P dataset=cifar10` (77), `-P "
-                "dataset=dir:PATH` for photos (78). The default weights are ImageNet's "
+                "(`parameters/counts.csv`; `base_parameters_with_top`/`_without_top`: VGG16 "
+                "138,357,544 / 14,714,688, the top's three Dense layers 123,642,856), the "
+                "trained model's as `trainable_parameters`/`non_trainable_parameters`; inputs "
+                "resized in the model; data `digits_folder` by default (offline); 77: `-P "
+                "dataset=cifar10 -P base=vgg16,mobilenet_v2` trains a child run per base under "
+                "a parent comparing them (`comparison/sweep.csv`); 78: `-P "
+                "dataset=cats_vs_dogs`, the dogs and cats photos of TensorFlow's "
+                "transfer-learning tutorial (65 MB downloaded once, its train/validation halves "
+                "kept as train/test; `test_accuracy_cats`, `test_accuracy_dogs`), or `-P "
+                "dataset=dir:PATH` for your own photos. The default weights are ImageNet's "
                 "(downloaded once, 9 MB for mobilenet_v2); without network the run stops in one "
                 "line naming the file and `-P weights=none`, which runs offline"
             ),
@@ -787,7 +800,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "alpha",
             ),
             defaults={
-                "dataset": "digits_folder",  # offline; -P dataset=cifar10 or dir:PATH for photos
+                "dataset": "digits_folder",  # offline; -P dataset=cats_vs_dogs or dir:PATH: photos
                 "dropout": 0.2,
                 "epochs": 10,
                 "batch_size": 64,
@@ -800,13 +813,18 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             name="nlp_tokenize",
             pipeline="nlp_tokenize",
             lessons="79-80",
-            summary="toy reviews -> TextVectorization -> padded indices -> Embedding -> any family",
+            summary="toy reviews -> TextVectorization -> padded indices -> Embedding (or "
+            "one-hot, -P word_input=) -> any family",
             shows=(
                 "toy reviews → TextVectorization (Keras 3's Tokenizer) → padded indices → "
                 "Embedding → any model family (`-P model=dnn|lstm|gru|conv1d|...`); vocabulary by "
                 "frequency (`vocabulary/vocabulary.csv`), the padded sequences, and one-hot vs "
                 "index vs embedding sizes (`onehot_values_per_text`, `index_values_per_text`, "
-                "`embedded_values_per_text`); the model takes raw text"
+                "`embedded_values_per_text`); the model takes raw text. Lesson 80: `-P "
+                "model=lstm,conv1d -P word_input=embedding,onehot` trains each model on the "
+                "sequences after an Embedding and instead of one (one-hot vectors per word; "
+                "`index`: the bare index), a child run each, their `parameters` and "
+                "`test_accuracy` side by side in `comparison/sweep.csv`"
             ),
             takes=TEXT,
             defaults={
@@ -829,8 +847,9 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             summary="Reuters newswires, 46 topics: num_words, maxlen, -P model=dnn|lstm|gru|conv1d",
             shows=(
                 "Reuters newswires, 46 topics (softmax): `-P num_words= -P maxlen= -P "
-                "model=dnn|lstm|gru|conv1d`; test texts decoded back to words with their true and "
-                "predicted topic (`predictions/samples.csv`)"
+                "model=dnn|lstm|gru|conv1d`, after an Embedding or, `-P word_input=onehot` "
+                "(lesson 80), on one-hot words instead; test texts decoded back to words with "
+                "their true and predicted topic (`predictions/samples.csv`)"
             ),
             takes=TEXT,
             defaults={

@@ -8,11 +8,15 @@ a cache hit. Every file is decoded up front: corrupt images, non-image files and
 outside a class folder are skipped and counted (`skipped_files` metric, data/skipped_files.csv);
 an empty class folder or a single class is a clear error. 64 a CNN classifies the images
 (male / female in the lesson); `-P augment=true` puts RandomFlip, RandomRotation and
-RandomZoom layers in front of it, which act in training only.
+RandomZoom layers in front of it, which act in training only. Any folder with two class
+sub-folders of photos is lesson 64 as taught (`photos/female/*.jpg`, `photos/male/*.jpg`);
+`-P dataset=cats_vs_dogs` reads the dogs and cats photos of TensorFlow's transfer-learning
+tutorial (downloaded once) through the same reader, its validation half as the test split.
 
     mlflow run . -e image_folder --env-manager local     # digits_folder: offline, written once
     mlflow run . -e image_folder --env-manager local -P dataset=dir:/abs/path/to/photos
     mlflow run . -e image_folder --env-manager local -P dataset=dir:/abs/path -P augment=true
+    mlflow run . -e image_folder --env-manager local -P dataset=cats_vs_dogs -P image_size=96
 
 Give an absolute path: `mlflow run` runs the pipeline in the project folder. Without one, the
 lesson reads `digits_folder`: scikit-learn's bundled digits written out as a folder of PNG
@@ -31,10 +35,11 @@ from steps.track.tracker import Tracker
 
 
 def run(params: Params, tracker: Tracker) -> None:
-    if not catalog.is_folder(params.dataset):
+    if not catalog.is_photos(params.dataset):
+        photos = [*catalog.FOLDERS, *(n for n, named in catalog.NAMED.items() if named.sized)]
         raise UserError(
             "image_folder reads a folder of class sub-folders: give -P dataset=dir:/abs/path "
-            f"or {' or '.join(catalog.FOLDERS)} (image_classify takes the named data sets)"
+            f"or {' or '.join(photos)} (image_classify takes the named data sets)"
         )
     dataset = vision.load_images(tracker, params.dataset, size=params.image_size)
     tracker.log_figure(plots.sample_grid(dataset), "plots/samples.png")

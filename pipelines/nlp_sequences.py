@@ -5,8 +5,10 @@ sigmoid unit, binary_crossentropy); 83 `-P bidirectional=true` reads each text b
 `-P num_words=N` keeps the N most frequent words (the rest become the out-of-vocabulary
 index 2), `-P maxlen=N` pads or cuts every text to N words with `keras.utils.pad_sequences`
 (unlike the loader's own `maxlen`, which drops longer texts). `-P model=dnn|lstm|gru|conv1d`
-picks what follows the Embedding. The run logs the vocabulary and a few test texts decoded
-back to words with their predicted class.
+picks what follows the Embedding; `-P word_input=onehot` (lesson 80) feeds it one-hot words
+instead of an Embedding, `num_words` values per word (keep num_words small: 1000 words at
+maxlen 200 make 200,000 values per text). The run logs the vocabulary and a few test texts
+decoded back to words with their predicted class.
 
 The archives hold pickled lists; they are read with a restricted unpickler that builds
 numpy arrays and lists only (never `np.load(allow_pickle=True)`), official copy or mirror.

@@ -1,9 +1,13 @@
-"""Lessons 79-80: sentences to numbers, then an Embedding.
+"""Lessons 79-80: sentences to numbers, then an Embedding (or none).
 
 79 the Tokenizer numbers words, most frequent first; one-hot vectors would waste space (the
 run logs how many numbers a text takes one-hot, as indices and embedded), so each text
-becomes a padded row of word indices and the model's input layer is an Embedding; 80 the
-same with an LSTM or a Conv1D after the Embedding (`-P model=dnn|lstm|conv1d`, any family).
+becomes a padded row of word indices and the model's input layer is an Embedding; 80 an
+LSTM or a Conv1D (`-P model=dnn|lstm|conv1d`, any family) reading the padded sequences
+instead of an Embedding: `-P word_input=onehot` gives each word as a one-hot vector as wide
+as the vocabulary (Keras's CategoryEncoding), `-P word_input=index` its bare index, one
+number per step; `-P word_input=embedding,onehot` trains both, a child run each, and the
+parent compares their parameter counts and scores (`comparison/sweep.csv`).
 
 Keras 3 dropped `keras.preprocessing.text.Tokenizer`: `keras.layers.TextVectorization`
 numbers and pads instead. It is the logged model's first layer, so the model takes raw text:
@@ -12,6 +16,8 @@ object array; a numpy `<U` string array is refused by Keras). The vocabulary (in
 count) and each sentence's sequence are logged under `vocabulary/`.
 
     mlflow run . -e nlp_tokenize --env-manager local [-P model=lstm -P maxlen=5]
+    mlflow run . -e nlp_tokenize --env-manager local -P model=lstm,conv1d \
+        -P word_input=embedding,onehot
 """
 
 from pipelines.params import Params

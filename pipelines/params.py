@@ -53,7 +53,7 @@ from steps.data.options import (
 )
 from steps.model import families
 from steps.model.options import ACTIVATIONS, INITIALIZERS, ModelOptions
-from steps.options import BASES, MIN_SIZE, Recipe, TextOptions
+from steps.options import BASES, MIN_SIZE, WORD_INPUTS, Recipe, TextOptions
 from steps.train.options import AUTO, DIRECTIONS, OPTIMIZERS, PRUNERS, FitOptions
 
 FAMILY = OneOf(families.names)
@@ -263,6 +263,10 @@ class Params(BaseModel):
     maxlen: int = Field(8, ge=1, description="words every text is padded or cut to")
     embedding_dim: int = Field(8, ge=1, description="length of each word's vector")
     bidirectional: bool = Field(False, description="each recurrent layer reads the text both ways")
+    word_input: Annotated[str, OneOf(WORD_INPUTS)] = Field(
+        "embedding",
+        description="how words enter the model: an Embedding, one-hot vectors or bare indices",
+    )
     max_trials: int = Field(3, ge=1, description="models AutoKeras tries")
     # -- search and training dynamics (66-72)
     n_trials: int = Field(

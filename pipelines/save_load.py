@@ -4,10 +4,14 @@
 never write backslashes into a path, they only work on Windows); 29 load it with
 `keras.saving.load_model` (safe mode on) and check it predicts exactly what the trained
 model did (`reload_max_abs_diff`, 0.0 on the CPU); 30-31 a loaded model fed samples of
-another shape fails deep inside the backend: `checked_predict` says instead which shape the
-model expects and which it got. The run shows that message on a deliberately wrong batch
-(tag `shape_check`, `shape_check.txt`) and still succeeds; your own samples
-(`-P predict_npz=PATH`, array `x`) of the wrong shape fail the run with that message.
+another shape: the run feeds a deliberately wrong batch (one feature too many) to Keras
+itself and records what Keras says (Keras 3.15 raises `ValueError: Input 0 with name
+'sample' of layer 'dnn' is incompatible with the layer: expected shape=(None, 10),
+found shape=(2, 11)`, where Keras 2 only warned; tag `keras_shape_check`), then to
+`checked_predict`, which says in one line which shape the model expects, which it got and
+what to do (tag `shape_check`); both are in `shape_check.txt`, and the run succeeds. Your
+own samples (`-P predict_npz=PATH`, array `x`) of the wrong shape fail the run with the
+project's message.
 
     mlflow run . -e save_load --env-manager local [-P dataset=diabetes -P predict_npz=x.npz]
 """
@@ -46,8 +50,11 @@ def run(params: Params, tracker: Tracker) -> None:
     tracker.log_artifact(path, "saved")
     print(f"saved {path.name} ({path.stat().st_size} bytes), reloaded: max |diff| = {difference}")
 
-    # 30-31: a batch of the wrong shape gets a clear message instead of a backend error.
+    # 30-31: a batch of the wrong shape, first fed to Keras itself, then to checked_predict.
     wrong = np.zeros((2, *wrong_shape(sample_shape)), dtype=np.float32)
+    said = saving.keras_says(reloaded, wrong)
+    tracker.set_tags(keras_shape_check=said.splitlines()[-1])
+    print(f"Keras itself, model.predict on a batch of shape {wrong.shape}: {said}")
     try:
         saving.checked_predict(reloaded, wrong)
     except UserError as expected:
@@ -55,7 +62,12 @@ def run(params: Params, tracker: Tracker) -> None:
     else:  # pragma: no cover - checked_predict always refuses another shape
         raise AssertionError("a wrongly shaped batch was accepted")
     tracker.set_tags(shape_check=message)
-    tracker.log_text(message + "\n", "shape_check.txt")
+    tracker.log_text(
+        f"batch of shape {wrong.shape}, the model expects {saving.shape_text(sample_shape)} "
+        f"per sample\nKeras itself (model.predict): {said}\nthis project (checked_predict): "
+        f"{message}\n",
+        "shape_check.txt",
+    )
     print(f"shape check (demonstration): {message}")
 
     if own is not None:

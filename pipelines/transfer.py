@@ -3,15 +3,19 @@
 75-76 use VGG16 and compare parameter counts with and without the 1000-class top and with
 and without pretrained weights (a pretrained base is frozen, so its parameters become
 non-trainable; the weights themselves do not change the count): logged as
-parameters/counts.csv. 77 CIFAR-10 with several bases (`-P dataset=cifar10 -P base=vgg16|
-resnet50|mobilenet_v2|efficientnet_b0`); 78 dogs vs cats photos from a folder
-(`-P dataset=dir:PATH`). Without `-P dataset=` it reads `digits_folder`, scikit-learn's bundled
-digits written as a folder of PNG files and read as a user's folder is, so only the ImageNet
-weights need the network. A pretrained base is frozen under a new head; `-P fine_tune_layers=N`
-then also trains the base's top N layers at a tenth of the learning rate (two phases, as in
-Keras's transfer-learning guide). A base with random weights (`-P weights=none`) has nothing
-worth freezing: the whole network trains. The run logs the trained model's
-`trainable_parameters` and `non_trainable_parameters`. Images are
+parameters/counts.csv, the base's totals as `base_parameters_with_top` and
+`base_parameters_without_top` (VGG16: 138,357,544 and 14,714,688). 77 CIFAR-10 with
+several bases, a child run each under one parent that compares them (`-P dataset=cifar10
+-P base=vgg16,resnet50,mobilenet_v2,efficientnet_b0`, `-P weights=none` offline); 78 dogs
+vs cats photos: `-P dataset=cats_vs_dogs`, the 3,000 photos of TensorFlow's
+transfer-learning tutorial (downloaded once), or your own folder (`-P dataset=dir:PATH`).
+Without `-P dataset=` it reads `digits_folder`, scikit-learn's bundled digits written as a
+folder of PNG files and read as a user's folder is, so only the ImageNet weights need the
+network. A pretrained base is frozen under a new head; `-P fine_tune_layers=N` then also
+trains the base's top N layers at a tenth of the learning rate (two phases, as in Keras's
+transfer-learning guide). A base with random weights (`-P weights=none`) has nothing worth
+freezing: the whole network trains. The run logs the trained model's `trainable_parameters`
+and `non_trainable_parameters`. Images are
 resized inside the model to what the base accepts (`-P input_size=`, 0: the data's own size,
 at least 32; for mobilenet_v2 with ImageNet weights the nearest of 96..224).
 
@@ -23,7 +27,9 @@ no download, `-P weights=PATH` loads a local file saved from the same base witho
     mlflow run . -e transfer --env-manager local
     mlflow run . -e transfer --env-manager local -P weights=none     # no network at all
     mlflow run . -e transfer --env-manager local -P dataset=cifar10
+    mlflow run . -e transfer --env-manager local -P dataset=cifar10 -P base=vgg16,mobilenet_v2
     mlflow run . -e transfer --env-manager local -P base=vgg16 -P fine_tune_layers=4
+    mlflow run . -e transfer --env-manager local -P dataset=cats_vs_dogs -P image_size=160
     mlflow run . -e transfer --env-manager local -P dataset=dir:/abs/photos -P weights=none
 """
 
@@ -53,6 +59,13 @@ def run(params: Params, tracker: Tracker) -> None:
     counts = transfer.parameter_table({True: top, False: base})
     del top
     tracker.log_table(counts, "parameters/counts.csv")
+    totals = counts.groupby("top")["total"].first()  # the weights change what trains, not this
+    tracker.log_metrics(
+        {
+            "base_parameters_with_top": totals["with top"],
+            "base_parameters_without_top": totals["without top"],
+        }
+    )
     print(counts.to_string(index=False))
 
     model = transfer.build(

@@ -27,13 +27,20 @@ class Recipe:
 # ---------------------------------------------------------------- text (lessons 79-83)
 
 
+# How the padded word indices enter the model's body (lesson 80): through an Embedding, as
+# one vocabulary-wide one-hot vector per word, or as the index itself (one number per word).
+WORD_INPUTS = ("embedding", "onehot", "index")
+
+
 @dataclass(frozen=True)
 class TextOptions:
-    """Every text padded or cut to `maxlen` words, each word an `embedding_dim` vector."""
+    """Every text padded or cut to `maxlen` words, each word an `embedding_dim` vector (or,
+    without an Embedding, a one-hot vector or its bare index: `word_input`)."""
 
     maxlen: int
     embedding_dim: int
     bidirectional: bool  # each recurrent layer reads the text both ways (lesson 83)
+    word_input: str  # embedding, onehot or index (WORD_INPUTS)
 
 
 # ---------------------------------------------------------------- transfer learning (75-78)

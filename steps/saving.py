@@ -9,6 +9,7 @@ and only load into a model built with the same architecture.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,26 @@ def checked_predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         raise UserError("no samples: give an array with one row per sample")
     check_sample_shape(tuple(model.input_shape[1:]), x.shape[1:])
     return np.asarray(predict(model, x.astype(np.float32), batch_size))
+
+
+def keras_says(model, x: np.ndarray) -> str:
+    """What Keras itself does when `model.predict` gets `x` (lessons 30-31): the warnings it
+    gives, then the exception it raises (type and text, no traceback) or the shape of what it
+    predicted. Keras 2 warned and carried on; Keras 3 refuses a wrong feature count with a
+    ValueError naming both shapes, and may take other shapes silently."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            predicted = model.predict(np.asarray(x, dtype=np.float32), verbose=0)
+        except Exception as exc:  # whatever Keras raises is what it says
+            text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # no terminal colours
+            outcome = f"raised {type(exc).__name__}: {text}"
+        else:
+            outcome = f"predicted without complaint: outputs of shape {np.shape(predicted)}"
+    said = [f"warned ({w.category.__name__}): {w.message}" for w in caught]
+    return "\n".join([*said, outcome])
 
 
 def load_samples(path: Path, key: str = "x") -> np.ndarray:

@@ -224,12 +224,33 @@ def estimate(
     opts: ModelOptions,
 ) -> list[families.Block]:
     """Parameter counts before allocating (lesson 03): the Embedding table, then the body."""
-    shape = family.input_shape((text.maxlen, text.embedding_dim))
+    shape = family.input_shape((text.maxlen, word_width(vocabulary, text)))
     blocks = build.estimate(family, shape, head, opts)
     if text.bidirectional:  # two recurrent stacks, and a head on twice the units
         blocks = [(f"Bidirectional {name}", 2 * count) for name, count in blocks]
+    if text.word_input != "embedding":
+        return blocks
     embedding = (f"Embedding {vocabulary}x{text.embedding_dim}", vocabulary * text.embedding_dim)
     return [embedding, *blocks]
+
+
+def word_width(vocabulary: int, text: TextOptions) -> int:
+    """How many numbers stand for one word where the body reads it."""
+    return {"embedding": text.embedding_dim, "onehot": vocabulary, "index": 1}[text.word_input]
+
+
+def words_in(x, vocabulary: int, text: TextOptions):
+    """Lessons 79-80: the padded word indices as the body reads them. An Embedding learns a
+    vector per word; without one, each word is a one-hot vector as wide as the vocabulary
+    (Keras's CategoryEncoding), or its bare index scaled to 0-1, one number per step."""
+    import keras
+
+    if text.word_input == "onehot":
+        return keras.layers.CategoryEncoding(vocabulary, output_mode="one_hot", name="onehot")(x)
+    if text.word_input == "index":
+        x = keras.layers.Rescaling(1.0 / vocabulary, name="index")(x)
+        return keras.layers.Reshape((text.maxlen, 1), name="index_per_step")(x)
+    return keras.layers.Embedding(vocabulary, text.embedding_dim, name="embedding")(x)
 
 
 def body(x, family: families.Family, text: TextOptions, opts: ModelOptions):
@@ -255,7 +276,8 @@ def build_model(
     vectorize=None,
     name: str = "",
 ):
-    """(raw text -> `vectorize` ->) word indices -> Embedding -> body -> head."""
+    """(raw text -> `vectorize` ->) word indices -> Embedding (or one-hot vectors, or the
+    bare indices: `text.word_input`) -> body -> head."""
     import keras
 
     chosen = families.get(family)
@@ -269,7 +291,7 @@ def build_model(
     else:
         inputs = keras.Input((), dtype="string", name="text")
         x = vectorize(inputs)
-    x = keras.layers.Embedding(vocabulary, text.embedding_dim, name="embedding")(x)
+    x = words_in(x, vocabulary, text)
     x = body(x, chosen, text, opts)  # before the head: layers draw their seeds in order
     outputs = build.head_layer(head)(x)
     prefix = "bidirectional_" if text.bidirectional else ""

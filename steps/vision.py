@@ -38,8 +38,11 @@ def load_images(
     tracker: Tracker, uri: str, *, size: tuple[int, int] = DEFAULT_IMAGE_SIZE
 ) -> Dataset:
     """A folder (`dir:PATH`, or one the project writes such as digits_folder) read at `size`,
-    skipped files logged; anything else as `load_dataset`."""
-    if not catalog.is_folder(uri):
+    skipped files logged; a named photo set (cats_vs_dogs) at `size` too; anything else as
+    `load_dataset`."""
+    if uri in catalog.NAMED and catalog.NAMED[uri].sized:  # photos, read at `size`
+        dataset = workflow.load_dataset(tracker, uri, source=catalog.NAMED[uri].source(size))
+    elif not catalog.is_folder(uri):
         dataset = workflow.load_dataset(tracker, uri)
     else:
         path = catalog.folder(uri)

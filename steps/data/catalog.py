@@ -36,6 +36,8 @@ class Named:
     kind: Kind
     task: Task
     download: bool = False  # fetched once from upstream; else bundled or generated (offline)
+    # photos read at any size: its source takes `-P image_size=` (height, width)
+    sized: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,9 @@ NAMED: dict[str, Named] = {
     "cifar100": Named(lazy("keras_sets", "cifar100"), "images", "classification", download=True),
     "digits": Named(lazy("sklearn_sets", "source", "digits"), "images", "classification"),
     "digits_folder": Named(partial(folder_source, "digits_folder"), "images", "classification"),
+    "cats_vs_dogs": Named(
+        lazy("photos", "cats_vs_dogs"), "images", "classification", download=True, sized=True
+    ),
     "boston_housing": Named(
         lazy("keras_sets", "boston_housing"), "table", "regression", download=True
     ),
@@ -117,6 +122,11 @@ def uri_forms() -> str:
     """'npz:PATH, csv:PATH or dir:PATH', from SCHEMES."""
     forms = [f"{scheme}:PATH" for scheme in SCHEMES]
     return f"{', '.join(forms[:-1])} or {forms[-1]}"
+
+
+def is_photos(uri: str) -> bool:
+    """Whether `uri` is read from image files, at any size: a folder or a `sized` name."""
+    return is_folder(uri) or (uri in NAMED and NAMED[uri].sized)
 
 
 def is_folder(uri: str) -> bool:

@@ -429,3 +429,58 @@ def write_imdb_npz(folder: Path, n_train: int = 60, n_test: int = 30, seed: int 
     )
     write_text_word_index(folder, "imdb")
     return path
+
+
+# --------------------------------------------------------------------- photo archives
+
+# The folders of cats_and_dogs_filtered.zip: (half, class, its file prefix, first number).
+CATS_AND_DOGS_HALVES: tuple[tuple[str, str, str, int], ...] = (
+    ("train", "cats", "cat", 0),
+    ("train", "dogs", "dog", 0),
+    ("validation", "cats", "cat", 2000),
+    ("validation", "dogs", "dog", 2000),
+)
+
+
+def _jpeg(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(image).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def write_cats_and_dogs_zip(
+    folder: Path, n_train: int = 8, n_validation: int = 4, side: int = 24, seed: int = 0
+) -> Path:
+    """Write cats_and_dogs_filtered.zip as TensorFlow's transfer-learning tutorial downloads
+    it: `cats_and_dogs_filtered/{train,validation}/{cats,dogs}/{cat,dog}.N.jpg` (train from 0,
+    validation from 2000) beside `vectorize.py`, with the archive's folder entries; photos of
+    varied sizes (around `side`), each class a bright block at its own corner."""
+    import zipfile
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    top = "cats_and_dogs_filtered/"
+    members: dict[str, bytes | None] = {top: None, f"{top}vectorize.py": b"import os\n"}
+    for half, name, prefix, first in CATS_AND_DOGS_HALVES:
+        members.setdefault(f"{top}{half}/", None)
+        members[f"{top}{half}/{name}/"] = None
+        for i in range(n_train if half == "train" else n_validation):
+            height, width = side + int(rng.integers(0, 8)), side + int(rng.integers(0, 8))
+            image = rng.integers(0, 70, size=(height, width, 3), dtype=np.uint8)
+            block = slice(0, height // 2) if name == "cats" else slice(height // 2, height)
+            image[block, : width // 2] = rng.integers(190, 256)
+            members[f"{top}{half}/{name}/{prefix}.{first + i}.jpg"] = _jpeg(image)
+    path = folder / "cats_and_dogs_filtered.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member, data in members.items():
+            info = zipfile.ZipInfo(member, date_time=(2016, 6, 15, 0, 0, 0))
+            if data is None:
+                info.external_attr = 0o40755 << 16 | 0x10
+                archive.writestr(info, b"")
+            else:
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, data)
+    return path

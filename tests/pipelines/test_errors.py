@@ -18,7 +18,8 @@ from helpers.runs import TINY, assert_clean_failure, error_lines, in_process, ml
         (
             "dnn_regression",
             {"dataset": "nope"},
-            "unknown data set 'nope'; choose one of boston_housing, breast_cancer, cifar10",
+            "unknown data set 'nope'; choose one of boston_housing, breast_cancer, cats_vs_dogs, "
+            "cifar10",
         ),
         ("dnn_regression", {"dataset": "npz:/no/such.npz"}, "npz file not found: /no/such.npz"),
         ("dnn_regression", {"dataset": "iris"}, "iris is a classification data set"),

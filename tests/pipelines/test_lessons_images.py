@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from pipelines.entry_points import CIFAR_CNN, ENTRY_POINTS, MNIST_CNN, params_for
 from steps.errors import UserError
 
+from helpers import upstream_files
 from helpers.entry_points import ALIASES
 from helpers.images import add_bad_files, write_image_folder
 from helpers.runs import (
@@ -19,6 +22,7 @@ from helpers.runs import (
     finished_run,
     in_process,
     mlflow_run,
+    parents_and_children,
     tiny,
     trained_run,
 )
@@ -145,6 +149,19 @@ def test_image_folder_with_one_class_fails_cleanly(lesson_env, tracking, tmp_pat
     assert_clean_failure(result, tracking, "image_folder", message)
 
 
+def test_image_folder_classifies_two_classes_of_photos(lesson_env, tracking, tmp_path):
+    """Lesson 64: any folder with two class sub-folders of photos (male/ and female/ in the
+    lesson), as README.md says: `-P dataset=dir:/abs/path`."""
+    root = write_image_folder(tmp_path / "photos", classes=("female", "male"), per_class=10)
+    params = TINY | {"dataset": f"dir:{root}", "image_size": "16"}
+    result = in_process("image_folder", params, lesson_env, tmp_path)
+    run = finished_run(result, tracking, "image_folder")
+    assert run.info.run_name == "image_folder · photos"
+    assert (run.data.params["n_classes"], run.data.params["n_samples"]) == ("2", "20")
+    assert {"test_accuracy_female", "test_accuracy_male"} <= run.data.metrics.keys()
+    assert "skipped_files" in run.data.metrics and run.data.metrics["skipped_files"] == 0
+
+
 # ---------------------------------------------------------------- transfer (75-78)
 
 # lesson 77's CIFAR-10, tiny through the mirror (the default is the bigger digits_folder)
@@ -162,16 +179,57 @@ def counts_table(tracking, run, tmp_path) -> pd.DataFrame:
     return pd.read_csv(tracking.download_artifacts(run.info.run_id, path, str(tmp_path)))
 
 
-def test_transfer_trains_a_random_base_whole(lesson_env, tracking, tmp_path):
-    """weights=none: what trains is the table's "without top, none, trained" row plus the
-    head (1280 x 10 + 10); only BatchNorm statistics and the RGB colour layer (12) do not."""
-    result = in_process("transfer", tiny("transfer") | SMALL_BASE, lesson_env, tmp_path)
-    run = finished_run(result, tracking, "transfer")
-    scratch = counts_table(tracking, run, tmp_path).set_index(["top", "weights"])
-    scratch = scratch.loc[("without top", "none, trained")]
-    metrics = run.data.metrics
-    assert metrics["trainable_parameters"] == scratch["trainable"] + 1280 * 10 + 10
-    assert metrics["non_trainable_parameters"] == scratch["non_trainable"] + 12
+def test_transfer_sweeps_two_bases_over_dogs_and_cats_photos(
+    lesson_env, tracking, tmp_path, upstream
+):
+    """Lessons 75-78 in one launch of the real `mlflow run`, offline (weights=none):
+    78 the two-class photo archive of TensorFlow's transfer-learning tutorial, downloaded once
+    through Keras's download function (here a tiny copy in its upstream layout), its train/
+    and validation/ halves kept as the train and test split; 77 several bases as a sweep, a
+    child run each; 75-76 VGG16's parameter counts with and without its top, logged.
+    weights=none: what trains is the table's "without top, none, trained" row plus the head
+    (features x 2 + 2); only BatchNorm statistics and the RGB colour layer (12) do not."""
+    upstream_files.write_cats_and_dogs_zip(upstream)
+    params = tiny("transfer") | {
+        "dataset": "cats_vs_dogs",
+        "base": "vgg16,mobilenet_v2",
+        "weights": "none",
+        "epochs": 1,
+        "image_size": "24",
+    }
+    result = mlflow_run("transfer", params, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    parents, children = parents_and_children(tracking, "transfer")
+    [parent] = parents
+    vgg16, mobilenet = sorted(children[parent.info.run_id], key=lambda r: r.info.start_time)
+    assert parent.info.run_name == "transfer · cats_vs_dogs · base=vgg16,mobilenet_v2"
+    assert [vgg16.info.run_name, mobilenet.info.run_name] == ["base=vgg16", "base=mobilenet_v2"]
+    for run, features in ((vgg16, 512), (mobilenet, 1280)):
+        assert_trained_run(tracking, run, "classification", tmp_path / run.info.run_id)
+        assert (run.data.tags["dataset"], run.data.params["n_samples"]) == ("cats_vs_dogs", "24")
+        assert run.data.params["input_shape"] == "32x32x3"  # 24x24 photos, resized in the model
+        assert {"test_accuracy_cats", "test_accuracy_dogs"} <= run.data.metrics.keys()
+        inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
+        assert json.loads(inputs["test"].profile)["features_shape"] == [8, 24, 24, 3]
+        scratch = counts_table(tracking, run, tmp_path / run.info.run_id)
+        scratch = scratch.set_index(["top", "weights"]).loc[("without top", "none, trained")]
+        metrics = run.data.metrics
+        assert metrics["trainable_parameters"] == scratch["trainable"] + features * 2 + 2
+        assert metrics["non_trainable_parameters"] == scratch["non_trainable"] + 12
+    assert (vgg16.data.metrics["base_parameters_with_top"]) == 138_357_544
+    assert (vgg16.data.metrics["base_parameters_without_top"]) == 14_714_688
+    assert vgg16.data.metrics["non_trainable_parameters"] == 12  # no BatchNormalization
+    assert mobilenet.data.metrics["base_parameters_without_top"] == 2_257_984
+    table = pd.read_csv(
+        tracking.download_artifacts(parent.info.run_id, "comparison/sweep.csv", str(tmp_path))
+    )
+    assert table["base"].tolist() == ["vgg16", "mobilenet_v2"]
+    assert table["status"].tolist() == ["FINISHED", "FINISHED"]
+    assert table["trainable_parameters"].tolist() == [
+        vgg16.data.metrics["trainable_parameters"],
+        mobilenet.data.metrics["trainable_parameters"],
+    ]
+    assert "test_accuracy_base_vgg16" in parent.data.metrics
 
 
 def test_transfer_refuses_fine_tuning_a_random_base(lesson_env, tracking, tmp_path):

@@ -56,6 +56,22 @@ def test_save_load_reloads_the_same_model_and_names_both_shapes(lesson_env, trac
     message = "the model expects samples of shape (10,), got (11,): give 10 values per sample"
     assert run.data.tags["shape_check"].startswith(message)
     assert message in result.stdout
+    # what Keras itself says of the same batch, beside the project's line (lessons 30-31)
+    keras_says = (
+        "raised ValueError: Input 0 with name 'sample' of layer 'dnn' is incompatible with the "
+        "layer: expected shape=(None, 10), found shape=(2, 11)"
+    )
+    assert run.data.tags["keras_shape_check"] == keras_says
+    assert (
+        f"Keras itself, model.predict on a batch of shape (2, 11): {keras_says}"
+        in result.stdout.splitlines()
+    )
+    explained = Path(download(tracking, run, "shape_check.txt", tmp_path)).read_text()
+    assert explained.splitlines() == [
+        "batch of shape (2, 11), the model expects (10,) per sample",
+        f"Keras itself (model.predict): {keras_says}",
+        f"this project (checked_predict): {run.data.tags['shape_check']}",
+    ]
     artifacts = artifact_paths(tracking, run.info.run_id)
     assert {"saved/model.keras", "shape_check.txt", "predictions/predict_npz.csv"} <= set(artifacts)
 

@@ -24,6 +24,7 @@ from helpers.runs import (
     finished_run,
     in_process,
     mlflow_run,
+    parents_and_children,
     tiny,
     trained_run,
 )
@@ -64,6 +65,48 @@ def test_nlp_tokenize_logs_the_vocabulary_and_a_model_that_reads_text(
     assert np.asarray(predictions).shape == (2, 1)
 
 
+def test_nlp_tokenize_lstm_and_conv1d_with_and_without_an_embedding(lesson_env, tracking, tmp_path):
+    """Lesson 80: the LSTM and the Conv1D read the padded sequences as one-hot vectors
+    instead of after an Embedding; a child run per model and word input, parameter counts
+    and scores side by side on the parent."""
+    params = TINY | {"model": "lstm,conv1d", "word_input": "embedding,onehot", "filters": "4"}
+    result = in_process("nlp_tokenize", params, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    parents, children = parents_and_children(tracking, "nlp_tokenize")
+    [parent] = parents
+    kids = sorted(children[parent.info.run_id], key=lambda r: r.info.start_time)
+    names = [k.info.run_name for k in kids]
+    assert names == [
+        "model=lstm word_input=embedding",
+        "model=lstm word_input=onehot",
+        "model=conv1d word_input=embedding",
+        "model=conv1d word_input=onehot",
+    ]
+    size = int(kids[0].data.params["vocabulary_size"])
+    counts = {name: k.data.metrics["parameters"] for name, k in zip(names, kids, strict=True)}
+    # LSTM(8): 4 x (8 x (inputs + 8) + 8); inputs: 8 embedded values, or `size` one-hot ones
+    lstm_embedded = counts["model=lstm word_input=embedding"]
+    lstm_onehot = counts["model=lstm word_input=onehot"]
+    assert lstm_embedded - lstm_onehot == size * 8 + 4 * 8 * 8 - 4 * 8 * size
+    for kid in kids:
+        summary = Path(
+            tracking.download_artifacts(kid.info.run_id, "model_summary.txt", str(tmp_path))
+        ).read_text()
+        onehot = kid.data.params["word_input"] == "onehot"
+        assert ("Embedding" in summary) != onehot and ("CategoryEncoding" in summary) == onehot
+    table = pd.read_csv(
+        tracking.download_artifacts(parent.info.run_id, "comparison/sweep.csv", str(tmp_path))
+    )
+    assert table[["model", "word_input"]].values.tolist() == [
+        ["lstm", "embedding"],
+        ["lstm", "onehot"],
+        ["conv1d", "embedding"],
+        ["conv1d", "onehot"],
+    ]
+    assert table["parameters"].tolist() == list(counts.values())
+    assert table["test_accuracy"].tolist() == [k.data.metrics["test_accuracy"] for k in kids]
+
+
 def test_nlp_imdb_bidirectional_with_a_sigmoid_head(lesson_env, tracking, tmp_path):
     params = TEXT | {"model": "lstm", "bidirectional": "true", "num_words": 12}
     result = mlflow_run("nlp_imdb", params, lesson_env, tmp_path)
@@ -84,11 +127,18 @@ def test_nlp_imdb_bidirectional_with_a_sigmoid_head(lesson_env, tracking, tmp_pa
     assert set(samples["label"]) | set(samples["predicted"]) <= {"negative", "positive"}
 
 
-def test_nlp_reuters_46_topics_with_a_gru(lesson_env, tracking, tmp_path):
-    params = TEXT | {"model": "gru", "epochs": 3}
+def test_nlp_reuters_46_topics_with_a_gru_on_one_hot_words(lesson_env, tracking, tmp_path):
+    """Lesson 81 with lesson 80's twist: the GRU reads each word as a one-hot vector, no
+    Embedding (the IMDB test keeps the Embedding)."""
+    params = TEXT | {"model": "gru", "epochs": 3, "word_input": "onehot"}
     result = mlflow_run("nlp_reuters", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "nlp_reuters", "classification", tmp_path)
     assert run.data.tags["lesson"] == "81" and run.data.params["n_samples"] == "80"
+    keras_model = mlflow.tensorflow.load_model(run.data.tags["model_uri"])
+    names = [type(layer).__name__ for layer in keras_model.layers]
+    assert names[1:3] == ["CategoryEncoding", "GRU"] and "Embedding" not in names
+    size = int(run.data.params["vocabulary_size"])
+    assert keras_model.get_layer("onehot").output.shape == (None, 12, size)  # maxlen 12
     model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
     probabilities = np.asarray(model.predict(np.ones((2, 12), dtype=np.int32)))
     assert probabilities.shape == (2, 46)

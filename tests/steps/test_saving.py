@@ -61,6 +61,43 @@ def test_checked_predict_names_both_shapes_and_what_to_do():
     assert saving.checked_predict(model, np.zeros((5, 6), dtype=np.int64)).shape == (5, 1)
 
 
+def test_keras_says_what_keras_itself_does_with_a_batch():
+    """Lessons 30-31: Keras 3's own answer to a wrong shape, captured word for word."""
+    import warnings
+
+    import keras
+
+    inputs = keras.Input((6,), name="sample")
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs), name="tiny")
+    assert saving.keras_says(model, np.zeros((2, 7))) == (
+        "raised ValueError: Input 0 with name 'sample' of layer 'tiny' is incompatible "
+        "with the layer: expected shape=(None, 6), found shape=(2, 7)"
+    )
+    assert saving.keras_says(model, np.zeros((2, 6))) == (
+        "predicted without complaint: outputs of shape (2, 1)"
+    )
+    sequential = keras.Sequential([keras.Input((6,)), keras.layers.Dense(1, name="dense")])
+    said = saving.keras_says(sequential, np.zeros((2, 7)))
+    assert said.startswith("raised ValueError: Exception encountered when calling Sequential")
+    assert (
+        "expected axis -1 of input shape to have value 6, but received input with shape (2, 7)"
+        in said
+    )
+    assert "\x1b[" not in said  # Keras's terminal colours are dropped
+
+    def warning_identity(x):
+        warnings.warn("odd input", UserWarning, stacklevel=1)
+        return x
+
+    with warnings.catch_warnings():  # building traces the layer once too
+        warnings.simplefilter("ignore")
+        warns = keras.Sequential([keras.Input((6,)), keras.layers.Lambda(warning_identity)])
+    assert saving.keras_says(warns, np.zeros((2, 6))).splitlines() == [
+        "warned (UserWarning): odd input",
+        "predicted without complaint: outputs of shape (2, 6)",
+    ]
+
+
 def test_load_samples_reads_x_or_says_which_keys_exist(tmp_path):
     np.savez(tmp_path / "ok.npz", x=np.ones((2, 3)))
     assert saving.load_samples(tmp_path / "ok.npz").shape == (2, 3)

@@ -166,6 +166,33 @@ def test_each_body_on_word_indices(kind):
     assert "Embedding" in layers and ("Bidirectional" in layers) == (kind == "gru")
 
 
+@pytest.mark.parametrize(
+    ("word_input", "layer", "width"),
+    [("embedding", "Embedding", 4), ("onehot", "CategoryEncoding", 20), ("index", "Reshape", 1)],
+)
+def test_lstm_reads_the_indices_with_or_without_an_embedding(word_input, layer, width):
+    """Lesson 80: the LSTM on the padded sequences instead of after an Embedding: one-hot
+    vectors as wide as the vocabulary, or the bare index, one number per step."""
+    rng = np.random.default_rng(0)
+    dataset = Dataset(
+        name="t",
+        task="classification",
+        x_train=rng.integers(0, 20, size=(30, 6)).astype(np.int32),
+        y_train=np.arange(30) % 3,
+        class_names=("a", "b", "c"),
+    )
+    prepared = text.prepare_text(dataset, prepare_options(seed=0))
+    options = text_options(maxlen=6, embedding_dim=4, word_input=word_input)
+    model = text.build_model("lstm", 20, prepared, options, model_options(units=4, layers=1))
+    lstm = next(x for x in model.layers if type(x).__name__ == "LSTM")
+    assert lstm.input.shape == (None, 6, width)
+    layers = [type(x).__name__ for x in model.layers]
+    assert layer in layers and ("Embedding" in layers) == (word_input == "embedding")
+    table = 20 * 4 if word_input == "embedding" else 0
+    assert model.count_params() == table + 4 * (4 * (width + 4) + 4) + (4 * 3 + 3)
+    assert model.predict(prepared.data.x_test, verbose=0).shape == (len(prepared.data.x_test), 3)
+
+
 def test_a_huge_vocabulary_is_refused_before_allocating():
     dataset = Dataset(
         name="t",

@@ -64,6 +64,27 @@ def test_parameter_counts_with_and_without_top_and_weights(small_base):
     assert small_base.trainable  # the table leaves the base as it found it
 
 
+def test_vgg16_counts_with_and_without_its_top():
+    """Lessons 75-76 on the lesson's own model, built offline (weights=None: the count is the
+    architecture's). The top is Flatten plus three Dense layers: 7x7x512 -> 4096 -> 4096 ->
+    1000. Building VGG16 with its top costs ~1 s and ~1.4 GB here."""
+    import gc
+
+    top = transfer.create_base("vgg16", include_top=True)
+    with_top = transfer.parameter_table({True: top}).set_index("weights")
+    del top
+    gc.collect()
+    base = transfer.create_base("vgg16", size=32)
+    without = transfer.parameter_table({False: base}).set_index("weights")
+    assert with_top["total"].tolist() == [138_357_544, 138_357_544]
+    assert without["total"].tolist() == [14_714_688, 14_714_688]
+    dense = (7 * 7 * 512 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000)
+    assert dense == 138_357_544 - 14_714_688
+    # no BatchNormalization: trained from scratch, every parameter trains; pretrained, none
+    assert without.loc["none, trained", "non_trainable"] == 0
+    assert without.loc["pretrained, frozen", "trainable"] == 0
+
+
 def test_model_takes_raw_grey_images_and_trains_the_head_only(small_base):
     model = transfer.build(
         small_base, "mobilenet_v2", sample_shape=(8, 8), pixel_max=16.0, size=32, n_classes=10

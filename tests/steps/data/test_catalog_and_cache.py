@@ -33,8 +33,9 @@ from helpers import upstream_files
 
 MIRROR_ENV = "KERAS_LESSONS_DATA_ORIGIN"
 KNOWN = (
-    "boston_housing, breast_cancer, cifar10, cifar100, diabetes, digits, digits_folder, "
-    "fashion_mnist, imdb, iris, linear, mnist, reuters, sentences, sequences, series, wine"
+    "boston_housing, breast_cancer, cats_vs_dogs, cifar10, cifar100, diabetes, digits, "
+    "digits_folder, fashion_mnist, imdb, iris, linear, mnist, reuters, sentences, sequences, "
+    "series, wine"
 )
 
 

@@ -277,6 +277,7 @@ def every_upstream_file(tmp_path_factory) -> Path:
     upstream_files.write_boston_housing_npz(folder)
     upstream_files.write_reuters_npz(folder)
     upstream_files.write_imdb_npz(folder)
+    upstream_files.write_cats_and_dogs_zip(folder, n_train=3, n_validation=2)
     return folder
 
 
