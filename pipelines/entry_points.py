@@ -530,7 +530,11 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "l2": 0.0001,
                 "epochs": 100,
                 "batch_size": 16,
+                # Neither EarlyStopping nor ReduceLROnPlateau: both hide the climb the lesson
+                # shows. With the rate halved (patience 2), plain val_loss rose 0.019 from its
+                # best epoch; at a constant rate 0.12 (breast_cancer, seed 42).
                 "patience": 0,
+                "reduce_lr_patience": 0,
             },
             rules=(regularizes,),
         ),

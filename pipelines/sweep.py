@@ -95,7 +95,7 @@ def run(pipeline, found: list[Variant], tracker: Tracker) -> None:
     import keras
     import mlflow
 
-    from steps.track import compare
+    from steps.track import compare, outcomes
     from steps.track.failures import failure_tags
     from steps.track.summary import best_line
 
@@ -120,5 +120,7 @@ def run(pipeline, found: list[Variant], tracker: Tracker) -> None:
         histories[variant.key] = compare.logged_history(child.run_id)
     if len(errors) == len(found):
         raise UserError(f"every variant failed; the first: {errors[0]}")
-    compare.log_comparison(tracker, rows, histories, "sweep", varied=tuple(found[0].changes))
+    varied = tuple(found[0].changes)
+    frame = compare.log_comparison(tracker, rows, histories, "sweep", varied=varied)
     print(best_line(children))
+    outcomes.log_verdict(tracker, outcomes.sweep_verdict(frame, varied))
