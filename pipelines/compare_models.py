@@ -5,7 +5,7 @@ trains as a child run on the same split, and the parent run logs the comparison 
 (test score, parameter count, fit seconds, seconds per epoch), a bar chart of it, and the
 validation curves of all families in one figure, so the claim can be checked on any data set.
 With both `lstm` and `conv1d`, its verdict says whether the claim held: the Conv1D's score
-over the LSTM's within 0.95-1.05, in less fit time (`conv1d_claim_holds`).
+over the LSTM's within 0.9-1.1, in less fit time (`conv1d_claim_holds`).
 
     mlflow run . -e compare_models --env-manager local -P models=lstm,conv1d
     mlflow run . -e compare_models --env-manager local -P dataset=breast_cancer

@@ -368,7 +368,12 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "`test_mae`, `test_r2`), not accuracy; lesson 09's depth comparison in one "
                 "command, `-P layers=1,4,8`: a "
                 "[sweep](parameters.md#sweeps-one-parameter-several-values) whose parent charts "
-                "`test_r2` per depth (`test_r2_layers_8`, `test_r2_ratio_layers_8`)"
+                "`test_r2` per depth (`test_r2_layers_8`, `test_r2_ratio_layers_8`) and gives "
+                "its verdict: the best depth and how far the deepest falls below it "
+                "(`best_layers`, `deepest_shortfall`). One seed decides little: with `-P "
+                "seed=1,2,3` each depth's R² is a mean ± sd; on diabetes 1 layer 0.432 ± 0.033, "
+                "4 layers 0.404 ± 0.014, 8 layers 0.313 ± 0.088 (the deepest was best at one "
+                "seed of the three)"
             ),
             defaults={**TABULAR, "dataset": "diabetes"},  # chosen with diabetes among the tables
         ),
@@ -622,7 +627,10 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "count, fit seconds, seconds per epoch side by side; each family's score and time "
                 "as a share of the first's: `-P models=lstm,conv1d` logs lesson 60's claim as "
                 "`test_accuracy_ratio_conv1d` (≈ 1) and `fit_seconds_ratio_conv1d` (< 1 when "
-                "the conv1d is faster: one timing of each fit, tagged `timings`)"
+                "the conv1d is faster: one timing of each fit, tagged `timings`), and its "
+                "verdict: whether the Conv1D's score is within 0.9-1.1 of the LSTM's in less "
+                "time (`conv1d_claim_holds`); on digits the Conv1D scored 1.045 of the LSTM's "
+                "accuracy in 0.50 of its time"
             ),
             takes=(*without(TRAINING, "model"), "models"),
             defaults={"dataset": "digits", "epochs": 30, "patience": 5},

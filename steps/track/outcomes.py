@@ -19,8 +19,9 @@ from steps.track.compare import main_score, metric_key
 from steps.train.search import default_direction
 
 # Lesson 60: Conv1D reaches about the LSTM's score (0.998 in the lesson) in much less time.
-# One fit each: the band is wide enough for one seed's noise on a few hundred test rows.
-SCORE_BAND = (0.95, 1.05)
+# "About" is within a tenth either way: one fit each, on a few hundred test rows (digits,
+# seed 42: 1.045, the Conv1D ahead, in 0.50 of the LSTM's fit time).
+SCORE_BAND = (0.9, 1.1)
 
 
 @dataclass(frozen=True)

@@ -317,11 +317,11 @@ def test_compare_models_trains_each_family_as_a_child(lesson_env, tracking, tmp_
     assert parent.data.metrics["conv1d_over_lstm_score"] == pytest.approx(score_ratio)
     time_ratio = parent.data.metrics["conv1d_over_lstm_seconds"]  # from seconds to the ms
     assert time_ratio == pytest.approx(conv1d["fit_seconds"] / lstm["fit_seconds"], rel=1e-3)
-    holds = 0.95 <= score_ratio <= 1.05 and time_ratio < 1
+    holds = 0.9 <= score_ratio <= 1.1 and time_ratio < 1
     assert parent.data.metrics["conv1d_claim_holds"] == float(holds)
     verdict = parent.data.tags["verdict"]
     assert (
-        f"conv1d scores {score_ratio:.3f} of the lstm's test_accuracy (band 0.95-1.05) in "
+        f"conv1d scores {score_ratio:.3f} of the lstm's test_accuracy (band 0.9-1.1) in "
         f"{time_ratio:.2f} of its fit time (one timing each): lesson 60's claim "
         f"{'holds' if holds else 'does not hold'}"
     ) in verdict

@@ -129,7 +129,7 @@ def test_other_sweeps_have_no_verdict():
 
 @pytest.mark.parametrize(
     ("conv1d_score", "conv1d_seconds", "holds"),
-    [(0.95, 4.0, True), (0.9, 4.0, False), (0.95, 11.0, False)],
+    [(0.95, 4.0, True), (0.85, 4.0, False), (0.95, 11.0, False)],
     ids=["holds", "scores-too-low", "slower"],
 )
 def test_the_conv1d_claim_holds_within_its_band_and_faster(conv1d_score, conv1d_seconds, holds):
@@ -151,7 +151,7 @@ def test_the_conv1d_claim_holds_within_its_band_and_faster(conv1d_score, conv1d_
     )
     assert verdict.sentence == (
         f"best lstm: test_accuracy 0.97; conv1d scores {score_ratio:.3f} of the lstm's "
-        f"test_accuracy (band 0.95-1.05) in {time_ratio:.2f} of its fit time (one timing each): "
+        f"test_accuracy (band 0.9-1.1) in {time_ratio:.2f} of its fit time (one timing each): "
         f"lesson 60's claim {'holds' if holds else 'does not hold'}"
     )
 
