@@ -522,9 +522,14 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             summary="the same wide model with and without Dropout and L2; the train/val gap of "
             "each",
             shows=(
-                "a wide DNN with and without Dropout+L2 as two child runs; the parent logs each "
-                "train/val gap, both curves in one plot, and a comparison CSV; `-P train_rows=N` "
-                "for less data"
+                "a wide DNN with and without Dropout+L2 as two child runs, at a constant rate "
+                "(no EarlyStopping, no ReduceLROnPlateau); the parent logs each train/val gap, "
+                "both curves in one plot, and a comparison CSV; `-P train_rows=N` for less "
+                "data. Its verdict, in the description and above the curves: how far each "
+                "val_loss rose from its best epoch while the training loss fell; on "
+                "breast_cancer the plain network's rose 0.12 from epoch 3 while its loss fell "
+                "to 0.0000, the regularized one's 0.020 from epoch 66 (loss gap 0.21 against "
+                "0.12; the same order at seeds 1 and 2)"
             ),
             takes=(*TRAINING, "train_rows"),
             defaults={
@@ -532,7 +537,10 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "units": 512,
                 "layers": 2,
                 "dropout": 0.5,
-                "l2": 0.0001,
+                # At a constant rate, L2 0.0001 let the regularized val_loss climb more than
+                # the plain one at one seed of three (0.17 against 0.08); 0.001 less at all
+                # three (seeds 42, 1, 2: 0.020, 0.031, 0.057 against 0.12, 0.14, 0.082).
+                "l2": 0.001,
                 "epochs": 100,
                 "batch_size": 16,
                 # Neither EarlyStopping nor ReduceLROnPlateau: both hide the climb the lesson

@@ -11,7 +11,7 @@ BatchNormalization (73) end with the lesson's verdict; with a seed list too
 (`-P seed=1,2,3`), each value is judged by its mean over the seeds and its spread.
 
     mlflow run . -e dnn_regression --env-manager local -P layers=1,4,8 -P seed=1,2,3
-    mlflow run . -e image_classify --env-manager local -P model=dnn \
+    mlflow run . -e image_classify --env-manager local -P model=dnn -P layers=2 \
         -P batch_norm=false,true -P learning_rate=0.001,0.03
 """
 

@@ -55,13 +55,18 @@ def overfit_story(history: dict[str, list[float]]) -> dict[str, float]:
     }
 
 
+def moved(fall: float) -> str:
+    """`fell 0.2`, or `rose 0.01` (an L2 penalty's share of the loss can grow)."""
+    return f"fell {fall:.3g}" if fall >= 0 else f"rose {-fall:.3g}"
+
+
 def overfitting_verdict(histories: dict[str, dict[str, list[float]]]) -> Verdict:
     """`plain: val_loss rose 0.12 from its best epoch 14 while loss fell 0.20; regularized:
     ...`, then whether the plain network overfit and the regularized one less."""
     stories = {name: overfit_story(history) for name, history in histories.items()}
     said = [
         f"{name}: val_loss rose {s['val_loss_rise']:.3g} from its best epoch "
-        f"{s['best_val_epoch']:.0f} while loss fell {s['loss_fall']:.3g}"
+        f"{s['best_val_epoch']:.0f} while loss {moved(s['loss_fall'])}"
         for name, s in stories.items()
     ]
     plain, regularized = stories["plain"], stories["regularized"]
@@ -152,6 +157,11 @@ def batch_norm_verdict(frame: pd.DataFrame, varied: tuple[str, ...]) -> Verdict:
         suffix = metric_key("_".join(f"{k}_{v}" for k, v in at.items()))
         metrics[f"batch_norm_effect{'_' + suffix if suffix else ''}"] = float(change[score])
     text = "; ".join(said) or "no pair of runs with and without BatchNormalization finished"
+    if "parameters" in rows and rows.groupby("batch_norm")["parameters"].mean().nunique() == 1:
+        text += (
+            " (it added no layer: the model has no hidden layer to normalise; "
+            "give -P layers=1 or more)"
+        )
     return Verdict(f"BatchNormalization{over_seeds(frame, varied)}: {text}", metrics)
 
 

@@ -181,9 +181,9 @@ def test_overfitting_compares_plain_and_regularized_children(lesson_env, trackin
         assert parent.data.metrics[f"best_val_epoch_{name}"] == best + 1
         assert parent.data.metrics[f"val_loss_rise_{name}"] == pytest.approx(rise, abs=1e-6)
         assert parent.data.metrics[f"loss_fall_{name}"] == pytest.approx(fall, abs=1e-6)
+        moved = f"fell {fall:.3g}" if fall >= 0 else f"rose {-fall:.3g}"
         assert (
-            f"{name}: val_loss rose {rise:.3g} from its best epoch {best + 1} while loss fell "
-            f"{fall:.3g}"
+            f"{name}: val_loss rose {rise:.3g} from its best epoch {best + 1} while loss {moved}"
         ) in verdict
     assert parent.data.tags["mlflow.note.content"].endswith(f". {verdict}")
 

@@ -48,6 +48,14 @@ def test_overfitting_verdict_says_how_each_overfit_and_which_less():
     assert outcomes.overfitting_verdict(still_learning).sentence.endswith(
         "the plain network did not overfit"
     )
+    penalised = {"plain": curves([0.2, 0.3], [0.3, 0.1])} | {
+        "regularized": curves([0.2, 0.25], [0.3, 0.32])
+    }
+    assert outcomes.overfitting_verdict(penalised).sentence == (
+        "plain: val_loss rose 0.1 from its best epoch 1 while loss fell 0.2; regularized: "
+        "val_loss rose 0.05 from its best epoch 1 while loss rose 0.02: the plain network "
+        "overfit, the regularized one less"
+    )
 
 
 def sweep_rows(values: dict[tuple[str, str], float], varied: tuple[str, str]) -> pd.DataFrame:
@@ -120,6 +128,16 @@ def test_batch_norm_verdict_gives_its_change_at_each_rate():
     assert verdict.metrics == pytest.approx(
         {"batch_norm_effect_learning_rate_0.001": 0.02, "batch_norm_effect_learning_rate_0.03": 0.3}
     )
+
+
+def test_batch_norm_on_a_model_without_hidden_layers_says_it_changed_nothing():
+    table = sweep_rows({("false", "42"): 0.9, ("true", "42"): 0.9}, ("batch_norm", "seed"))
+    verdict = outcomes.sweep_verdict(table.assign(parameters=650), ("batch_norm",))
+    assert verdict.sentence == (
+        "BatchNormalization: test_r2 0.9 → 0.9 (+0), kept epoch 10 → 10 (it added no layer: "
+        "the model has no hidden layer to normalise; give -P layers=1 or more)"
+    )
+    assert verdict.metrics == {"batch_norm_effect": 0.0}
 
 
 def test_other_sweeps_have_no_verdict():
