@@ -746,7 +746,12 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             shows=(
                 "Adam, Adadelta, Adamax, Adagrad, RMSprop, SGD, Nadam x learning rates as child "
                 "runs; comparison table (`comparison/optimizers.csv`) and all loss curves in one "
-                "chart (`plots/curves.png`)"
+                "chart (`plots/curves.png`); the verdict names the pair that won, the one that "
+                "lost and each optimizer's best rate (`winner_test_accuracy`, "
+                "`winner_learning_rate`). On digits (20 epochs): Adam at 0.01 won (0.981), "
+                "RMSprop and Nadam at 0.01 within one test image of it; Adadelta at 0.001 lost "
+                "(0.089: too small a step to learn in 20 epochs), SGD at 0.001 scored 0.344; "
+                "every optimizer did best at 0.01"
             ),
             takes=(
                 *without(TRAINING, "optimizer", "learning_rate"),
