@@ -12,7 +12,7 @@ far val_loss rose from its best epoch while the training loss kept falling
 lesson's other remedies are parameters too: less data overfits more
 (`-P train_rows=100`), a smaller model less (`-P units=32`).
 
-    mlflow run . -e overfitting --env-manager local [-P dropout=0.5 -P l2=0.0001]
+    mlflow run . -e overfitting --env-manager local [-P dropout=0.5 -P l2=0.001]
 """
 
 from dataclasses import replace

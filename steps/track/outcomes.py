@@ -144,16 +144,20 @@ def batch_norm_verdict(frame: pd.DataFrame, varied: tuple[str, ...]) -> Verdict:
     groups = rows.groupby(others, sort=False) if others else [((), rows)]
     for values, group in groups:
         at = dict(zip(others, values if isinstance(values, tuple) else (values,), strict=True))
-        means = group.groupby("batch_norm")[[score, "best_epoch"]].mean()
+        means = group.groupby("batch_norm")[[c for c in (score, "best_epoch") if c in group]]
+        means = means.mean()
         if not {"true", "false"} <= set(means.index):
             continue
         change = means.loc["true"] - means.loc["false"]
         where = " ".join(f"{k}={v}" for k, v in at.items())
-        said.append(
+        text = (
             f"{f'at {where}: ' if where else ''}{score} {means.loc['false', score]:.3g} → "
-            f"{means.loc['true', score]:.3g} ({change[score]:+.3g}), kept epoch "
-            f"{means.loc['false', 'best_epoch']:.0f} → {means.loc['true', 'best_epoch']:.0f}"
+            f"{means.loc['true', score]:.3g} ({change[score]:+.3g})"
         )
+        if "best_epoch" in means:
+            off, on = means.loc["false", "best_epoch"], means.loc["true", "best_epoch"]
+            text += f", kept epoch {off:.0f} → {on:.0f}"
+        said.append(text)
         suffix = metric_key("_".join(f"{k}_{v}" for k, v in at.items()))
         metrics[f"batch_norm_effect{'_' + suffix if suffix else ''}"] = float(change[score])
     text = "; ".join(said) or "no pair of runs with and without BatchNormalization finished"
