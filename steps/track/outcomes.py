@@ -183,23 +183,21 @@ def sweep_verdict(frame: pd.DataFrame, varied: tuple[str, ...]) -> Verdict | Non
 # ---------------------------------------------------------------- 60 and 68-70
 
 
-def models_verdict(frame: pd.DataFrame) -> Verdict:
-    """The best family; with both an LSTM and a Conv1D, lesson 60's claim: the Conv1D's score
-    over the LSTM's (within SCORE_BAND) and its fit time over the LSTM's (below 1)."""
+def models_verdict(frame: pd.DataFrame) -> Verdict | None:
+    """With both an LSTM and a Conv1D, lesson 60's claim: the Conv1D's score over the LSTM's
+    (within SCORE_BAND) and its fit time over the LSTM's (below 1); else none (the
+    description names the best family already)."""
     score = main_score(frame)
     rows = finished(frame).set_index("variant")
-    higher = default_direction(score) == "maximize"
-    best = rows[score].idxmax() if higher else rows[score].idxmin()
-    sentence = f"best {best}: {score} {rows.loc[best, score]:.4g}"
     if not {"lstm", "conv1d"} <= set(rows.index):
-        return Verdict(sentence)
+        return None
     lstm, conv1d = rows.loc["lstm"], rows.loc["conv1d"]
     score_ratio = float(conv1d[score] / lstm[score])
     time_ratio = float(conv1d["fit_seconds"] / lstm["fit_seconds"])
     low, high = SCORE_BAND
     holds = low <= score_ratio <= high and time_ratio < 1
-    sentence += (
-        f"; conv1d scores {score_ratio:.3f} of the lstm's {score} (band {low:g}-{high:g}) in "
+    sentence = (
+        f"conv1d scores {score_ratio:.3f} of the lstm's {score} (band {low:g}-{high:g}) in "
         f"{time_ratio:.2f} of its fit time (one timing each): lesson 60's claim "
         f"{'holds' if holds else 'does not hold'}"
     )
