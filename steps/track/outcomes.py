@@ -150,9 +150,12 @@ def batch_norm_verdict(frame: pd.DataFrame, varied: tuple[str, ...]) -> Verdict:
             continue
         change = means.loc["true"] - means.loc["false"]
         where = " ".join(f"{k}={v}" for k, v in at.items())
+        spread = per_value(group, score, ["batch_norm"]).set_index("batch_norm")
+        seeds = int(spread["count"].max())
         text = (
-            f"{f'at {where}: ' if where else ''}{score} {means.loc['false', score]:.3g} → "
-            f"{means.loc['true', score]:.3g} ({change[score]:+.3g})"
+            f"{f'at {where}: ' if where else ''}{score} "
+            f"{spread_text(spread.loc['false'], seeds)} → "
+            f"{spread_text(spread.loc['true'], seeds)} ({change[score]:+.3g})"
         )
         if "best_epoch" in means:
             off, on = means.loc["false", "best_epoch"], means.loc["true", "best_epoch"]

@@ -130,6 +130,19 @@ def test_batch_norm_verdict_gives_its_change_at_each_rate():
     )
 
 
+def test_batch_norm_over_seeds_gives_each_mean_with_its_spread():
+    table = sweep_rows(
+        {("false", "1"): 0.8, ("false", "2"): 0.9, ("true", "1"): 0.9, ("true", "2"): 0.9},
+        ("batch_norm", "seed"),
+    )
+    verdict = outcomes.sweep_verdict(table, ("batch_norm", "seed"))
+    assert verdict.sentence == (
+        "BatchNormalization (mean ± sd over 2 seeds): test_r2 0.85 ± 0.071 → 0.9 ± 0 (+0.05), "
+        "kept epoch 10 → 10"
+    )
+    assert verdict.metrics == pytest.approx({"batch_norm_effect": 0.05})
+
+
 def test_batch_norm_on_a_model_without_hidden_layers_says_it_changed_nothing():
     table = sweep_rows({("false", "42"): 0.9, ("true", "42"): 0.9}, ("batch_norm", "seed"))
     verdict = outcomes.sweep_verdict(table.assign(parameters=650), ("batch_norm",))
