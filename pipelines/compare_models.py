@@ -4,6 +4,8 @@
 trains as a child run on the same split, and the parent run logs the comparison table
 (test score, parameter count, fit seconds, seconds per epoch), a bar chart of it, and the
 validation curves of all families in one figure, so the claim can be checked on any data set.
+With both `lstm` and `conv1d`, its verdict says whether the claim held: the Conv1D's score
+over the LSTM's within 0.9-1.1, in less fit time (`conv1d_claim_holds`).
 
     mlflow run . -e compare_models --env-manager local -P models=lstm,conv1d
     mlflow run . -e compare_models --env-manager local -P dataset=breast_cancer
@@ -14,7 +16,7 @@ from dataclasses import replace
 from pipelines.params import Params
 from steps import workflow
 from steps.data.prepare import prepare
-from steps.track import compare
+from steps.track import compare, outcomes
 from steps.track.tracker import Tracker
 
 
@@ -30,4 +32,5 @@ def run(params: Params, tracker: Tracker) -> None:
         rows.append(compare.trained_row(family, trained))
         histories[family] = trained.fit.history
 
-    compare.log_comparison(tracker, rows, histories, "models", params.dataset)
+    frame = compare.log_comparison(tracker, rows, histories, "models", params.dataset)
+    outcomes.log_verdict(tracker, outcomes.models_verdict(frame))

@@ -368,7 +368,12 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "`test_mae`, `test_r2`), not accuracy; lesson 09's depth comparison in one "
                 "command, `-P layers=1,4,8`: a "
                 "[sweep](parameters.md#sweeps-one-parameter-several-values) whose parent charts "
-                "`test_r2` per depth (`test_r2_layers_8`, `test_r2_ratio_layers_8`)"
+                "`test_r2` per depth (`test_r2_layers_8`, `test_r2_ratio_layers_8`) and gives "
+                "its verdict: the best depth and how far the deepest falls below it "
+                "(`best_layers`, `deepest_shortfall`). One seed decides little: with `-P "
+                "seed=1,2,3` each depth's R² is a mean ± sd; on diabetes 1 layer 0.432 ± 0.033, "
+                "4 layers 0.404 ± 0.014, 8 layers 0.313 ± 0.088 (the deepest was best at one "
+                "seed of the three)"
             ),
             defaults={**TABULAR, "dataset": "diabetes"},  # chosen with diabetes among the tables
         ),
@@ -522,9 +527,14 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             summary="the same wide model with and without Dropout and L2; the train/val gap of "
             "each",
             shows=(
-                "a wide DNN with and without Dropout+L2 as two child runs; the parent logs each "
-                "train/val gap, both curves in one plot, and a comparison CSV; `-P train_rows=N` "
-                "for less data"
+                "a wide DNN with and without Dropout+L2 as two child runs, at a constant rate "
+                "(no EarlyStopping, no ReduceLROnPlateau); the parent logs each train/val gap, "
+                "both curves in one plot, and a comparison CSV; `-P train_rows=N` for less "
+                "data. Its verdict, in the description and above the curves: how far each "
+                "val_loss rose from its best epoch while the training loss fell; on "
+                "breast_cancer the plain network's rose 0.12 from epoch 3 while its loss fell "
+                "to 0.0000, the regularized one's 0.020 from epoch 66 (loss gap 0.21 against "
+                "0.12; the same order at seeds 1 and 2)"
             ),
             takes=(*TRAINING, "train_rows"),
             defaults={
@@ -532,10 +542,17 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "units": 512,
                 "layers": 2,
                 "dropout": 0.5,
-                "l2": 0.0001,
+                # At a constant rate, L2 0.0001 let the regularized val_loss climb more than
+                # the plain one at one seed of three (0.17 against 0.08); 0.001 less at all
+                # three (seeds 42, 1, 2: 0.020, 0.031, 0.057 against 0.12, 0.14, 0.082).
+                "l2": 0.001,
                 "epochs": 100,
                 "batch_size": 16,
+                # Neither EarlyStopping nor ReduceLROnPlateau: both hide the climb the lesson
+                # shows. With the rate halved (patience 2), plain val_loss rose 0.019 from its
+                # best epoch; at a constant rate 0.12 (breast_cancer, seed 42).
                 "patience": 0,
+                "reduce_lr_patience": 0,
             },
             rules=(regularizes,),
         ),
@@ -626,7 +643,10 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "count, fit seconds, seconds per epoch side by side; each family's score and time "
                 "as a share of the first's: `-P models=lstm,conv1d` logs lesson 60's claim as "
                 "`test_accuracy_ratio_conv1d` (≈ 1) and `fit_seconds_ratio_conv1d` (< 1 when "
-                "the conv1d is faster: one timing of each fit, tagged `timings`)"
+                "the conv1d is faster: one timing of each fit, tagged `timings`), and its "
+                "verdict: whether the Conv1D's score is within 0.9-1.1 of the LSTM's in less "
+                "time (`conv1d_claim_holds`); on digits the Conv1D scored 1.045 of the LSTM's "
+                "accuracy in 0.50 of its time"
             ),
             takes=(*without(TRAINING, "model"), "models"),
             defaults={"dataset": "digits", "epochs": 30, "patience": 5},
@@ -736,7 +756,12 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
             shows=(
                 "Adam, Adadelta, Adamax, Adagrad, RMSprop, SGD, Nadam x learning rates as child "
                 "runs; comparison table (`comparison/optimizers.csv`) and all loss curves in one "
-                "chart (`plots/curves.png`)"
+                "chart (`plots/curves.png`); the verdict names the pair that won, the one that "
+                "lost and each optimizer's best rate (`winner_test_accuracy`, "
+                "`winner_learning_rate`). On digits (20 epochs): Adam at 0.01 won (0.981), "
+                "RMSprop and Nadam at 0.01 within one test image of it; Adadelta at 0.001 lost "
+                "(0.089: too small a step to learn in 20 epochs), SGD at 0.001 scored 0.344; "
+                "every optimizer did best at 0.01"
             ),
             takes=(
                 *without(TRAINING, "optimizer", "learning_rate"),

@@ -4,7 +4,8 @@
 split; 69-70 each at every learning rate in `-P learning_rates=`. Each pair is a child run
 (per-epoch loss, test score, model); the parent logs the comparison table and the loss
 curves of all of them in one chart, so a too-small step (Adadelta at 0.001) and a too-large
-one are plain to see.
+one are plain to see. The verdict names the pair that won, the one that lost, and each
+optimizer's best rate.
 
     mlflow run . -e optimizers --env-manager local -P optimizers=adam,sgd -P learning_rates=0.01,1
 """
@@ -12,7 +13,7 @@ one are plain to see.
 from pipelines.params import Params
 from steps import workflow
 from steps.data.prepare import prepare
-from steps.track import compare
+from steps.track import compare, outcomes
 from steps.track.tracker import Tracker
 
 
@@ -32,4 +33,5 @@ def run(params: Params, tracker: Tracker) -> None:
         rows.append(compare.trained_row(variant, trained, optimizer=optimizer, learning_rate=rate))
         histories[variant] = trained.fit.history
 
-    compare.log_comparison(tracker, rows, histories, "optimizers", params.dataset)
+    frame = compare.log_comparison(tracker, rows, histories, "optimizers", params.dataset)
+    outcomes.log_verdict(tracker, outcomes.optimizers_verdict(frame))

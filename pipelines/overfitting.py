@@ -6,10 +6,13 @@ twice, as two child runs of one parent: `plain` (no regularization) and `regular
 (`-P dropout=`, `-P l2=`). The parent logs each variant's train/validation gap at the last
 epoch (`loss_gap_<variant>` = val_loss - loss, `accuracy_gap_<variant>` = accuracy -
 val_accuracy; above 0 is overfit), both variants' curves in one figure, and the comparison
-as CSV. The lesson's other remedies are parameters too: less data overfits more
+as CSV. Its verdict, in the description and above the curves, says how each overfit: how
+far val_loss rose from its best epoch while the training loss kept falling
+(`val_loss_rise_<variant>`, `loss_fall_<variant>`, `best_val_epoch_<variant>`). The
+lesson's other remedies are parameters too: less data overfits more
 (`-P train_rows=100`), a smaller model less (`-P units=32`).
 
-    mlflow run . -e overfitting --env-manager local [-P dropout=0.5 -P l2=0.0001]
+    mlflow run . -e overfitting --env-manager local [-P dropout=0.5 -P l2=0.001]
 """
 
 from dataclasses import replace
@@ -18,7 +21,7 @@ from pipelines.params import Params
 from steps import workflow
 from steps.data.prepare import Prepared, prepare
 from steps.model import build
-from steps.track import compare
+from steps.track import compare, outcomes
 from steps.track.tracker import Tracker
 from steps.train import fit
 
@@ -62,8 +65,11 @@ def run(params: Params, tracker: Tracker) -> None:
     gap_columns = [c for c in table.columns if c.endswith("_gap")]
     tracker.log_metrics(compare.per_variant_metrics(table, gap_columns))
     tracker.log_table(table, "comparison/overfitting.csv")
+    verdict = outcomes.overfitting_verdict(histories)
+    outcomes.log_verdict(tracker, verdict)
     names = ("loss", "accuracy") if "accuracy" in histories["plain"] else ("loss",)
-    tracker.log_figure(compare.curves_figure(histories, names), "plots/overfitting.png")
+    figure = compare.curves_figure(histories, names, verdict.sentence)
+    tracker.log_figure(figure, "plots/overfitting.png")
     tracker.log_figure(
         compare.bar_chart(table, gap_columns, "train/validation gap"), "plots/gaps.png"
     )

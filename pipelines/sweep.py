@@ -6,10 +6,12 @@ Lessons 09 (a deeper DNN scores worse: `-P layers=1,4,8`), 53 (ModelCheckpoint o
 data sets: `-P dataset=iris,wine,...`), 73 (BatchNormalization at two learning rates, glorot
 against He initialisation, no/L1/L2 penalties) and 77 (several pretrained bases:
 `-P base=mobilenet_v2,resnet50`). Entry points that already compare inside one run
-(compare_models, optimizers, tune...) take single values.
+(compare_models, optimizers, tune...) take single values. Sweeps over depths (09) and
+BatchNormalization (73) end with the lesson's verdict; with a seed list too
+(`-P seed=1,2,3`), each value is judged by its mean over the seeds and its spread.
 
-    mlflow run . -e dnn_regression --env-manager local -P layers=1,4,8
-    mlflow run . -e image_classify --env-manager local -P model=dnn \
+    mlflow run . -e dnn_regression --env-manager local -P layers=1,4,8 -P seed=1,2,3
+    mlflow run . -e image_classify --env-manager local -P model=dnn -P layers=2 \
         -P batch_norm=false,true -P learning_rate=0.001,0.03
 """
 
@@ -95,7 +97,7 @@ def run(pipeline, found: list[Variant], tracker: Tracker) -> None:
     import keras
     import mlflow
 
-    from steps.track import compare
+    from steps.track import compare, outcomes
     from steps.track.failures import failure_tags
     from steps.track.summary import best_line
 
@@ -120,5 +122,7 @@ def run(pipeline, found: list[Variant], tracker: Tracker) -> None:
         histories[variant.key] = compare.logged_history(child.run_id)
     if len(errors) == len(found):
         raise UserError(f"every variant failed; the first: {errors[0]}")
-    compare.log_comparison(tracker, rows, histories, "sweep", varied=tuple(found[0].changes))
+    varied = tuple(found[0].changes)
+    frame = compare.log_comparison(tracker, rows, histories, "sweep", varied=varied)
     print(best_line(children))
+    outcomes.log_verdict(tracker, outcomes.sweep_verdict(frame, varied))

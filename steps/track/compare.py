@@ -8,6 +8,7 @@ run logs, and the train/validation gap that shows overfitting.
 from __future__ import annotations
 
 import re
+from textwrap import fill
 
 import numpy as np
 import pandas as pd
@@ -68,8 +69,11 @@ def bar_chart(frame: pd.DataFrame, columns: list[str], title: str = ""):
     return fig
 
 
-def curves_figure(histories: dict[str, dict[str, list[float]]], names: tuple[str, ...]):
-    """Every variant's curves for each quantity in one panel: solid train, dashed validation."""
+def curves_figure(
+    histories: dict[str, dict[str, list[float]]], names: tuple[str, ...], title: str = ""
+):
+    """Every variant's curves for each quantity in one panel: solid train, dashed validation;
+    `title` (a verdict, in words) above them."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 3.8), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
@@ -81,6 +85,8 @@ def curves_figure(histories: dict[str, dict[str, list[float]]], names: tuple[str
                     ax.plot(epochs, history[key], style, color=f"C{i}", label=label)
         ax.set(title=name, xlabel="epoch")
         ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(fill(title, 110), fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -13,11 +13,21 @@ def describe_result(run_id: str) -> None:
 
 def result_line(run_id: str) -> str:
     """A run's result in one line: its test metrics, the baselines beside the main one, and
-    its kept epoch; for a parent, its best child run's score beside the parent's baselines."""
+    its kept epoch; for a parent, its best child run's score beside the parent's baselines;
+    then the lesson's verdict where the run logged one (`steps.track.outcomes`)."""
+    import mlflow
+
+    run = mlflow.MlflowClient().get_run(run_id)
+    line = scores_line(run)
+    verdict = run.data.tags.get("verdict")
+    return f"{line}. {verdict}" if verdict else line
+
+
+def scores_line(run) -> str:
     import mlflow
 
     client = mlflow.MlflowClient()
-    run = client.get_run(run_id)
+    run_id = run.info.run_id
     metrics = run.data.metrics
     tests = {k: v for k, v in metrics.items() if k.startswith("test_")}
     children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'")

@@ -93,6 +93,18 @@ def compile_model(model, head: Head, config: FitOptions) -> None:
 
 # ReduceLROnPlateau halves the rate: Keras's default (a tenth) stalls small tables at once.
 LR_FACTOR = 0.5
+# Keras's defaults (no floor, no cooldown) let a stalled fit halve the rate every few epochs
+# towards 0: 48 cuts in 100 epochs took it to 1e-17 and training froze. Six halvings at most
+# (the floor is an exact power of two below the start, so every cut is a halving) keep
+# steps large enough to move. After a cut, a cooldown of `patience` epochs lets the new
+# rate settle before it is judged (Keras counts the cooldown's last epoch towards patience:
+# each rate trains at least 2 x patience - 1 epochs), so the six cuts are spread out.
+LR_HALVINGS = 6
+
+
+def lr_floor(learning_rate: float) -> float:
+    """The lowest rate ReduceLROnPlateau may set: six halvings below the start."""
+    return learning_rate * LR_FACTOR**LR_HALVINGS
 
 
 def standard_callbacks(
@@ -122,7 +134,11 @@ def standard_callbacks(
     if config.reduce_lr_patience > 0:
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
-                monitor=monitor, patience=config.reduce_lr_patience, factor=LR_FACTOR
+                monitor=monitor,
+                patience=config.reduce_lr_patience,
+                factor=LR_FACTOR,
+                cooldown=config.reduce_lr_patience,
+                min_lr=lr_floor(config.learning_rate),
             )
         )
     if checkpoint is not None:
@@ -143,7 +159,8 @@ def active_callbacks(callbacks: list, save_seconds: float) -> str:
             case keras.callbacks.ReduceLROnPlateau():
                 return (
                     f"ReduceLROnPlateau({callback.monitor}, patience {callback.patience}, "
-                    f"factor {callback.factor:g})"
+                    f"factor {callback.factor:g}, cooldown {callback.cooldown}, "
+                    f"floor {callback.min_lr:.3g})"
                 )
             case keras.callbacks.ModelCheckpoint():
                 return f"ModelCheckpoint({callback.monitor}, best epoch)"

@@ -48,6 +48,16 @@ def test_optimizers_train_one_child_per_optimizer_and_rate(lesson_env, tracking,
     assert {"plots/curves.png", "plots/comparison.png"} <= set(
         artifact_paths(tracking, parent.info.run_id, "plots")
     )
+    # Lessons 68-70's verdict: which optimizer and rate won, and which lost.
+    ranked = sorted(by_variant, key=by_variant.get, reverse=True)
+    won, lost = ranked[0], ranked[-1]
+    verdict = parent.data.tags["verdict"]
+    assert verdict.startswith(
+        f"{won} won (test_accuracy {by_variant[won]:.4g}); {lost} lost ({by_variant[lost]:.4g}); "
+    )
+    assert parent.data.metrics["winner_test_accuracy"] == by_variant[won]
+    assert parent.data.metrics["winner_learning_rate"] == float(won.split("lr=")[1])
+    assert parent.data.tags["mlflow.note.content"].endswith(f". {verdict}")
 
 
 def test_unknown_optimizer_stops_before_training(lesson_env, tracking, tmp_path):

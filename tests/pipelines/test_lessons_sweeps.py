@@ -3,6 +3,7 @@ value under one parent, which logs the comparison table, chart and curves."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -93,6 +94,44 @@ def test_a_depth_sweep_trains_a_child_per_depth(lesson_env, tracking, tmp_path):
     rmse = best.data.metrics["test_rmse"]
     assert lines[at + 3].startswith("times: fit_seconds, seconds_per_epoch and ")
     assert lines[at + 4] == f"best: {best.info.run_name} (lowest test_rmse, {rmse:.4g})"
+    # Lesson 09's verdict: the depth whose R² is best, and how far the deepest is below it.
+    r2 = {int(k.data.params["layers"]): k.data.metrics["test_r2"] for k in kids}
+    top = max(r2, key=r2.get)
+    assert metrics["best_layers"] == top
+    assert metrics["deepest_shortfall"] == pytest.approx(r2[top] - r2[3])
+    verdict = parent.data.tags["verdict"]
+    assert verdict.startswith(f"test_r2: layers=1 {r2[1]:.3g}, layers=3 {r2[3]:.3g}; ")
+    assert f"best at layers={top}" in verdict
+    assert parent.data.tags["mlflow.note.content"].endswith(f". {verdict}")
+    assert f"verdict: {verdict}" in lines
+
+
+def test_a_depth_sweep_over_seeds_reports_each_depths_mean_and_spread(
+    lesson_env, tracking, tmp_path
+):
+    """Lesson 09 over two seeds: the verdict gives each depth's mean R² and its spread."""
+    params = TINY | {"layers": "1,2", "seed": "1,2", "epochs": 1}
+    result = in_process("dnn_regression", params, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    parent, kids = sweep_runs(tracking, "dnn_regression")
+    assert [k.info.run_name for k in kids] == [
+        *("layers=1 seed=1", "layers=1 seed=2", "layers=2 seed=1", "layers=2 seed=2")
+    ]
+    scores = {}
+    for kid in kids:
+        scores.setdefault(int(kid.data.params["layers"]), []).append(kid.data.metrics["test_r2"])
+    means = {depth: np.mean(values) for depth, values in scores.items()}
+    sds = {depth: np.std(values, ddof=1) for depth, values in scores.items()}
+    metrics, verdict = parent.data.metrics, parent.data.tags["verdict"]
+    for depth in (1, 2):
+        assert metrics[f"test_r2_mean_layers_{depth}"] == pytest.approx(means[depth])
+        assert metrics[f"test_r2_sd_layers_{depth}"] == pytest.approx(sds[depth])
+    assert verdict.startswith(
+        f"test_r2 (mean ± sd over 2 seeds): layers=1 {means[1]:.3g} ± {sds[1]:.2g}, "
+        f"layers=2 {means[2]:.3g} ± {sds[2]:.2g}; best at layers={max(means, key=means.get)}"
+    )
+    assert parent.data.tags["mlflow.note.content"].endswith(f". {verdict}")
 
 
 def test_two_lists_train_every_combination(lesson_env, tracking, tmp_path):
@@ -121,6 +160,16 @@ def test_two_lists_train_every_combination(lesson_env, tracking, tmp_path):
     assert parent.data.metrics[key] == by_run[3]
     for kid in kids:  # a table's class, as any classification run: its confusion matrix
         assert "plots/confusion_matrix.png" in artifact_paths(tracking, kid.info.run_id, "plots")
+    # Lesson 73's verdict: what BatchNormalization changed at each rate.
+    for rate, off, on in (("0.001", 0, 2), ("0.05", 1, 3)):
+        change = by_run[on] - by_run[off]
+        assert parent.data.metrics[f"batch_norm_effect_learning_rate_{rate}"] == pytest.approx(
+            change
+        )
+        assert (
+            f"at learning_rate={rate}: test_accuracy {by_run[off]:.3g} → {by_run[on]:.3g} "
+            f"({change:+.3g}), kept epoch "
+        ) in parent.data.tags["verdict"]
 
 
 def test_a_sweep_over_data_sets_scores_each_on_its_own(lesson_env, tracking, tmp_path):

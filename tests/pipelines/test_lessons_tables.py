@@ -168,6 +168,24 @@ def test_overfitting_compares_plain_and_regularized_children(lesson_env, trackin
     assert table["parameters"].nunique() == 1  # the same model, only regularized
     plots = artifact_paths(tracking, parent.info.run_id, "plots")
     assert {"plots/overfitting.png", "plots/gaps.png"} <= set(plots)
+    # The verdict: how far each variant's val_loss rose from its best epoch while its
+    # training loss fell, read from the child's own curves.
+    verdict = parent.data.tags["verdict"]
+    for child in (plain, regularized):
+        name, curves = child.data.tags["variant"], {}
+        for key in ("loss", "val_loss"):
+            curves[key] = [m.value for m in tracking.get_metric_history(child.info.run_id, key)]
+        best = int(np.argmin(curves["val_loss"]))
+        rise = curves["val_loss"][-1] - curves["val_loss"][best]
+        fall = curves["loss"][best] - curves["loss"][-1]
+        assert parent.data.metrics[f"best_val_epoch_{name}"] == best + 1
+        assert parent.data.metrics[f"val_loss_rise_{name}"] == pytest.approx(rise, abs=1e-6)
+        assert parent.data.metrics[f"loss_fall_{name}"] == pytest.approx(fall, abs=1e-6)
+        moved = f"fell {fall:.3g}" if fall >= 0 else f"rose {-fall:.3g}"
+        assert (
+            f"{name}: val_loss rose {rise:.3g} from its best epoch {best + 1} while loss {moved}"
+        ) in verdict
+    assert parent.data.tags["mlflow.note.content"].endswith(f". {verdict}")
 
 
 def test_overfitting_needs_something_to_regularize_with(lesson_env, tracking, tmp_path):
@@ -297,6 +315,20 @@ def test_compare_models_trains_each_family_as_a_child(lesson_env, tracking, tmp_
     )
     plots = artifact_paths(tracking, parent.info.run_id, "plots")
     assert {"plots/comparison.png", "plots/curves.png"} <= set(plots)
+    # ... and its verdict: the ratios against the lesson's band, in words and as metrics.
+    score_ratio = conv1d["test_accuracy"] / lstm["test_accuracy"]
+    assert parent.data.metrics["conv1d_over_lstm_score"] == pytest.approx(score_ratio)
+    time_ratio = parent.data.metrics["conv1d_over_lstm_seconds"]  # from seconds to the ms
+    assert time_ratio == pytest.approx(conv1d["fit_seconds"] / lstm["fit_seconds"], rel=1e-3)
+    holds = 0.9 <= score_ratio <= 1.1 and time_ratio < 1
+    assert parent.data.metrics["conv1d_claim_holds"] == float(holds)
+    verdict = parent.data.tags["verdict"]
+    assert (
+        f"conv1d scores {score_ratio:.3f} of the lstm's test_accuracy (band 0.9-1.1) in "
+        f"{time_ratio:.2f} of its fit time (one timing each): lesson 60's claim "
+        f"{'holds' if holds else 'does not hold'}"
+    ) in verdict
+    assert parent.data.tags["mlflow.note.content"].endswith(f". {verdict}")
 
 
 def test_compare_models_refuses_an_unknown_family_before_training(lesson_env, tracking, tmp_path):

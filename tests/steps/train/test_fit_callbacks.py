@@ -4,6 +4,8 @@ epoch."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -32,7 +34,7 @@ def test_every_callback_is_on_by_default_and_does_its_work(lesson_env, tracking,
     tags, metrics = run.data.tags, run.data.metrics
     for active in (
         "EarlyStopping(val_loss, patience 4, best)",
-        "ReduceLROnPlateau(val_loss, patience 1, factor 0.5)",
+        "ReduceLROnPlateau(val_loss, patience 1, factor 0.5, cooldown 1, floor 0.00469)",
         "ModelCheckpoint(val_loss, best epoch)",
         "TensorBoard",
         "BackupAndRestore(every 5 s and after the last epoch)",
@@ -83,6 +85,29 @@ def test_each_callback_switches_off(off, callback, lesson_env, tracking, tmp_pat
         assert metrics["lr_reductions"] == 0
     else:
         assert not [path for path in artifacts if path.startswith("checkpoints/")]
+
+
+def test_the_learning_rate_stops_at_its_floor_and_waits_between_cuts(
+    lesson_env, tracking, tmp_path
+):
+    """Without EarlyStopping, a stalled fit would halve the rate every epoch towards 0 and
+    freeze: the rate stops at 1/64 of its start (six halvings), and after each cut a cooldown
+    of `reduce_lr_patience` epochs lets the new rate settle before it is judged."""
+    params = STALLING | {"patience": 0, "reduce_lr_patience": 2, "epochs": 30}
+    done = in_process("tabular", params, lesson_env, tmp_path)
+    run = finished_run(done, tracking, "tabular")
+    assert (
+        "ReduceLROnPlateau(val_loss, patience 2, factor 0.5, cooldown 2, floor 0.00469)"
+        in (run.data.tags["callbacks"])
+    )
+    history = rates(tracking, run)
+    assert len(history) == 30
+    cuts = [i for i in range(1, len(history)) if history[i] < history[i - 1]]
+    assert len(cuts) == run.data.metrics["lr_reductions"] == 6, history
+    assert min(history) == pytest.approx(0.3 / 64) == history[-1]
+    # Keras counts the cooldown's last epoch towards patience: each rate trains at least
+    # cooldown + patience - 1 = 3 epochs
+    assert all(later - earlier >= 3 for earlier, later in itertools.pairwise(cuts))
 
 
 # ------------------------------------------------------------------ saving every few seconds
