@@ -5,9 +5,10 @@ Only the training rows take part: for each seed, `steps.data.prepare.split` hold
 fitted as the pipeline fits: a `Dataset` of the fold's training part with the held-out fold
 as its test split goes through `steps.data.prepare.prepare` (scaler fitted on the fold's
 training rows, a validation share cut from them, stratified), `steps.model.build.build`,
-`steps.train.fit.compile_model`, then `model.fit` with the pipeline's per-epoch seeding,
-EarlyStopping on val_loss (best weights restored) and ReduceLROnPlateau (factor 0.5) where
-the candidate turns it on. The held-out fold is scored with `steps.train.evaluate.test_metrics`.
+`steps.train.fit.compile_model`, then `model.fit` with the pipeline's own callbacks
+(`steps.train.fit.standard_callbacks`: per-epoch seeding, EarlyStopping on val_loss with the
+best weights restored, ReduceLROnPlateau with its floor and cooldown where the candidate
+turns it on). The held-out fold is scored with `steps.train.evaluate.test_metrics`.
 
 `tables`: one set of defaults for every table (iris, wine, breast_cancer: accuracy;
 diabetes: R2), the dnn family. `cnn`: the cnn family on digits' images (accuracy); digits is
@@ -141,7 +142,7 @@ def fit_fold(entry: str, settings: dict, data, x, y, train, held, seed: int) -> 
     from steps.data.dataset import Dataset
     from steps.data.prepare import prepare
     from steps.model import build
-    from steps.train import evaluate, fit, reseed
+    from steps.train import evaluate, fit
 
     params = params_for(entry, **settings, seed=seed, verbose=0)
     recipe = params.recipe()
@@ -163,19 +164,8 @@ def fit_fold(entry: str, settings: dict, data, x, y, train, held, seed: int) -> 
     head = build.head_for(prepared)
     fit.compile_model(model, head, recipe.fit)
     options = recipe.fit
-    callbacks = [
-        reseed.epoch_seeds(seed),
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=options.patience, restore_best_weights=True
-        ),
-    ]
-    if options.reduce_lr_patience > 0:
-        callbacks.append(
-            keras.callbacks.ReduceLROnPlateau(
-                monitor="val_loss", factor=0.5, patience=options.reduce_lr_patience
-            )
-        )
+    # The pipelines' own callbacks, so the defaults are chosen under the schedule they get.
+    callbacks = fit.standard_callbacks(options, monitor="val_loss", log_dir=None, checkpoint=None)
     split = prepared.data
     history = model.fit(
         split.x_train,
