@@ -60,9 +60,10 @@ def load_dataset(
 
 
 def report_table(tracker: Tracker, dataset: Dataset) -> None:
-    """What reading a table found, on the terminal and the run: its encoding and separator
-    (tags), the columns left out and why (tag `left_out_columns`), rows dropped, and per
-    column the missing values and what replaced them (`profile/missing.csv`)."""
+    """What reading a table found, on the terminal and the run: its encoding, separator and
+    decimal mark (tags), the columns left out and why (tag `left_out_columns`), rows
+    dropped, and per column the missing values and what replaced them
+    (`profile/missing.csv`)."""
     import pandas as pd
 
     from steps.data.table_front import Front
@@ -72,6 +73,7 @@ def report_table(tracker: Tracker, dataset: Dataset) -> None:
     tracker.set_tags(
         encoding=report["encoding"],
         separator={"\t": "tab"}.get(report["sep"], report["sep"]),
+        decimal_mark=report.get("decimal", "."),
         left_out_columns=",".join(left_out),
     )
     for name, why in left_out.items():

@@ -12,7 +12,7 @@ This file travels inside every logged table model (its `code/` folder, beside
 `quiet_pyfunc.py`) and is imported there as `raw_rows`: it imports nothing from this project.
 `spec` is a plain dict, stored as JSON beside the fitted transformer:
 {"numbers": [...], "booleans": [...], "dates": {name: format}, "categories": [...],
-"missing": "impute" | "drop" | "refuse"}.
+"missing": "impute" | "drop" | "refuse", "decimal": "." | ","}.
 """
 
 from __future__ import annotations
@@ -53,11 +53,16 @@ def as_dates(values: pd.Series, fmt: str) -> pd.Series:
         return pd.to_datetime(values.astype("string").str.strip(), format=fmt, errors="coerce")
 
 
-def as_numbers(values: pd.Series) -> pd.Series:
-    """Numbers (true/false as 1/0); text such as "1,234" read as 1234; anything else NaN."""
+def as_numbers(values: pd.Series, decimal: str = ".") -> pd.Series:
+    """Numbers (true/false as 1/0); text such as "1,234" read as 1234 (with a decimal comma,
+    "1.234,5" as 1234.5); anything else NaN."""
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
-    text = values.astype("string").str.strip().str.replace(",", "", regex=False)
+    text = values.astype("string").str.strip()
+    if decimal == ",":
+        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        text = text.str.replace(",", "", regex=False)
     words = text.str.lower().map({"true": "1", "false": "0"})
     return pd.to_numeric(words.fillna(text), errors="coerce").astype("float64")
 
@@ -85,7 +90,11 @@ def features(spec: dict, rows: pd.DataFrame) -> pd.DataFrame:
             f"the rows lack the column(s) {', '.join(map(repr, absent))}; the model takes "
             f"{', '.join(wanted)}"
         )
-    parts = [as_numbers(rows[name]).rename(name) for name in (*spec["numbers"], *spec["booleans"])]
+    decimal = spec.get("decimal", ".")
+    parts = [
+        as_numbers(rows[name], decimal).rename(name)
+        for name in (*spec["numbers"], *spec["booleans"])
+    ]
     parts += [calendar(as_dates(rows[name], fmt), name) for name, fmt in spec["dates"].items()]
     parts += [as_text(rows[name]).rename(name) for name in spec["categories"]]
     if not parts:

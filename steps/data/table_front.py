@@ -72,7 +72,9 @@ class Front:
         return joblib.load(io.BytesIO(np.asarray(array).tobytes()))
 
 
-def spec_of(columns: Columns, missing: str, written_as_text: tuple[str, ...] = ()) -> dict:
+def spec_of(
+    columns: Columns, missing: str, written_as_text: tuple[str, ...] = (), decimal: str = "."
+) -> dict:
     return {
         "numbers": list(columns.numbers),
         "booleans": list(columns.booleans),
@@ -80,6 +82,7 @@ def spec_of(columns: Columns, missing: str, written_as_text: tuple[str, ...] = (
         "categories": list(columns.categories),
         "missing": missing,
         "written_as_text": [name for name in written_as_text if name in columns.numbers],
+        "decimal": decimal,
     }
 
 
@@ -178,5 +181,13 @@ def example_rows(front: Front, rows: pd.DataFrame) -> pd.DataFrame:
         present = out[name].notna()
         out[name] = out[name].astype(object).where(present, None)
         if name in text_numbers:
-            out.loc[present, name] = out.loc[present, name].map(lambda v: f"{v:,.15g}")
+            out.loc[present, name] = out.loc[present, name].map(
+                lambda v: written(v, spec.get("decimal", "."))
+            )
     return out
+
+
+def written(number: float, decimal: str) -> str:
+    """A number as the file writes it: "1,234.5", or with a decimal comma "1.234,5"."""
+    text = f"{number:,.15g}"
+    return text.translate(str.maketrans(",.", ".,")) if decimal == "," else text

@@ -2,7 +2,8 @@
 
 A CSV saved by a spreadsheet may be UTF-8 (with or without a byte-order mark), a legacy code
 page (cp949 for Korean, Latin-1 for western Europe), separated by `,`, `;` or tabs, with
-numbers written with thousands separators ("1,234") and dates as text. `read_table` finds
+numbers written with thousands separators ("1,234"), or with a decimal comma ("70,5") where
+`;`, tabs or `|` separate the fields, and dates as text. `read_table` finds
 the encoding and separator (or takes them from `-P encoding=` and `-P sep=`) and reads such
 numbers as numbers; `column_kinds` says which columns are numbers, true/false values, dates
 (and in which format) or categories, and which are left out: named by `-P drop_columns=`, or
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from steps.data import raw_rows
 from steps.data.options import SEPARATOR_WORDS
 from steps.errors import UserError
 
@@ -31,6 +33,11 @@ CANDIDATE_SEPARATORS = (",", ";", "\t", "|")
 # floor) names or describes each row (an id, a name, free text): it is not a category.
 TEXT_DISTINCT_SHARE, TEXT_DISTINCT_FLOOR = 0.5, 20
 THOUSANDS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$|^[-+]?\d+(\.\d+)?$")
+# Where the fields are not separated by commas, a spreadsheet of a decimal-comma locale
+# writes "1.234,5": points group thousands and the comma marks the decimals.
+DECIMAL_COMMA = re.compile(r"^[-+]?\d{1,3}(\.\d{3})*(,\d+)?$|^[-+]?\d+(,\d+)?$")
+# "1,200" reads either way; "70,5", "0,1250" or "1.234,5" only with a decimal comma.
+ONLY_DECIMAL_COMMA = re.compile(r",(?:\d{1,2}|\d{4,})$|\.\d{3},")
 DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2})?)?$")
 # Date formats tried in order; the first that reads every value of a column is its format.
 DATE_FORMATS = ("ISO8601", "%d.%m.%Y", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%Y.%m.%d")
@@ -46,6 +53,7 @@ class ReadTable:
     sep: str
     # Number columns pandas alone reads as text ("1,234"): a model takes them as text too.
     written_as_text: tuple[str, ...] = ()
+    decimal: str = "."  # "," where the file writes "70,5"
 
 
 @dataclass(frozen=True)
@@ -121,21 +129,36 @@ def read_table(path: Path, *, sep: str = "", encoding: str = "") -> ReadTable:
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise UserError(f"cannot read {path} as CSV: {exc}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    numbers = numbers_with_thousands(frame)
+    decimal = "," if sep != "," and writes_decimal_commas(frame) else "."
+    numbers = numbers_written_as_text(frame, decimal)
     converted = tuple(c for c in frame.columns if numbers[c].dtype != frame[c].dtype)
-    return ReadTable(numbers, used, sep, converted)
+    return ReadTable(numbers, used, sep, converted, decimal)
 
 
-def numbers_with_thousands(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns whose every value is a number, some written as "1,234", as numbers."""
+def writes_decimal_commas(frame: pd.DataFrame) -> bool:
+    """Some text column holds only numbers, one of them written as only a decimal comma
+    writes it ("70,5", "1.234,5"); "1,200" alone stays a thousands separator."""
+    for column in frame.columns:
+        if is_text_column(frame[column]):
+            present = frame[column].dropna().astype(str).str.strip()
+            numbers = present.str.fullmatch(DECIMAL_COMMA)
+            if len(present) and numbers.all() and present.str.contains(ONLY_DECIMAL_COMMA).any():
+                return True
+    return False
+
+
+def numbers_written_as_text(frame: pd.DataFrame, decimal: str = ".") -> pd.DataFrame:
+    """Text columns whose every value is a number, some written as "1,234" (or, with a
+    decimal comma, "1.234,5"), as numbers."""
+    pattern = DECIMAL_COMMA if decimal == "," else THOUSANDS
     frame = frame.copy()
     for column in frame.columns:
         values = frame[column]
         if not is_text_column(values):
             continue
         present = values.dropna().astype(str).str.strip()
-        if len(present) and present.str.fullmatch(THOUSANDS).all():
-            frame[column] = pd.to_numeric(values.astype(str).str.replace(",", ""), errors="coerce")
+        if len(present) and present.str.fullmatch(pattern).all():
+            frame[column] = raw_rows.as_numbers(values, decimal)
     return frame
 
 

@@ -133,13 +133,14 @@ def table_dataset(path: Path, target: str, options: TableOptions, series: bool =
     names: tuple[str, ...] = ()
     if task == "classification":
         y, names = encode_classes(y)
-    spec = spec_of(columns, options.missing, read.written_as_text)
+    spec = spec_of(columns, options.missing, read.written_as_text, read.decimal)
     rows = table.drop(columns=[target])
     fitting = np.arange(len(y)) if series else training_rows(y, task, options)
     fitted = fit_transformer(spec, rows.iloc[fitting])
     report = {
         "encoding": read.encoding,
         "sep": read.sep,
+        "decimal": read.decimal,
         "left_out": columns.left_out,
         "without_target": without_target,
         "dropped_rows": len(raw) - without_target - len(table),

@@ -161,3 +161,32 @@ def test_a_tables_flags_are_not_standardized_its_numbers_are(tmp_path):
     np.testing.assert_allclose(
         prepared.front.encode(prepared.raw_test), prepared.data.x_test, rtol=1e-6
     )
+
+
+def test_decimal_commas_where_semicolons_separate_the_fields(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes("Stadt;Fläche;Preis\nKöln;70,5;1.234,5\nBonn;;980\n".encode("latin-1"))
+    read = read_table(path)
+    assert (read.sep, read.decimal) == (";", ",")
+    assert read.frame["Fläche"].tolist()[0] == 70.5
+    assert np.isnan(read.frame["Fläche"].tolist()[1])
+    assert read.frame["Preis"].tolist() == [1234.5, 980.0]
+    assert set(read.written_as_text) == {"Fläche", "Preis"}
+
+
+def test_a_model_of_a_decimal_comma_file_scores_its_rows_as_written(tmp_path):
+    rows = 40
+    lines = ["Fläche;Stadt;teuer"] + [
+        f"{50 + i},{i % 10};{('Köln', 'Bonn')[i % 2]};{'ja' if i > 20 else 'nein'}"
+        for i in range(rows)
+    ]
+    path = tmp_path / "t.csv"
+    path.write_bytes("\n".join(lines).encode("latin-1"))
+    data = table_dataset(path, "teuer", DEFAULTS)
+    front = Front.from_array(data.front)
+    assert front.spec["decimal"] == ","
+    assert front.report["decimal"] == ","
+    written = pd.DataFrame({"Fläche": ["70,5", None], "Stadt": ["Köln", "Bonn"]})
+    read = pd.DataFrame({"Fläche": [70.5, np.nan], "Stadt": ["Köln", "Bonn"]})
+    np.testing.assert_array_equal(front.encode(written), front.encode(read))
+    assert front.encode(written)[0, 0] == pytest.approx(70.5)
