@@ -1,0 +1,66 @@
+"""One run after another in the same process (a notebook, a test, a script): what a run
+leaves behind in the process is put back, so the next run starts as in a new process.
+
+MLflow's `set_experiment` writes MLFLOW_EXPERIMENT_ID into the environment (for child
+processes), and the next run would read it as the user's choice of experiment; `mlflow run`
+hands a run over in MLFLOW_RUN_ID. Keras keeps its layer names, graph and compiled functions
+until `clear_session`; TensorFlow counts the tracings of every model's train step as one
+function's (they share their code), and from the third model on warns about "retracing";
+JAX keeps every compiled program. The dtype policy is set by each run itself
+(`backends.set_precision`), and the backend cannot change once Keras is loaded
+(`backends.choose` says so in one line).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+
+# The variables MLflow reads as "use this experiment / this run" and writes itself.
+RUN_VARIABLES = ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")
+
+
+@contextlib.contextmanager
+def one_run() -> Iterator[None]:
+    """Around one run: a fresh Keras session first, the MLflow variables as they were after."""
+    saved = {name: os.environ.get(name) for name in RUN_VARIABLES}
+    fresh_session()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def fresh_session() -> None:
+    """Keras's global state gone (layer names, graph, the last model's memory), TensorFlow's
+    tracing counts as in a new process, JAX's compiled programs dropped."""
+    if "keras" not in sys.modules:  # nothing ran yet in this process
+        return
+    import keras
+
+    keras.backend.clear_session()
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        forget_tracing_counts()
+    elif backend == "jax":
+        import jax
+
+        jax.clear_caches()
+
+
+def forget_tracing_counts() -> None:
+    """TensorFlow keys its "frequent retracing" counts by a function's code, so the train
+    steps of successive models (one code, a new function each) add up across runs: a new
+    run's first trace is no retrace. Its counters start empty, as in a new process."""
+    from tensorflow.python.eager.polymorphic_function import polymorphic_function
+
+    manager = getattr(polymorphic_function, "_frequent_tracing_detector_manager", None)
+    detectors = getattr(manager, "_detectors", None)
+    if detectors is not None:
+        detectors.clear()
