@@ -207,9 +207,17 @@ def prepared(run, experiment_description: str) -> Path:
 def run_link(tracking_uri: str, experiment_id: str, run_id: str, port: str = "") -> str:
     """The line pointing at the run's page: on the tracking server itself for an http(s)
     URI, else where `make ui` serves the local store (its PORT), with how to start it."""
-    page = f"#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+    url = run_url(tracking_uri, experiment_id, run_id, port)
     if urlparse(tracking_uri).scheme in ("http", "https"):
-        return f"MLflow run: {redacted(tracking_uri.rstrip('/'))}/{page}"
+        return f"MLflow run: {url}"
     port = port or UI_PORT
     command = "make ui" if port == UI_PORT else f"make ui PORT={port}"
-    return f"MLflow run: http://127.0.0.1:{port}/{page} (start the UI with `{command}`)"
+    return f"MLflow run: {url} (start the UI with `{command}`)"
+
+
+def run_url(tracking_uri: str, experiment_id: str, run_id: str, port: str = "") -> str:
+    """The run's page in MLflow's UI, on its runs table's side (`workflowType`)."""
+    page = f"#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+    if urlparse(tracking_uri).scheme in ("http", "https"):
+        return f"{redacted(tracking_uri.rstrip('/'))}/{page}"
+    return f"http://127.0.0.1:{port or UI_PORT}/{page}"
