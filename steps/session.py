@@ -18,23 +18,22 @@ import os
 import sys
 from collections.abc import Iterator
 
-# The variables MLflow reads as "use this experiment / this run" and writes itself.
-RUN_VARIABLES = ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")
-
 
 @contextlib.contextmanager
 def one_run() -> Iterator[None]:
-    """Around one run: a fresh Keras session first, the MLflow variables as they were after."""
-    saved = {name: os.environ.get(name) for name in RUN_VARIABLES}
+    """Around one run: a fresh Keras session first; after it, MLFLOW_EXPERIMENT_ID as it was
+    and no MLFLOW_RUN_ID (the run it handed over, to this run or to `mlflow run`'s, has
+    ended: the next run must not take it up again)."""
+    saved = os.environ.get("MLFLOW_EXPERIMENT_ID")
     fresh_session()
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        os.environ.pop("MLFLOW_RUN_ID", None)
+        if saved is None:
+            os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+        else:
+            os.environ["MLFLOW_EXPERIMENT_ID"] = saved
 
 
 def fresh_session() -> None:
