@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -27,10 +26,6 @@ from steps.track.param_text import param_text
 
 if TYPE_CHECKING:
     from steps.track.result import Result
-
-# Keras's progress in a notebook: one line per epoch (verbose=1 redraws a bar a notebook
-# cannot rewrite, and keeps every redraw).
-NOTEBOOK_VERBOSE = 2
 
 
 class LessonError(UserError):
@@ -47,8 +42,8 @@ def run(entry_point: str, /, **params: object) -> Result:
     """Train `entry_point` with `params` (the command line's names) and return its run.
 
     A parameter given as a list (or a comma string) sweeps it: one child run per value, in
-    `result.children`. In a notebook, Keras reports one line per epoch unless `verbose` says
-    otherwise."""
+    `result.children`. Keras reports one line per epoch (`verbose=2`, the default), which a
+    notebook shows as it comes."""
     from pipelines import cli
     from pipelines.entry_points import ENTRY_POINTS
 
@@ -57,8 +52,6 @@ def run(entry_point: str, /, **params: object) -> Result:
         if name not in entry.takes:
             said = entry.instead.get(name, f"{entry_point} takes no parameter {name!r}")
             raise LessonError(f"{said} (see `python -m pipelines {entry_point} --help`)")
-    if entry and "verbose" not in params and "verbose" in entry.takes and in_notebook():
-        params["verbose"] = NOTEBOOK_VERBOSE
     argv = [entry_point]
     for name, value in params.items():
         argv += [f"--{name}", param_text(value)]
@@ -75,13 +68,6 @@ def run(entry_point: str, /, **params: object) -> Result:
     from steps.track.result import Result
 
     return Result.of(run_id)
-
-
-def in_notebook() -> bool:
-    """Whether this process is a Jupyter kernel (IPython's shell for notebooks)."""
-    shell = sys.modules.get("IPython")
-    shell = shell and shell.get_ipython()
-    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 @contextlib.contextmanager
