@@ -40,9 +40,11 @@ SWEEP = ("dnn_regression", {"dataset": "diabetes", "layers": [1, 2], "seed": 6})
 
 
 def tiny(entry_point: str, params: dict) -> dict:
+    """TINY, one epoch: TensorFlow's count of traced train steps reaches its warning sooner
+    (5 of the last 10 calls) with fewer calls per model."""
     from helpers.runs import tiny as tiny_for
 
-    return tiny_for(entry_point) | params
+    return tiny_for(entry_point) | {"epochs": 1} | params
 
 
 @pytest.fixture
@@ -74,7 +76,7 @@ def test_five_lessons_and_a_sweep_in_one_process_each_in_its_own_experiment(
         if run is not None:  # a lesson: the run handed back is the experiment's only run
             assert run.info.run_id == result.run_id
             assert run.data.params["seed"] == str(params["seed"])
-            assert run.data.params["epochs"] == str(TINY["epochs"])
+            assert run.data.params["epochs"] == "1"
             assert run.info.status == "FINISHED"
     assert "MLFLOW_EXPERIMENT_ID" not in os.environ and "MLFLOW_RUN_ID" not in os.environ
 
@@ -99,8 +101,8 @@ def test_five_lessons_and_a_sweep_in_one_process_each_in_its_own_experiment(
     tabular = results[1]
     assert set(tabular.test_metrics) == {"test_accuracy", "test_loss"}
     assert "baseline_linear_accuracy" in tabular.baselines
-    assert 1 <= tabular.best_epoch <= TINY["epochs"]
-    assert list(tabular.history.index) == [1, 2]
+    assert tabular.best_epoch == 1
+    assert list(tabular.history.index) == [1]
     assert {"loss", "val_loss", "accuracy", "learning_rate"} <= set(tabular.history.columns)
     assert tabular.history["loss"].tolist() == [
         m.value for m in tracking.get_metric_history(tabular.run_id, "loss")
