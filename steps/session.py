@@ -5,10 +5,10 @@ MLflow's `set_experiment` writes MLFLOW_EXPERIMENT_ID into the environment (for 
 processes), and the next run would read it as the user's choice of experiment; `mlflow run`
 hands a run over in MLFLOW_RUN_ID. Keras keeps its layer names, graph and compiled functions
 until `clear_session`; TensorFlow counts the tracings of every model's train step as one
-function's (they share their code), and from the third model on warns about "retracing";
-JAX keeps every compiled program. The dtype policy is set by each run itself
-(`backends.set_precision`), and the backend cannot change once Keras is loaded
-(`backends.choose` says so in one line).
+function's (they share their code), and warns about "retracing" once they add up (5 of
+the last 10 calls); JAX keeps every compiled program. The dtype policy is set by each run
+(`backends.set_precision`) and put back after it; the backend cannot change once Keras is
+loaded (`backends.choose` says so in one line).
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from collections.abc import Iterator
 
 @contextlib.contextmanager
 def one_run() -> Iterator[None]:
-    """Around one run: a fresh Keras session first; after it, MLFLOW_EXPERIMENT_ID as it was
-    and no MLFLOW_RUN_ID (the run it handed over, to this run or to `mlflow run`'s, has
-    ended: the next run must not take it up again)."""
+    """Around one run: a fresh Keras session first; after it, MLFLOW_EXPERIMENT_ID and the
+    dtype policy as they were, and no MLFLOW_RUN_ID (the run it handed over, to this run or
+    to `mlflow run`'s, has ended: the next run must not take it up again)."""
     saved = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    policy = dtype_policy()
     fresh_session()
     try:
         yield
@@ -34,6 +35,19 @@ def one_run() -> Iterator[None]:
             os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
         else:
             os.environ["MLFLOW_EXPERIMENT_ID"] = saved
+        if policy:  # the caller's own models are built as before (a run sets its own)
+            import keras
+
+            keras.mixed_precision.set_global_policy(policy)
+
+
+def dtype_policy() -> str:
+    """Keras's global dtype policy now ('' before Keras is loaded: its default then)."""
+    if "keras" not in sys.modules:
+        return ""
+    import keras
+
+    return keras.mixed_precision.global_policy().name
 
 
 def fresh_session() -> None:

@@ -183,13 +183,19 @@ def test_importing_the_package_loads_neither_keras_nor_mlflow():
 
 def test_a_run_handed_over_in_mlflow_run_id_is_used_once(tracking, monkeypatch):
     """As `mlflow run` hands its run over: the first lesson trains in it, the next in a run
-    of its own, not in the finished one."""
+    of its own, not in the finished one. The first's dtype policy stays with it."""
     experiment = tracking.create_experiment("dnn_basic")
     launched = tracking.create_run(experiment).info.run_id
     monkeypatch.setenv("MLFLOW_RUN_ID", launched)
-    first = pipelines.run("dnn_basic", epochs=1, units=8, verbose=0)
+    first = pipelines.run(
+        "dnn_basic", epochs=1, units=8, verbose=0, mixed_precision="mixed_bfloat16"
+    )
     assert first.run_id == launched and first.status == "FINISHED"
     assert "MLFLOW_RUN_ID" not in os.environ
+    import keras  # the caller's own models: in full precision, as before the run
+
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert first.params["mixed_precision"] == "mixed_bfloat16"
     second = pipelines.run("dnn_basic", epochs=1, units=8, verbose=0, seed=7)
     assert second.run_id != launched
     assert tracking.get_run(launched).data.params["seed"] == "42"
