@@ -52,9 +52,8 @@ def run(entry_point: str, /, **params: object) -> Result:
         if name not in entry.takes:
             said = entry.instead.get(name, f"{entry_point} takes no parameter {name!r}")
             raise LessonError(f"{said} (see `python -m pipelines {entry_point} --help`)")
-    argv = [entry_point]
-    for name, value in params.items():
-        argv += [f"--{name}", param_text(value)]
+    # `--name=value`: a value that starts with a dash is still the value
+    argv = [entry_point, *(f"--{name}={param_text(value)}" for name, value in params.items())]
     try:
         entry, checked, found = cli.parse(argv)
     except UserError as exc:

@@ -140,6 +140,7 @@ def test_an_experiment_chosen_by_the_caller_holds_every_run_and_stays_chosen(tra
     ("params", "message"),
     [
         ({"epochs": 0}, "bad value 0 for epochs: use 1 or more"),
+        ({"learning_rate": -1}, "bad value -1 for learning_rate: use a number above 0"),
         (
             {"epoch": 3},
             "tabular takes no parameter 'epoch' (see `python -m pipelines tabular --help`)",
