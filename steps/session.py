@@ -21,15 +21,18 @@ from collections.abc import Iterator
 
 @contextlib.contextmanager
 def one_run() -> Iterator[None]:
-    """Around one run: a fresh Keras session first; after it, MLFLOW_EXPERIMENT_ID and the
-    dtype policy as they were, and no MLFLOW_RUN_ID (the run it handed over, to this run or
-    to `mlflow run`'s, has ended: the next run must not take it up again)."""
+    """Around one run: a fresh Keras session first; after it, the caller's experiment
+    (MLFLOW_EXPERIMENT_ID, MLflow's active experiment) and dtype policy as they were, and no
+    MLFLOW_RUN_ID (the run it handed over, to this run or to `mlflow run`'s, has ended: the
+    next run must not take it up again)."""
     saved = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    chosen = active_experiment()
     policy = dtype_policy()
     fresh_session()
     try:
         yield
     finally:
+        set_active_experiment(chosen)
         os.environ.pop("MLFLOW_RUN_ID", None)
         if saved is None:
             os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
@@ -39,6 +42,23 @@ def one_run() -> Iterator[None]:
             import keras
 
             keras.mixed_precision.set_global_policy(policy)
+
+
+def active_experiment() -> str | None:
+    """The experiment MLflow's `start_run` uses when given none: the one `set_experiment`
+    last set in this process. MLflow keeps it in a module variable with no public way to
+    unset it, so the caller's own `mlflow.start_run()` after a lesson would land in the
+    lesson's experiment unless it is put back."""
+    from mlflow.tracking import fluent
+
+    return getattr(fluent, "_active_experiment_id", None)
+
+
+def set_active_experiment(experiment_id: str | None) -> None:
+    from mlflow.tracking import fluent
+
+    if hasattr(fluent, "_active_experiment_id"):
+        fluent._active_experiment_id = experiment_id
 
 
 def dtype_policy() -> str:

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 
+import mlflow
 import numpy as np
 import pytest
 
@@ -126,6 +127,9 @@ def test_the_command_line_entry_called_twice_files_each_run_under_its_own_experi
         assert cli.main([*argv, "--verbose", "0", "--units", "8"]) == 0
     assert only_run(tracking, "dnn_basic").info.run_name == "dnn_basic · linear"
     assert only_run(tracking, "tabular").info.run_name == "tabular dnn · iris"
+    with mlflow.start_run() as own:  # the caller's own run: where it would go without them
+        pass
+    assert own.info.experiment_id == "0"  # MLflow's Default experiment
 
 
 def test_an_experiment_chosen_by_the_caller_holds_every_run_and_stays_chosen(tracking, monkeypatch):
