@@ -71,19 +71,28 @@ def logged(entry: EntryPoint, params: Params) -> dict[str, str]:
     return {name: param_text(getattr(params, name)) for name in entry.takes}
 
 
-def run(entry: EntryPoint, params: Params, found: list[sweep.Variant] | None = None) -> None:
-    from steps import files, native_logs
+def run(entry: EntryPoint, params: Params, found: list[sweep.Variant] | None = None) -> str:
+    """Train the lesson in one MLflow run (a sweep: a parent and its children); its run id.
+    Runs one after another in one process start alike: nothing of a run is left to the next
+    (`steps.session`)."""
+    from steps import native_logs, session
+
+    native_logs.import_keras()
+    with session.one_run():
+        return run_lesson(entry, params, found)
+
+
+def run_lesson(entry: EntryPoint, params: Params, found: list[sweep.Variant] | None) -> str:
+    from steps import files
     from steps.track.run import tracked_run
     from steps.train import resume
 
-    native_logs.import_keras()
     pipeline = importlib.import_module(f"pipelines.{entry.pipeline}")
     backends.set_precision(params.mixed_precision)  # before any model is built
     params = params.but(backend=backends.current())  # what Keras really loaded
     values = logged(entry, params) | {"backend": params.backend}
     if found:
-        run_sweep(entry, params, values, found, pipeline)
-        return
+        return run_sweep(entry, params, values, found, pipeline)
     backups = resume.backups_of(entry.name, values)
     with contextlib.ExitStack() as held:
         previous = None
@@ -117,6 +126,7 @@ def run(entry: EntryPoint, params: Params, found: list[sweep.Variant] | None = N
                 raise
     if tracker.backup_dir:
         resume.forget(tracker.backup_dir)
+    return tracker.run_id
 
 
 def run_sweep(
@@ -125,7 +135,7 @@ def run_sweep(
     values: dict[str, str],
     found: list[sweep.Variant],
     pipeline,
-) -> None:
+) -> str:
     """One parent run, its parameters as given (the swept ones as lists), a child per variant."""
     from steps.track.run import tracked_run
 
@@ -145,6 +155,7 @@ def run_sweep(
         tracker.set_tags(sweep=", ".join(swept))
         sweep.run(pipeline, found, tracker)
         register(entry, params, tracker)
+    return tracker.run_id
 
 
 def register(entry: EntryPoint, params: Params, tracker) -> None:

@@ -94,9 +94,9 @@ def run(pipeline, found: list[Variant], tracker: Tracker) -> None:
     """Each variant as a child run of `tracker`'s run, then the comparison on the parent.
     A variant refused with a message (it diverged, a download is missing) ends FAILED with
     that message and the others still train; the sweep fails only if every one did."""
-    import keras
     import mlflow
 
+    from steps import session
     from steps.track import compare, outcomes
     from steps.track.failures import failure_tags
     from steps.track.summary import best_line
@@ -104,7 +104,7 @@ def run(pipeline, found: list[Variant], tracker: Tracker) -> None:
     client = mlflow.MlflowClient()
     rows, histories, errors, children = [], {}, [], []
     for variant in found:
-        keras.backend.clear_session()  # fresh layer names, and the last variant's memory back
+        session.fresh_session()  # fresh layer names, and the last variant's memory back
         print(f"--- {variant.name}")
         try:
             with tracker.child_run(variant.name, variant.changes) as child:

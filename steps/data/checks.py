@@ -84,6 +84,8 @@ def shape_problem(split: list[Part]) -> str:
                 return f"{name} is a single value, not an array with one row per sample"
         if len(part.x) != len(part.y):
             return f"{part.x_name} has {len(part.x)} rows but {part.y_name} has {len(part.y)}"
+        if len(part.x) == 0:
+            return f"{part.x_name} has no rows; a data set needs samples to learn from and test on"
     first = split[0]
     for part in split[1:]:
         for a, b, what in ((first.x_name, part.x_name, "x"), (first.y_name, part.y_name, "y")):

@@ -59,7 +59,6 @@ def open_run(entry_point: str, resume_run_id: str | None = None, name: str | Non
         else:
             mlflow.set_experiment(experiment or entry_point)
         run = mlflow.start_run(run_name=None if launched else name)
-    open_on_runs_table(run.info.experiment_id)
     return run
 
 
@@ -146,9 +145,7 @@ def tracked_run(
     import mlflow
 
     run = open_run(entry_point, resume_run_id, name)
-    if experiment_description:
-        describe_experiment(run.info.experiment_id, experiment_description)
-    folder = Path(tempfile.mkdtemp(prefix="tensorboard-"))
+    folder = prepared(run, experiment_description)
     texts = {k: param_text(v) for k, v in params.items()}
     tracker = Tracker(run.info.run_id, run.info.experiment_id, folder, params=texts)
     try:
@@ -185,12 +182,42 @@ def tracked_run(
         upload_tensorboard(tracker)
 
 
+def prepared(run, experiment_description: str) -> Path:
+    """The experiment tagged and described, and the run's TensorBoard folder. A failure here
+    ends the run just opened (FAILED, KILLED on Ctrl-C) with the reason, never RUNNING."""
+    try:
+        open_on_runs_table(run.info.experiment_id)
+        if experiment_description:
+            describe_experiment(run.info.experiment_id, experiment_description)
+        return Path(tempfile.mkdtemp(prefix="tensorboard-"))
+    except KeyboardInterrupt:
+        record_failure("interrupted while the run was being opened; run it again", "KILLED")
+        raise RunInterrupted from None
+    except OSError as exc:
+        message = storage_failure(exc, run.info.experiment_id)
+        record_failure(message or f"{type(exc).__name__}: {exc}", "FAILED")
+        if message:
+            raise StorageError(message) from None
+        raise
+    except Exception as exc:
+        record_failure(f"{type(exc).__name__}: {exc}", "FAILED")
+        raise
+
+
 def run_link(tracking_uri: str, experiment_id: str, run_id: str, port: str = "") -> str:
     """The line pointing at the run's page: on the tracking server itself for an http(s)
     URI, else where `make ui` serves the local store (its PORT), with how to start it."""
-    page = f"#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+    url = run_url(tracking_uri, experiment_id, run_id, port)
     if urlparse(tracking_uri).scheme in ("http", "https"):
-        return f"MLflow run: {redacted(tracking_uri.rstrip('/'))}/{page}"
+        return f"MLflow run: {url}"
     port = port or UI_PORT
     command = "make ui" if port == UI_PORT else f"make ui PORT={port}"
-    return f"MLflow run: http://127.0.0.1:{port}/{page} (start the UI with `{command}`)"
+    return f"MLflow run: {url} (start the UI with `{command}`)"
+
+
+def run_url(tracking_uri: str, experiment_id: str, run_id: str, port: str = "") -> str:
+    """The run's page in MLflow's UI, on its runs table's side (`workflowType`)."""
+    page = f"#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+    if urlparse(tracking_uri).scheme in ("http", "https"):
+        return f"{redacted(tracking_uri.rstrip('/'))}/{page}"
+    return f"http://127.0.0.1:{port or UI_PORT}/{page}"

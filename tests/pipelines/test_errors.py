@@ -6,6 +6,8 @@ the real `mlflow run`."""
 
 from __future__ import annotations
 
+import tempfile
+
 import numpy as np
 import pytest
 
@@ -99,3 +101,45 @@ def test_offline_download_names_the_file_keras_looks_for(lesson_env, tracking, t
     line = error_lines(result.stderr)[0]
     assert line.startswith("error: cannot download mnist from https://")
     assert "-P dataset=digits" in line
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"x": np.zeros((0, 4)), "y": np.zeros(0)}, "x has no rows; a data set needs samples"),
+        (
+            {
+                "x_train": np.zeros((0, 4)),
+                "y_train": np.zeros(0),
+                "x_test": np.ones((3, 4)),
+                "y_test": np.ones(3),
+            },
+            "x_train has no rows",
+        ),
+    ],
+)
+def test_npz_without_rows_fails_in_one_line(lesson_env, tracking, tmp_path, arrays, message):
+    path = tmp_path / "empty.npz"
+    np.savez(path, **arrays)
+    result = in_process("tabular", TINY | {"dataset": f"npz:{path}"}, lesson_env, tmp_path)
+    assert_clean_failure(result, tracking, "tabular", message)
+
+
+def test_the_file_system_root_as_image_folder_is_refused_at_once(lesson_env, tracking, tmp_path):
+    result = in_process("image_folder", TINY | {"dataset": "dir:/"}, lesson_env, tmp_path)
+    assert_clean_failure(
+        result, tracking, "image_folder", "/ is the file system's root, not a folder of class"
+    )
+
+
+def test_a_run_that_fails_while_opening_ends_failed_not_running(
+    lesson_env, tracking, tmp_path, monkeypatch
+):
+    """The run's TensorBoard folder cannot be made (a file stands where the temporary folder
+    should be): the run just opened ends FAILED with the reason, and the user reads one line."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(blocker))
+    result = in_process("tabular", TINY | {"dataset": "iris"}, lesson_env, tmp_path)
+    assert_clean_failure(result, tracking, "tabular", "a file stands where a folder is needed")
+    assert "point TMPDIR elsewhere" in result.stderr

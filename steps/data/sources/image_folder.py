@@ -55,6 +55,11 @@ def scan_image_folder(path: Path) -> ImageFolder:
             "images per class (an absolute path: mlflow run works in the project folder)"
         )
     root = root.resolve()
+    if root == Path(root.anchor):  # its sub-folders are the system's, and hold no classes
+        raise UserError(
+            f"{root} is the file system's root, not a folder of class sub-folders of images; "
+            "give dir:PATH, the folder that holds one sub-folder of images per class"
+        )
     entries = sorted(root.iterdir())
     classes = tuple(p.name for p in entries if p.is_dir() and not p.name.startswith("."))
     skipped = [(p.name, "not in a class sub-folder") for p in entries if p.is_file()]
