@@ -47,7 +47,7 @@ def load_model(uri: str):
 
 def score(model, source: Path, target: Path, chunk_size: int) -> int:
     """Write the predictions for every row of `source` to `target`; the rows scored."""
-    from tqdm import tqdm
+    from tqdm.auto import tqdm  # a notebook's widget bar in a kernel, else the terminal's
 
     from steps import files, scoring
     from steps.track.model_log import quiet_keras
