@@ -46,6 +46,7 @@ def calendar(dates: pd.Series, name: str) -> pd.DataFrame:
 
 
 def as_dates(values: pd.Series, fmt: str) -> pd.Series:
+    """A date column's values as datetimes (missing or unreadable: NaT)."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return values
     with warnings.catch_warnings():

@@ -180,15 +180,6 @@ def date_format(values: pd.Series) -> str | None:
     return None
 
 
-def parse_dates(values: pd.Series, fmt: str) -> pd.Series:
-    """A date column's values as datetimes (missing or unreadable: NaT)."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pd.to_datetime(values.astype("string").str.strip(), format=fmt, errors="coerce")
-
-
 def unknown_names(names: tuple[str, ...], frame: pd.DataFrame, parameter: str) -> None:
     missing = [name for name in names if name not in frame.columns]
     if missing:

@@ -4,10 +4,12 @@ stopping it with every process it started."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -87,3 +89,19 @@ def start(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> Serv
             start_new_session=True,  # its own process group, stopped as one
         )
     return Server(process, port, log)
+
+
+# What `make serve MODEL=...` runs, less the port (start() appends a free one).
+SERVE = [sys.executable, "-m", "tools.servers", "serve", "--model"]
+
+
+def post(url: str, body: bytes) -> tuple[int, dict]:
+    """POST `body` as JSON to `url`: (HTTP status, the JSON answer), 4xx and 5xx included."""
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)

@@ -8,7 +8,6 @@ rows through `python -m pipelines predict`, MLflow's scoring server and
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -27,7 +26,7 @@ from helpers.runs import (
     mlflow_run,
     trained_run,
 )
-from helpers.servers import start, stop
+from helpers.servers import SERVE, post, start, stop
 
 INPUTS = ["signup", "age", "income", "city", "plan", "member"]
 
@@ -182,24 +181,6 @@ def test_raw_rows_score_alike_three_ways_and_as_the_run_did(customers_run, store
     assert [ours[name] for name in tested["customer"]] == tested["predicted"].tolist()
     accuracy = float((tested["true"] == tested["predicted"]).mean())
     assert accuracy == pytest.approx(run.data.metrics["test_accuracy"], abs=1e-6)
-
-
-SERVE = [sys.executable, "-m", "tools.servers", "serve", "--model"]
-
-
-def post(url: str, body: bytes) -> tuple[int, dict]:
-    """POST `body` as JSON: (HTTP status, the JSON answer), errors included."""
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(
-        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, json.load(answer)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
 
 
 # ------------------------------------------------------------------ other files, in process

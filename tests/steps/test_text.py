@@ -146,8 +146,8 @@ def test_the_string_model_takes_raw_sentences(sentences):
     assert out.shape == (2, 1) and np.all((out > 0) & (out < 1))
 
 
-@pytest.mark.parametrize("kind", ["dnn", "conv1d", "gru", "cnn"])
-def test_each_body_on_word_indices(kind):
+def word_indices():
+    """30 rows of 6 word indices below 20, three classes, prepared for a text model."""
     rng = np.random.default_rng(0)
     dataset = Dataset(
         name="t",
@@ -156,7 +156,12 @@ def test_each_body_on_word_indices(kind):
         y_train=np.arange(30) % 3,
         class_names=("a", "b", "c"),
     )
-    prepared = text.prepare_text(dataset, prepare_options(seed=0))
+    return text.prepare_text(dataset, prepare_options(seed=0))
+
+
+@pytest.mark.parametrize("kind", ["dnn", "conv1d", "gru", "cnn"])
+def test_each_body_on_word_indices(kind):
+    prepared = word_indices()
     options = text_options(maxlen=6, embedding_dim=4, bidirectional=kind == "gru")
     model = text.build_model(
         kind, 20, prepared, options, model_options(units=4, layers=1, filters=(4,))
@@ -173,15 +178,7 @@ def test_each_body_on_word_indices(kind):
 def test_lstm_reads_the_indices_with_or_without_an_embedding(word_input, layer, width):
     """Lesson 80: the LSTM on the padded sequences instead of after an Embedding: one-hot
     vectors as wide as the vocabulary, or the bare index, one number per step."""
-    rng = np.random.default_rng(0)
-    dataset = Dataset(
-        name="t",
-        task="classification",
-        x_train=rng.integers(0, 20, size=(30, 6)).astype(np.int32),
-        y_train=np.arange(30) % 3,
-        class_names=("a", "b", "c"),
-    )
-    prepared = text.prepare_text(dataset, prepare_options(seed=0))
+    prepared = word_indices()
     options = text_options(maxlen=6, embedding_dim=4, word_input=word_input)
     model = text.build_model("lstm", 20, prepared, options, model_options(units=4, layers=1))
     lstm = next(x for x in model.layers if type(x).__name__ == "LSTM")

@@ -4,32 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
 
 from helpers.runs import REPO, finished_run, in_process, tiny
-from helpers.servers import LOADING_LINES, start, stop
+from helpers.servers import LOADING_LINES, SERVE, post, start, stop
 
 NAME = "iris-classifier"
 CHAMPION = f"models:/{NAME}@champion"
-# What `make serve MODEL=...` runs, less the port (start() appends a free one).
-SERVE = [sys.executable, "-m", "tools.servers", "serve", "--model"]
-
-
-def post(url: str, body: bytes) -> tuple[int, dict]:
-    """POST `body` as JSON to `url`: (HTTP status, the JSON answer), 4xx and 5xx included."""
-    request = urllib.request.Request(
-        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, json.load(answer)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
 
 
 @pytest.fixture

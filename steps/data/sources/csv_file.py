@@ -25,8 +25,9 @@ from steps.data.dataset import (
     infer_task,
 )
 from steps.data.options import TableOptions
+from steps.data.raw_rows import as_dates
 from steps.data.table_front import Front, fit_transformer, missing_report, spec_of
-from steps.data.table_read import Columns, column_kinds, parse_dates, read_table
+from steps.data.table_read import Columns, column_kinds, read_table
 from steps.errors import UserError
 
 # What `csv:PATH` is read with where an entry point gives no table parameters: theirs.
@@ -103,7 +104,7 @@ def in_time_order(raw: pd.DataFrame, columns: Columns) -> tuple[pd.DataFrame, Co
     if not columns.dates:
         return raw, columns, ""
     name, fmt = next(iter(columns.dates.items()))
-    order = parse_dates(raw[name], fmt)
+    order = as_dates(raw[name], fmt)
     sorting = np.argsort(order.to_numpy(), kind="stable")
     raw = raw.iloc[sorting].reset_index(drop=True)
     raw[name] = order.iloc[sorting].dt.strftime("%Y-%m-%d").to_numpy()
