@@ -94,13 +94,15 @@ class Tracker:
             mlflow.log_params(fresh)
 
     def tag_ignored_params(self, params: dict[str, str]) -> None:
-        """`ignored_params`: the build options among `params` that the run's model family does
-        not read (a dnn's filters): `mlflow run` logs every declared parameter before the
-        pipeline starts, so the run says here which of them did not apply."""
+        """`ignored_params`: the build options among `params` that the run's model does not
+        read (a dnn's filters; `embedding_dim` without an Embedding): `mlflow run` logs every
+        declared parameter before the pipeline starts, so the run says which did not apply."""
         from steps.model.families import FAMILIES
 
         family = FAMILIES.get(params.get("model", ""))
         ignored = [name for name in family.unread() if name in params] if family else []
+        if params.get("word_input", "embedding") != "embedding" and "embedding_dim" in params:
+            ignored.append("embedding_dim")  # words reach the model one-hot or as indices
         if ignored:
             self.set_tags(ignored_params=",".join(ignored))
 

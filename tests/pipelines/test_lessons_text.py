@@ -94,6 +94,8 @@ def test_nlp_tokenize_lstm_and_conv1d_with_and_without_an_embedding(lesson_env, 
         ).read_text()
         onehot = kid.data.params["word_input"] == "onehot"
         assert ("Embedding" in summary) != onehot and ("CategoryEncoding" in summary) == onehot
+        ignored = kid.data.tags.get("ignored_params", "").split(",")
+        assert ("embedding_dim" in ignored) == onehot
     table = pd.read_csv(
         tracking.download_artifacts(parent.info.run_id, "comparison/sweep.csv", str(tmp_path))
     )
