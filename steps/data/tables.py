@@ -4,14 +4,12 @@ they were made for (lessons 58-59).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 
 from steps.data.dataset import Dataset
 from steps.data.options import PrepareOptions
-from steps.data.prepare import split
+from steps.data.prepare import row_split
 from steps.errors import UserError
 from steps.train.evaluate import class_indices
 
@@ -63,13 +61,7 @@ def test_rows(dataset: Dataset, options: PrepareOptions) -> np.ndarray:
     row numbers instead of features (the split looks only at the row count and labels)."""
     if dataset.x_test is not None:
         raise ValueError(f"{dataset.name} comes with its own test set")
-    numbered = replace(dataset, x_train=np.arange(len(dataset.x_train)))
-    parts = split(
-        numbered,
-        val_fraction=options.val_fraction,
-        test_fraction=options.test_fraction,
-        seed=options.seed,
-    )
+    parts = row_split(dataset, options)
     return np.asarray(parts.x_test)
 
 

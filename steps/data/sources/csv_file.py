@@ -82,20 +82,13 @@ def complete_rows(table: pd.DataFrame, columns: Columns, path: Path, policy: str
 
 
 def training_rows(y: np.ndarray, task: str, options: TableOptions) -> np.ndarray:
-    """The row numbers the prepare step will train on: its split, run on row numbers."""
-    from steps.data.prepare import split
+    """The row numbers the prepare step will train on."""
+    from steps.data.prepare import row_split
 
-    numbered = Dataset("rows", task, np.arange(len(y)), y)
     try:
-        parts = split(
-            numbered,
-            val_fraction=options.val_fraction,
-            test_fraction=options.test_fraction,
-            seed=options.seed,
-        )
+        return np.asarray(row_split(Dataset("rows", task, np.arange(len(y)), y), options).x_train)
     except UserError:  # too few rows to split: prepare says so; fit on every row meanwhile
         return np.arange(len(y))
-    return np.asarray(parts.x_train)
 
 
 def in_time_order(raw: pd.DataFrame, columns: Columns) -> tuple[pd.DataFrame, Columns, str]:
