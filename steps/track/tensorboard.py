@@ -92,9 +92,16 @@ def tensorboard_callback(log_dir: Path):
     """Keras's TensorBoard callback on TensorFlow; `epoch_scalars` on the other backends."""
     import keras
 
-    if keras.backend.backend() == "tensorflow":
-        return keras.callbacks.TensorBoard(log_dir=str(log_dir))
-    return epoch_scalars(log_dir)
+    if keras.backend.backend() != "tensorflow":
+        return epoch_scalars(log_dir)
+
+    class TensorBoard(keras.callbacks.TensorBoard):
+        def on_train_batch_end(self, batch, logs=None):
+            # Each batch's scalars are written only with a per-batch update_freq; without
+            # one, passing them cost 1 ms a batch for nothing (5% of an MNIST epoch).
+            super().on_train_batch_end(batch, logs if self.update_freq != "epoch" else None)
+
+    return TensorBoard(log_dir=str(log_dir))
 
 
 def writes_traces(callback) -> bool:

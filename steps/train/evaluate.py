@@ -7,6 +7,7 @@ import numpy as np
 
 from steps.data.prepare import Prepared
 from steps.track.quiet_pyfunc import predict_in_batches
+from steps.train.feed import evaluation_arguments
 
 
 def predict(model, x, batch_size: int = 256):
@@ -21,7 +22,8 @@ def test_metrics(model, prepared: Prepared, predictions: np.ndarray) -> dict[str
     from sklearn.metrics import accuracy_score
 
     data = prepared.data
-    scores = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)
+    rows = evaluation_arguments(data.x_test, data.y_test, batch_size=256)
+    scores = model.evaluate(**rows, verbose=0, return_dict=True)
     metrics = {f"test_{name}": float(value) for name, value in scores.items()}
     if prepared.task == "classification":
         truth, guess = class_indices(data.y_test), class_indices(predictions)

@@ -12,6 +12,7 @@ from steps.errors import UserError
 from steps.model.build import Head
 from steps.track import tensorboard
 from steps.train import reseed, resume, save_cadence
+from steps.train.feed import feed, rows
 from steps.train.options import AUTO, FitOptions
 
 # Names compile resolves from the loss rather than from keras.metrics (Keras's compile_utils).
@@ -31,11 +32,6 @@ class FitResult:
     best_metrics: dict[str, float] = field(default_factory=dict)  # the best epoch's, by name
     kept_by: str = ""  # why that epoch: "lowest val_loss", or "the last; EarlyStopping off"
     callbacks: str = ""  # the active callbacks and their settings, as `active_callbacks` says
-
-
-def rows(x) -> int:
-    """Row count of an input array, or of the first array of a multi-input dict."""
-    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
 
 
 def seed_everything(seed: int) -> None:
@@ -240,16 +236,13 @@ def fit(
     every = save_cadence.save_seconds()
     savers = [callback for callback in callbacks if hasattr(callback, "write_out")]
     callbacks.append(save_cadence.saving_every(every, savers))
+    rows_in = feed(data, config.batch_size, config.seed, config.epochs, validation_split)
     started = time.perf_counter()
     history = model.fit(
-        data.x_train,
-        data.y_train,
-        validation_data=(data.x_val, data.y_val) if has_val else None,
-        validation_split=0.0 if has_val else validation_split,
+        **rows_in.fit_arguments(),
         epochs=config.epochs,
-        batch_size=config.batch_size,
         verbose=config.verbose,
-        callbacks=callbacks,
+        callbacks=[*rows_in.callbacks, *callbacks],
     )
     seconds = time.perf_counter() - started
     stopping = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)

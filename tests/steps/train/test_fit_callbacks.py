@@ -93,18 +93,20 @@ def test_the_learning_rate_stops_at_its_floor_and_waits_between_cuts(
     """Without EarlyStopping, a stalled fit would halve the rate every epoch towards 0 and
     freeze: the rate stops at 1/64 of its start (six halvings), and after each cut a cooldown
     of `reduce_lr_patience` epochs lets the new rate settle before it is judged."""
+    # At this rate val_loss moves less than ReduceLROnPlateau's min_delta: a sure stall.
     params = STALLING | {"patience": 0, "reduce_lr_patience": 2, "epochs": 30}
+    params |= {"learning_rate": 1e-7}
     done = in_process("tabular", params, lesson_env, tmp_path)
     run = finished_run(done, tracking, "tabular")
     assert (
-        "ReduceLROnPlateau(val_loss, patience 2, factor 0.5, cooldown 2, floor 0.00469)"
+        "ReduceLROnPlateau(val_loss, patience 2, factor 0.5, cooldown 2, floor 1.56e-09)"
         in (run.data.tags["callbacks"])
     )
     history = rates(tracking, run)
     assert len(history) == 30
     cuts = [i for i in range(1, len(history)) if history[i] < history[i - 1]]
     assert len(cuts) == run.data.metrics["lr_reductions"] == 6, history
-    assert min(history) == pytest.approx(0.3 / 64) == history[-1]
+    assert min(history) == pytest.approx(1e-7 / 64) == history[-1]
     # Keras counts the cooldown's last epoch towards patience: each rate trains at least
     # cooldown + patience - 1 = 3 epochs
     assert all(later - earlier >= 3 for earlier, later in itertools.pairwise(cuts))
