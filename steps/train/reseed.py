@@ -13,8 +13,9 @@ def epoch_seeds(seed: int):
     """Reseed Python, NumPy, the backend and every layer's SeedGenerator at each epoch.
 
     Not `keras.utils.set_random_seed`: TensorFlow's `set_seed` clears its kernel caches, which
-    cost 0.2 s an epoch. Keras's shuffle on TensorFlow is seeded once per fit, the same for
-    every epoch, so it needs no reseeding to resume alike."""
+    cost 0.2 s an epoch. On TensorFlow the rows' order comes from the input pipeline
+    (`steps.train.feed`), drawn from (seed, epoch) too; the other backends shuffle with NumPy's
+    generator, reseeded here."""
     import keras
 
     torch = keras.backend.backend() == "torch"
