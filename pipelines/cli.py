@@ -75,10 +75,9 @@ def run(entry: EntryPoint, params: Params, found: list[sweep.Variant] | None = N
     """Train the lesson in one MLflow run (a sweep: a parent and its children); its run id.
     Runs one after another in one process start alike: nothing of a run is left to the next
     (`steps.session`)."""
-    from steps import native_logs, session
+    from steps import session, startup
 
-    native_logs.import_keras()
-    with session.one_run():
+    with session.one_run(keras_just_loaded=startup.load_libraries()):
         return run_lesson(entry, params, found)
 
 

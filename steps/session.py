@@ -20,15 +20,17 @@ from collections.abc import Iterator
 
 
 @contextlib.contextmanager
-def one_run() -> Iterator[None]:
-    """Around one run: a fresh Keras session first; after it, the caller's experiment
+def one_run(keras_just_loaded: bool = False) -> Iterator[None]:
+    """Around one run: a fresh Keras session first (unless `keras_just_loaded`: nothing
+    ran yet, and clearing costs a full garbage collection); after it, the caller's experiment
     (MLFLOW_EXPERIMENT_ID, MLflow's active experiment) and dtype policy as they were, and no
     MLFLOW_RUN_ID (the run it handed over, to this run or to `mlflow run`'s, has ended: the
     next run must not take it up again)."""
     saved = os.environ.get("MLFLOW_EXPERIMENT_ID")
     chosen = active_experiment()
     policy = dtype_policy()
-    fresh_session()
+    if not keras_just_loaded:
+        fresh_session()
     try:
         yield
     finally:

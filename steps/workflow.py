@@ -49,13 +49,13 @@ def load_dataset(
     csv: file is read (`report_table` says what the reading found)."""
     source = source or catalog.resolve(uri, target=target, table=table)
     dataset, status = cache.load_cached(source)
-    tracker.set_tags(dataset=uri, cache=status)
+    n_test = 0 if dataset.x_test is None else len(dataset.x_test)
+    samples = {"n_samples": len(dataset.x_train) + n_test}
+    tracker.log_params(samples, tags={"dataset": uri, "cache": status})
     tracker.dataset = (catalog.label(uri), cache.content_key(source))
     if dataset.front is not None:
         report_table(tracker, dataset)
     checks.check_dataset(dataset, uri.partition(":")[2] or uri, text=text)
-    n_test = 0 if dataset.x_test is None else len(dataset.x_test)
-    tracker.log_params({"n_samples": len(dataset.x_train) + n_test})
     return dataset
 
 

@@ -72,16 +72,37 @@ def log_keras_model(model, example, backend: str, requirements: list[str], name:
         flavour = {"keras_flavor": "mlflow.keras"}
     if front is not None:  # the raw rows' example replaces the numbers' (quiet_pyfunc)
         flavour.pop("input_example", None)
-    return Model.log(
-        artifact_path=None,  # deprecated for name=, yet still required
-        name=name,
-        flavor=quiet_pyfunc,
-        model=model,
-        pip_requirements=requirements,
-        signature=signature,
-        **flavour,
-        **extra,
-    )
+    with modules_unmapped():
+        return Model.log(
+            artifact_path=None,  # deprecated for name=, yet still required
+            name=name,
+            flavor=quiet_pyfunc,
+            model=model,
+            pip_requirements=requirements,
+            signature=signature,
+            **flavour,
+            **extra,
+        )
+
+
+@contextlib.contextmanager
+def modules_unmapped() -> Iterator[None]:
+    """MLflow checks a model's requirements against the installed packages, first mapping
+    every installed module to its package: it reads every package's file list, about a
+    second, once per process. The requirements here are exact pins of installed packages
+    by their package names, which the check finds without the map: an empty map stands in
+    while the model is logged, and MLflow builds the real one when it needs it (to infer
+    another model's requirements)."""
+    from mlflow.utils import requirements_utils
+
+    if getattr(requirements_utils, "_MODULES_TO_PACKAGES", None) is not None:
+        yield  # already built in this process: nothing to save
+        return
+    requirements_utils._MODULES_TO_PACKAGES = {}
+    try:
+        yield
+    finally:
+        requirements_utils._MODULES_TO_PACKAGES = None
 
 
 def table_requirements() -> list[str]:

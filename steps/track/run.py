@@ -149,11 +149,8 @@ def tracked_run(
     texts = {k: param_text(v) for k, v in params.items()}
     tracker = Tracker(run.info.run_id, run.info.experiment_id, folder, params=texts)
     try:
-        tracker.set_tags(
-            lesson=lessons, pipeline=entry_point, pid=os.getpid(), host=socket.gethostname()
-        )
-        tracker.log_params(texts, as_launched=True)
-        tracker.tag_ignored_params(texts)
+        tags = {"lesson": lessons, "pipeline": entry_point, "pid": os.getpid()}
+        tracker.log_launch(texts, tags | {"host": socket.gethostname()})
         yield tracker
     except UserError as exc:
         record_failure(str(exc), "FAILED", "download" if isinstance(exc, DownloadError) else "")

@@ -20,13 +20,18 @@ from steps.data.cache import cache_root
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
 
 
+def is_database(uri: str) -> bool:
+    """Whether `uri` names a database store (MLflow's SQLAlchemy store)."""
+    return uri.partition(":")[0].partition("+")[0] in DATABASES
+
+
 def lock_path(uri: str, root: Path | None = None) -> Path | None:
     """Where the lock of the store at `uri` lives; None for the stores MLflow does not
     migrate (files, servers) and for in-memory sqlite."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    if uri.partition(":")[0].partition("+")[0] not in DATABASES:
+    if not is_database(uri):
         return None
     try:
         url = make_url(uri)

@@ -66,37 +66,52 @@ class Tracker:
             "validation": (data.x_val, data.y_val),
             "test": (data.x_test, data.y_test),
         }
+        logged = {}
         for context, (x, y) in parts.items():
             if x is None or rows(x) == 0:
                 continue
             features = dict(x) if isinstance(x, dict) else x
             targets = dict(y) if isinstance(y, dict) else y
             digest = rows_digest(key, features, targets)
-            dataset = mlflow.data.from_numpy(features, targets=targets, name=name, digest=digest)
-            log_input(dataset, context)
-            self.inputs[context] = dataset
+            logged[context] = mlflow.data.from_numpy(
+                features, targets=targets, name=name, digest=digest
+            )
+        log_inputs(logged)
+        self.inputs.update(logged)
 
     def set_tags(self, **tags: object) -> None:
         import mlflow
 
         mlflow.set_tags({k: redacted(str(v)) for k, v in tags.items()})
 
-    def log_params(self, params: dict[str, object], *, as_launched: bool = False) -> None:
-        """Params not already on the run (`mlflow run` logs the declared ones itself).
-        `as_launched`: parameters a user gives, spelled as `mlflow run` spells them:
-        shell-quoted, so an empty value reads ''."""
+    def log_params(
+        self,
+        params: dict[str, object],
+        *,
+        as_launched: bool = False,
+        tags: dict[str, object] | None = None,
+    ) -> None:
+        """Params not already on the run (`mlflow run` logs the declared ones itself), and
+        `tags`, in one write. `as_launched`: parameters a user gives, spelled as `mlflow run`
+        spells them: shell-quoted, so an empty value reads ''."""
         import mlflow
+        from mlflow.entities import Param, RunTag
 
         spell = shlex.quote if as_launched else str
         present = mlflow.get_run(self.run_id).data.params
         fresh = {k: spell(redacted(param_text(v))) for k, v in params.items() if k not in present}
-        if fresh:
-            mlflow.log_params(fresh)
+        written = [RunTag(k, redacted(str(v))) for k, v in (tags or {}).items()]
+        if fresh or written:
+            mlflow.MlflowClient().log_batch(
+                self.run_id, params=[Param(k, v) for k, v in fresh.items()], tags=written
+            )
 
-    def tag_ignored_params(self, params: dict[str, str]) -> None:
-        """`ignored_params`: the build options among `params` that the run's model does not
-        read (a dnn's filters; `embedding_dim` without an Embedding): `mlflow run` logs every
-        declared parameter before the pipeline starts, so the run says which did not apply."""
+    def log_launch(self, params: dict[str, str], tags: dict[str, object]) -> None:
+        """What a run starts with, in one write: its parameters (`log_params`, as launched),
+        `tags`, and `ignored_params`: the build options among `params` that the run's model
+        does not read (a dnn's filters; `embedding_dim` without an Embedding): `mlflow run`
+        logs every declared parameter before the pipeline starts, so the run says which did
+        not apply."""
         from steps.model.families import FAMILIES
 
         family = FAMILIES.get(params.get("model", ""))
@@ -104,7 +119,8 @@ class Tracker:
         if params.get("word_input", "embedding") != "embedding" and "embedding_dim" in params:
             ignored.append("embedding_dim")  # words reach the model one-hot or as indices
         if ignored:
-            self.set_tags(ignored_params=",".join(ignored))
+            tags = {**tags, "ignored_params": ",".join(ignored)}
+        self.log_params(params, as_launched=True, tags=tags)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         """Test scores (`test_*`, per class and per output too) carry the test rows' dataset,
@@ -181,9 +197,10 @@ class Tracker:
                 self.dataset,
             )
             inherited = ("lesson", "pipeline", "dataset", "cache")
-            child.set_tags(**{k: parent[k] for k in inherited if k in parent}, variant=name)
-            child.log_params({"backend": keras.backend.backend(), **params}, as_launched=True)
-            child.tag_ignored_params(params)
+            child.log_launch(
+                {"backend": keras.backend.backend(), **params},
+                {**{k: parent[k] for k in inherited if k in parent}, "variant": name},
+            )
             try:
                 yield child
                 if "mlflow.note.content" not in mlflow.get_run(child.run_id).data.tags:
@@ -268,19 +285,23 @@ def metric_histories(run_id: str, names: tuple[str, ...]) -> dict[str, list[floa
 DUPLICATE_DATASET = ("dataset_pk", "UNIQUE constraint failed: datasets.", "for key 'datasets.")
 
 
-def log_input(dataset, context: str) -> None:
-    """`mlflow.log_input`, once more when another process stored the same dataset between
-    MLflow's look-up and its insert: parallel workers (tune) log the same rows at once, and
-    the store refuses the second insert. The second time the dataset is found and linked."""
+def log_inputs(datasets: dict[str, object]) -> None:
+    """`mlflow.log_inputs` of datasets by context, in one write; once more when another
+    process stored the same dataset between MLflow's look-up and its insert: parallel
+    workers (tune) log the same rows at once, and the store refuses the second insert. The
+    second time the dataset is found and linked."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
+    if not datasets:
+        return
+    batch = {"contexts": list(datasets), "tags_list": [None] * len(datasets)}
     try:
-        mlflow.log_input(dataset, context=context)
+        mlflow.log_inputs(list(datasets.values()), **batch)
     except MlflowException as exc:
         if not any(marker in str(exc) for marker in DUPLICATE_DATASET):
             raise
-        mlflow.log_input(dataset, context=context)
+        mlflow.log_inputs(list(datasets.values()), **batch)
 
 
 def epoch_logger():
