@@ -144,9 +144,8 @@ def tiny_table(work: Path, repeats: int) -> list[dict]:
     pipelines, logging, backups, callbacks) would dominate: fit phase <= 0.5x the bare Keras
     script (NumPy arrays into fit, as keras-io writes it), whole process <= 2x. `tabular`'s
     defaults, EarlyStopping off so that both fit every epoch; the bare script gets the same
-    model. The time outside the fit is the imports,
-    the tracking store, baselines, plots and model logging, against the bare script's
-    imports and scoring."""
+    model. The time outside the fit is the imports, the tracking store, baselines, plots and
+    model logging, against the bare script's imports and scoring."""
     import mlflow
 
     from pipelines.entry_points import ENTRY_POINTS
