@@ -144,6 +144,8 @@ def fit_and_log(
         model.summary(print_fn=lambda line, *_: print(line))
     tracker.log_inputs(data)
     plan = distribute.active()
+    if plan is not None:  # this fit's batch: a sweep's or a trial's own
+        tracker.set_tags(**distribute.checked(plan, config.batch_size).tags())
     if left := distribute.left_out(data, plan):  # rows that do not split over the devices
         tracker.set_tags(rows_left_out=", ".join(f"{k} {v}" for k, v in left.items()))
     data, batch_size = distribute.share(data, config.batch_size, plan)

@@ -128,12 +128,17 @@ def set_up(text: str, backend: str, batch_size: int) -> Plan:
         plan = tensorflow_plan(count, batch_size)
     else:
         plan = one_device_plan(count, backend, batch_size)
-    if plan.global_batch % plan.devices:
+    return checked(plan, batch_size)
+
+
+def checked(plan: Plan, batch_size: int) -> Plan:
+    """The plan for a global batch of `batch_size`; one line when it does not divide."""
+    if batch_size % plan.devices:
         raise UserError(
             f"batch_size {batch_size} does not divide by the {plan.devices} devices: give "
             f"a multiple of {plan.devices}, e.g. -P batch_size={multiple(batch_size, plan)}"
         )
-    return plan
+    return replace(plan, global_batch=batch_size)
 
 
 def multiple(batch_size: int, plan: Plan) -> int:

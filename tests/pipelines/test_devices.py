@@ -175,7 +175,9 @@ def test_two_processes_train_one_run_that_only_the_first_records(lesson_env, tra
     tags = run.data.tags
     assert (tags["device_count"], tags["processes"], tags["per_device_batch"]) == ("4", "2", "4")
     assert "MLflow run:" in outputs[0][0]
-    assert outputs[1][0] == ""  # the second process says nothing
+    # The second process says nothing; only gloo, JAX's native collectives, greets its peers.
+    said = [line for line in outputs[1][0].splitlines() if not line.startswith("[Gloo]")]
+    assert said == []
     assert len(history(tracking, run, "loss")) == PARAMS["epochs"]
     assert reloaded_predictions(run).shape[0] > 0
 

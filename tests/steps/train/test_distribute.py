@@ -119,3 +119,14 @@ def test_jax_is_given_the_cpu_devices_before_it_starts(monkeypatch):
     assert os.environ["JAX_NUM_CPU_DEVICES"] == "4"
     distribute.split_cpu("2", "jax")  # a count already given is the user's: kept
     assert os.environ["JAX_NUM_CPU_DEVICES"] == "4"
+
+
+def test_a_global_batch_must_divide_by_the_devices():
+    plan = Plan(4, "GPU", "DataParallel", 32)
+    assert distribute.checked(plan, 64).per_device_batch == 16  # a sweep's or trial's batch
+    with pytest.raises(UserError) as refused:
+        distribute.checked(plan, 30)
+    assert str(refused.value) == (
+        "batch_size 30 does not divide by the 4 devices: give a multiple of 4, "
+        "e.g. -P batch_size=32"
+    )
