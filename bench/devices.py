@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/devices.py            # iris, 30 epochs, dnn, batch 16
     BENCH_DATASET=wine BENCH_EPOCHS=50 .venv/bin/python bench/devices.py
+    BENCH_CASES=tensorflow:2:0.2 .venv/bin/python bench/devices.py   # backend:devices:dropout
 
 Pick a table whose training and validation rows divide by 4 (iris: 96 and 24), else
 several devices leave a few rows out and the runs differ by more than float sums.
@@ -76,7 +77,8 @@ def largest_gap(ours: list[float], reference: list[float]) -> tuple[float, float
 
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-devices-"))
-    pairs = [("jax", 4, 0.0), ("jax", 4, 0.2), ("tensorflow", 2, 0.0), ("tensorflow", 2, 0.2)]
+    cases = setting("BENCH_CASES", "jax:4:0,jax:4:0.2,tensorflow:2:0,tensorflow:2:0.2")
+    pairs = [(b, int(n), float(d)) for b, n, d in (c.split(":") for c in cases.split(","))]
     print(
         f"tabular on {setting('BENCH_DATASET', 'iris')}, {setting('BENCH_EPOCHS', '30')} "
         f"epochs, batch {setting('BENCH_BATCH', '16')}, seed 42 (work: {work})\n"
