@@ -102,7 +102,8 @@ def run_lesson(entry: EntryPoint, params: Params, found: list[sweep.Variant] | N
         return run_sweep(entry, params, values, found, pipeline)
     backups = resume.backups_of(entry.name, values)
     plan = distribute.active()
-    print(plan.line())
+    if plan.parallel:  # one device: the terminal as it always was
+        print(plan.line())
     with contextlib.ExitStack() as held:
         previous = None
         if params.resume and entry.epoch_backups:
