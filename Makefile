@@ -110,11 +110,15 @@ optuna-dashboard: $(STAMP)  ## Optuna's dashboard over OPTUNA_STORAGE on http://
 
 # N workers on one study (OPTUNA_STORAGE, TUNE_ARGS), then one run that retrains the best.
 # With PostgreSQL: OPTUNA_STORAGE=postgresql://... MLFLOW_TRACKING_URI=postgresql://...
-tune-workers: $(STAMP)  ## N Optuna workers sharing one study (N=2), then the best retrained
+# On a machine with GPUs (GPUS: how many nvidia-smi lists), worker i sees only GPU (i-1) mod
+# GPUS: one trial per device, rather than each trial over all of them. GPUS=0: no pinning.
+GPUS ?= $(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+tune-workers: $(STAMP)  ## N Optuna workers sharing one study (N=2), one GPU each where there are GPUs, then the best retrained
 	$(BIN)/python -c "import os, optuna, mlflow; optuna.storages.RDBStorage(os.environ['OPTUNA_STORAGE']); \
 		c = mlflow.MlflowClient(); c.get_experiment_by_name('tune') or c.create_experiment('tune')"
 	pids=""; for i in $$(seq 1 $(N)); do \
-		$(BIN)/mlflow run . -e tune --env-manager local $(TUNE_ARGS) \
+		gpu=""; [ "$(GPUS)" -gt 0 ] 2>/dev/null && gpu="CUDA_VISIBLE_DEVICES=$$(( (i - 1) % $(GPUS) ))"; \
+		env $$gpu $(BIN)/mlflow run . -e tune --env-manager local $(TUNE_ARGS) \
 			-P resume=true -P retrain=false -P worker=$$i & pids="$$pids $$!"; \
 	done; for pid in $$pids; do wait $$pid || exit 1; done
 	$(BIN)/mlflow run . -e tune --env-manager local $(TUNE_ARGS) \

@@ -14,6 +14,10 @@ same way: the wall time between the end of epoch 1 and the end of the last epoch
 epoch ends are the timestamps of its synchronously logged per-epoch MLflow metrics; the bare
 script notes `time.time()` in a callback. images/s = training images x epochs / that time.
 Pairs run interleaved (pipeline, bare, pipeline, bare...) per batch size; medians reported.
+
+With several devices (a multi-GPU machine), each repeat also trains the pipeline with
+`-P devices=all` at the same global batch, interleaved with the others, and the table gains
+its images/s and speed-up over one device (BENCH_DATA_PARALLEL=0 leaves that case out).
 """
 
 from __future__ import annotations
@@ -82,11 +86,13 @@ def steady_rate(ends: list[float], n_train: int) -> float:
     return n_train * (len(ends) - 1) / (ends[-1] - ends[0])
 
 
-def pipeline_once(env, work: Path, npz: Path, batch: int, epochs: int, n_train: int) -> dict:
+def pipeline_once(
+    env, work: Path, npz: Path, batch: int, epochs: int, n_train: int, devices: str = "1"
+) -> dict:
     import mlflow
 
     command = [sys.executable, "-m", "pipelines", "cnn_cifar10", "--backend", "jax"]
-    command += ["--dataset", f"npz:{npz}"]
+    command += ["--dataset", f"npz:{npz}", "--devices", devices]
     command += ["--batch_size", str(batch), "--epochs", str(epochs), "--patience", "0"]
     command += ["--verbose", "0", "--seed", str(SEED)]
     started = time.time()
@@ -122,6 +128,12 @@ def devices(env) -> str:
     return (done.stdout or done.stderr).strip().splitlines()[-1]
 
 
+def device_count(env) -> int:
+    code = "import jax; print(jax.device_count())"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    return int(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     work = Path(setting("BENCH_WORK", "/tmp/keras-lessons-gpu"))
     work.mkdir(parents=True, exist_ok=True)
@@ -135,28 +147,41 @@ def main() -> None:
     rows = n_train - math.ceil(VAL_FRACTION * n_train)  # sklearn's train_test_split
     device = devices(env)
     print(f"jax: {device}; {n_train} images, {rows} trained on, {epochs} epochs", flush=True)
+    # The data-parallel case: every device (-P devices=all), the same global batch.
+    count = device_count(env) if setting("BENCH_DATA_PARALLEL", "1") == "1" else 1
     # Warm the npy cache, so no timed run pays for reading the npz.
     call([sys.executable, "-m", "pipelines", "prepare_data", "--dataset", f"npz:{npz}"], env, work)
 
     results = []
     for batch in batches:
-        pipeline, bare = [], []
+        pipeline, bare, parallel = [], [], []
         for _ in range(repeats):
             pipeline.append(pipeline_once(env, work, npz, batch, epochs, rows))
             bare.append(bare_once(env, work, npz, batch, epochs))
+            if count > 1 and batch % count == 0:
+                parallel.append(pipeline_once(env, work, npz, batch, epochs, rows, "all"))
         p = statistics.median(r["images_per_s"] for r in pipeline)
         b = statistics.median(r["images_per_s"] for r in bare)
-        results.append(
-            {
-                "batch_size": batch,
-                "pipeline_images_per_s": round(p),
-                "bare_images_per_s": round(b),
-                "ratio": round(p / b, 3),
-                "pipeline_test_accuracy": pipeline[-1]["test_accuracy"],
-                "runs": [r["run_id"] for r in pipeline],
-            }
-        )
+        result = {
+            "batch_size": batch,
+            "pipeline_images_per_s": round(p),
+            "bare_images_per_s": round(b),
+            "ratio": round(p / b, 3),
+            "pipeline_test_accuracy": pipeline[-1]["test_accuracy"],
+            "runs": [r["run_id"] for r in pipeline],
+        }
         print(f"batch {batch}: pipeline {p:,.0f} img/s, bare {b:,.0f} img/s, ratio {p / b:.3f}")
+        if parallel:
+            d = statistics.median(r["images_per_s"] for r in parallel)
+            result |= {
+                "devices": count,
+                "data_parallel_images_per_s": round(d),
+                "speedup": round(d / p, 3),
+                "data_parallel_test_accuracy": parallel[-1]["test_accuracy"],
+                "data_parallel_runs": [r["run_id"] for r in parallel],
+            }
+            print(f"batch {batch}: {count} devices {d:,.0f} img/s, {d / p:.2f} x one device")
+        results.append(result)
 
     print("\n| batch | pipeline img/s | bare Keras img/s | ratio (goal >= 0.9) |")
     print("|---|---|---|---|")
@@ -165,6 +190,14 @@ def main() -> None:
             f"| {r['batch_size']} | {r['pipeline_images_per_s']:,} | "
             f"{r['bare_images_per_s']:,} | {r['ratio']:.3f} |"
         )
+    if any("devices" in r for r in results):
+        print(f"\n| global batch | 1 device img/s | {count} devices img/s | speed-up |")
+        print("|---|---|---|---|")
+        for r in (r for r in results if "devices" in r):
+            print(
+                f"| {r['batch_size']} | {r['pipeline_images_per_s']:,} | "
+                f"{r['data_parallel_images_per_s']:,} | {r['speedup']:.2f} |"
+            )
     report = {
         "device": device,
         "python": platform.python_version(),

@@ -37,6 +37,11 @@
 #   PYTHON=.venv/bin/python BENCH_WHEELS=0 BENCH_HIDE_TENSORFLOW=1 BENCH_TRAIN=1000 \
 #     BENCH_TEST=200 BENCH_EPOCHS=3 BENCH_BATCHES="32 128" bash bench/gpu.sh
 #
+# On a machine with several GPUs the pipeline also trains data-parallel on all of them
+# (-P devices=all, same global batch) and the speed-up over one device is reported;
+# rehearse that case on the CPU by adding JAX_NUM_CPU_DEVICES=2 to the line above (a
+# rehearsal of the commands only: one CPU split in two is no faster).
+#
 # Sizes: BENCH_TRAIN (50000), BENCH_TEST (10000), BENCH_EPOCHS (8), BENCH_BATCHES
 # ("128 1024"), BENCH_REPEATS (1); BENCH_WORK (/tmp/keras-lessons-gpu) holds data and runs.
 set -euo pipefail

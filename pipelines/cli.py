@@ -76,15 +76,27 @@ def run(entry: EntryPoint, params: Params, found: list[sweep.Variant] | None = N
     Runs one after another in one process start alike: nothing of a run is left to the next
     (`steps.session`)."""
     from steps import session, startup
+    from steps.train import distribute
 
-    with session.one_run(keras_just_loaded=startup.load_libraries()):
+    distribute.split_cpu(params.devices, params.backend)  # before the backend starts
+    just_loaded = startup.load_libraries()
+    try:
+        plan = distribute.set_up(params.devices, backends.current(), params.batch_size)
+    except UserError as exc:
+        fail_launched_run(str(exc))
+        raise
+    with (
+        session.one_run(keras_just_loaded=just_loaded),
+        distribute.reporting(plan, entry.name),
+        distribute.across(plan),
+    ):
         return run_lesson(entry, params, found)
 
 
 def run_lesson(entry: EntryPoint, params: Params, found: list[sweep.Variant] | None) -> str:
     from steps import files
     from steps.track.run import tracked_run
-    from steps.train import resume
+    from steps.train import distribute, resume
 
     pipeline = importlib.import_module(f"pipelines.{entry.pipeline}")
     backends.set_precision(params.mixed_precision)  # before any model is built
@@ -93,12 +105,17 @@ def run_lesson(entry: EntryPoint, params: Params, found: list[sweep.Variant] | N
     if found:
         return run_sweep(entry, params, values, found, pipeline)
     backups = resume.backups_of(entry.name, values)
+    plan = distribute.active()
+    if plan.parallel:  # one device: the terminal as it always was
+        print(plan.line())
     with contextlib.ExitStack() as held:
         previous = None
         if params.resume and entry.epoch_backups:
             try:
                 previous = held.enter_context(resume.claimed(backups))
-            except UserError as exc:  # resumed by another process: its run is left alone
+                if previous is not None:  # on the device count it trained on
+                    distribute.check_resume(previous, plan)
+            except UserError as exc:  # resumed elsewhere, or on other devices: left alone
                 fail_launched_run(str(exc))
                 raise
             if previous is None:
@@ -112,10 +129,12 @@ def run_lesson(entry: EntryPoint, params: Params, found: list[sweep.Variant] | N
             name=entry.run_name(params),
             experiment_description=entry.description(),
         ) as tracker:
+            tracker.set_tags(**plan.tags())
             if entry.epoch_backups:
                 tracker.backup_dir = previous or backups / tracker.run_id
             if tracker.backup_dir and not previous:
                 held.enter_context(files.locked(tracker.backup_dir))
+                distribute.record(tracker.backup_dir, plan)
             try:
                 pipeline.run(params, tracker)
                 register(entry, params, tracker)
@@ -137,6 +156,7 @@ def run_sweep(
 ) -> str:
     """One parent run, its parameters as given (the swept ones as lists), a child per variant."""
     from steps.track.run import tracked_run
+    from steps.train import distribute
 
     swept = {
         name: ",".join(dict.fromkeys(v.changes[name] for v in found)) for name in found[0].changes
@@ -151,7 +171,7 @@ def run_sweep(
         name=name,
         experiment_description=entry.description(),
     ) as tracker:
-        tracker.set_tags(sweep=", ".join(swept))
+        tracker.set_tags(sweep=", ".join(swept), **distribute.active().tags())
         sweep.run(pipeline, found, tracker)
         register(entry, params, tracker)
     return tracker.run_id

@@ -21,7 +21,7 @@ from steps.model import layers, multi_io
 from steps.track import plots
 from steps.track.registry import TestRows
 from steps.track.tracker import Tracker
-from steps.train import baselines, evaluate, fit
+from steps.train import baselines, distribute, evaluate, fit
 
 
 def check_columns(dataset: Dataset) -> tuple[int, int]:
@@ -67,13 +67,14 @@ def run(params: Params, tracker: Tracker) -> None:
     result = workflow.fit_and_log(
         tracker, model, multi_io.regression_head(output_groups), data, params.fit_options()
     )
-    metrics = multi_io.test_metrics(model, data)
-    # The baselines see every column at once, as the network's inputs together do.
-    tracker.log_metrics(baselines.baseline_metrics(prepared))
-    predictions = evaluate.predict(model, data.x_test)
-    for name, truth in data.y_test.items():
-        figure = plots.predicted_vs_true(truth.ravel(), predictions[name].ravel())
-        tracker.log_figure(figure, f"plots/predicted_vs_true_{name}.png")
-    tracker.log_model(model, TestRows(data.x_test, data.y_test), test_metrics=metrics)
+    with distribute.single_device():  # scored on one device, as train_and_log scores
+        metrics = multi_io.test_metrics(model, data)
+        # The baselines see every column at once, as the network's inputs together do.
+        tracker.log_metrics(baselines.baseline_metrics(prepared))
+        predictions = evaluate.predict(model, data.x_test)
+        for name, truth in data.y_test.items():
+            figure = plots.predicted_vs_true(truth.ravel(), predictions[name].ravel())
+            tracker.log_figure(figure, f"plots/predicted_vs_true_{name}.png")
+        tracker.log_model(model, TestRows(data.x_test, data.y_test), test_metrics=metrics)
     scores = ", ".join(f"{k}={metrics[k]:.4f}" for k in ("test_rmse", "test_r2"))
     print(f"ensemble: {scores}; {fit.epochs_text(result)}")

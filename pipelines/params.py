@@ -54,7 +54,14 @@ from steps.data.options import (
 from steps.model import families
 from steps.model.options import ACTIVATIONS, INITIALIZERS, ModelOptions
 from steps.options import BASES, MIN_SIZE, WORD_INPUTS, Recipe, TextOptions
-from steps.train.options import AUTO, DIRECTIONS, OPTIMIZERS, PRUNERS, FitOptions
+from steps.train.options import (
+    AUTO,
+    DIRECTIONS,
+    OPTIMIZERS,
+    PRUNERS,
+    FitOptions,
+    device_count_text,
+)
 
 FAMILY = OneOf(families.names)
 Family = Annotated[str, FAMILY]
@@ -181,6 +188,15 @@ class Params(BaseModel):
     )
     backend: Annotated[str, OneOf(("", *BACKENDS))] = Field(
         "", description="the Keras backend (default: KERAS_BACKEND, else tensorflow)"
+    )
+    devices: Annotated[
+        str, Parsed(device_count_text, "use all or a whole number of devices, 1 or more")
+    ] = Field(
+        "1",
+        description="devices one training runs on: more than one trains data-parallel "
+        "(JAX: DataParallel, TensorFlow: MirroredStrategy), batch_size staying the global "
+        "batch; all: every GPU (without one, the CPU split in as many devices as JAX is "
+        "given)",
     )
     mixed_precision: Annotated[str, OneOf(("", *PRECISIONS))] = Field(
         "", description="a Keras dtype policy such as mixed_float16 (default: float32)"
@@ -396,7 +412,7 @@ FIT = (
     "reduce_lr_patience",
     "checkpoint",
 )
-RUN = ("seed", "verbose", "backend", "mixed_precision", "jit_compile", "register")
+RUN = ("seed", "verbose", "backend", "devices", "mixed_precision", "jit_compile", "register")
 TRAINING = (*DATA, "model", *ARCHITECTURE, *FIT, "resume", *RUN)
 # How a csv: table is read and its features made (csv, tabular, timeseries).
 TABLE = ("missing", "sep", "encoding", "drop_columns", "keep_columns")

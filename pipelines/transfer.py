@@ -41,7 +41,7 @@ from steps.data.prepare import prepare
 from steps.model import build
 from steps.track import plots
 from steps.track.tracker import Tracker
-from steps.train import fit
+from steps.train import distribute, fit
 
 
 def run(params: Params, tracker: Tracker) -> None:
@@ -80,7 +80,8 @@ def run(params: Params, tracker: Tracker) -> None:
     )
     config = params.fit_options()
     if params.fine_tune_layers:  # first the new head alone, then the top of the base too
-        head = fit.fit(model, build.head_for(prepared), prepared.data, config)
+        rows, batch = distribute.share(prepared.data, config.batch_size, distribute.active())
+        head = fit.fit(model, build.head_for(prepared), rows, replace(config, batch_size=batch))
         tracker.log_metrics({"head_epochs": head.epochs_run})
         fit.refuse(fit.divergence_problem(head, config))
         transfer.unfreeze_top(base, params.fine_tune_layers)

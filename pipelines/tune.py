@@ -26,7 +26,7 @@ from steps.model import build
 from steps.model.space import describe, suggest
 from steps.secrets import redacted
 from steps.track.tracker import Tracker
-from steps.train import fit, search
+from steps.train import distribute, fit, search
 
 
 def run(params: Params, tracker: Tracker) -> None:
@@ -39,7 +39,8 @@ def run(params: Params, tracker: Tracker) -> None:
     # A wrong metric name stops here, before the first trial, naming the ones there are.
     validation = "val_" if params.val_fraction > 0 else ""
     probe = build.build(params.model, prepared, params.model_options())
-    reported = search.reported_metrics(probe, head, prepared.data, params.fit_options())
+    with distribute.single_device():  # one row, which does not split over devices
+        reported = search.reported_metrics(probe, head, prepared.data, params.fit_options())
     measured = "accuracy" in fit.metric_names(params.metrics, head)  # -P metrics= may drop it
     default = "accuracy" if prepared.task == "classification" and measured else "loss"
     metric = params.metric or f"{validation}{default}"

@@ -7,7 +7,7 @@ A pipeline calls these and adds its own twist.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from steps.options import Recipe
 from steps.track import plots
 from steps.track.registry import TestRows
 from steps.track.tracker import Tracker
-from steps.train import baselines, evaluate, fit
+from steps.train import baselines, distribute, evaluate, fit
 from steps.train.options import FitOptions
 
 
@@ -143,6 +143,13 @@ def fit_and_log(
     if config.verbose:
         model.summary(print_fn=lambda line, *_: print(line))
     tracker.log_inputs(data)
+    plan = distribute.active()
+    if plan is not None:  # this fit's batch: a sweep's or a trial's own
+        tracker.set_tags(**distribute.checked(plan, config.batch_size).tags())
+    if left := distribute.left_out(data, plan):  # rows that do not split over the devices
+        tracker.set_tags(rows_left_out=", ".join(f"{k} {v}" for k, v in left.items()))
+    data, batch_size = distribute.share(data, config.batch_size, plan)
+    config = replace(config, batch_size=batch_size)
     if config.checkpoint and checkpoint is None:
         folder = tracker.backup_dir or Path(tempfile.mkdtemp(prefix="checkpoint-"))
         checkpoint = folder / "best.keras"
@@ -206,6 +213,19 @@ def train_and_log(
         callbacks=callbacks,
         validation_split=validation_split,
     )
+    with distribute.single_device():
+        return scored(tracker, model, prepared, config, result, scores_to_beat)
+
+
+def scored(
+    tracker: Tracker,
+    model,
+    prepared: Prepared,
+    config: FitOptions,
+    result: fit.FitResult,
+    scores_to_beat: dict[str, float] | None,
+) -> Trained:
+    """The trained model's test metrics beside the baselines, its plot, the logged model."""
     x_test, y_test = prepared.data.x_test, prepared.data.y_test
     predictions = evaluate.predict(model, x_test)
     metrics = evaluate.test_metrics(model, prepared, predictions)

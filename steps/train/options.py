@@ -11,6 +11,14 @@ OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam"
 AUTO = "auto"  # in `metrics`: the task's own (accuracy for classes, mae for numbers)
 PRUNERS = ("hyperband", "median", "none")  # what stops a study's weak trials early
 DIRECTIONS = ("maximize", "minimize")  # of the metric a study optimizes
+ALL_DEVICES = "all"  # in `devices`: every accelerator (or every CPU device JAX is given)
+
+
+def device_count_text(text: str) -> str:
+    """`-P devices=`: all, or a whole number from 1."""
+    if text != ALL_DEVICES and not (text.isdigit() and int(text) >= 1):
+        raise ValueError(text)
+    return text
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from steps.errors import UserError
 from steps.files import holder, lock, replace_atomically, replacing
 
 # Not part of a training's identity: changing them does not change what is learnt.
-NOT_IDENTITY = frozenset({"resume", "verbose"})
+# `devices` neither: a run resumes on the count it trained on (`distribute.check_resume`).
+NOT_IDENTITY = frozenset({"resume", "verbose", "devices"})
 
 
 def backups_of(entry_point: str, params: dict[str, object], root: Path | None = None) -> Path:
