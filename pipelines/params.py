@@ -54,7 +54,7 @@ from steps.data.options import (
 from steps.model import families
 from steps.model.options import ACTIVATIONS, INITIALIZERS, ModelOptions
 from steps.options import BASES, MIN_SIZE, WORD_INPUTS, Recipe, TextOptions
-from steps.train.options import AUTO, DIRECTIONS, OPTIMIZERS, PRUNERS, FitOptions
+from steps.train.options import AUTO, DIRECTIONS, FOLD_MODES, OPTIMIZERS, PRUNERS, FitOptions
 
 FAMILY = OneOf(families.names)
 Family = Annotated[str, FAMILY]
@@ -165,6 +165,18 @@ class Params(BaseModel):
         True,
         description="ModelCheckpoint: keep the best epoch's model as the run's "
         "checkpoints/best.keras",
+    )
+    folds: Annotated[int, ZeroOr(2, "one fit")] = Field(
+        0,
+        ge=0,
+        le=20,
+        description="a k-fold fit of training sets up to 10,000 rows: every training row "
+        "trains, each fold's model is early-stopped on its own fold (larger sets: one fit)",
+    )
+    fold_mode: Annotated[str, OneOf(FOLD_MODES)] = Field(
+        "ensemble",
+        description="what the fold models make: their average, one Keras model (ensemble), "
+        "or a new model trained on every row for their mean kept epoch (refit)",
     )
     jit_compile: Annotated[str, OneOf(JIT_COMPILE)] = Field(
         "auto", description="XLA compilation in model.compile (auto: Keras decides per backend)"
@@ -396,6 +408,8 @@ FIT = (
     "reduce_lr_patience",
     "checkpoint",
 )
+# The k-fold fit of small tables (steps.train.folds): the entry points that fit a table.
+FOLDS = ("folds", "fold_mode")
 RUN = ("seed", "verbose", "backend", "mixed_precision", "jit_compile", "register")
 TRAINING = (*DATA, "model", *ARCHITECTURE, *FIT, "resume", *RUN)
 # How a csv: table is read and its features made (csv, tabular, timeseries).

@@ -11,6 +11,9 @@ OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam"
 AUTO = "auto"  # in `metrics`: the task's own (accuracy for classes, mae for numbers)
 PRUNERS = ("hyperband", "median", "none")  # what stops a study's weak trials early
 DIRECTIONS = ("maximize", "minimize")  # of the metric a study optimizes
+# What a k-fold fit makes of its fold models: their average, one Keras model, or a fresh
+# model trained on every row for their mean kept epoch (steps.train.folds).
+FOLD_MODES = ("ensemble", "refit")
 
 
 @dataclass(frozen=True)
@@ -26,3 +29,5 @@ class FitOptions:
     verbose: int
     seed: int
     jit_compile: str  # XLA: auto (Keras decides per backend), true or false
+    folds: int = 0  # k-fold fit on small training sets (steps.train.folds); 0: one fit
+    fold_mode: str = "ensemble"  # one of FOLD_MODES
