@@ -112,14 +112,28 @@ def fit_dataset(
     of every training row instead (`folds_and_log`)."""
     fit.seed_everything(recipe.fit.seed)
     prepared = prepare(dataset, recipe.prepare)
+    return train_recipe_and_log(tracker, prepared, recipe, scores_to_beat=scores_to_beat)
+
+
+def train_recipe_and_log(
+    tracker: Tracker,
+    prepared: Prepared,
+    recipe: Recipe,
+    *,
+    scores_to_beat: dict[str, float] | None = None,
+    name: str = "",
+) -> Trained:
+    """Build the recipe's model (called `name`, else after its family) and `train_and_log`
+    it, or make the k-fold fit `folds_and_log` where the recipe asks for one and the training
+    rows are few enough; either way test and log the model as `test_and_log` does."""
     if folds.applies(recipe.fit, prepared.data):
-        model, result = folds_and_log(tracker, prepared, recipe)
+        model, result = folds_and_log(tracker, prepared, recipe, name=name)
         summary, how = result.as_fit(), result.text()
         return test_and_log(tracker, model, prepared, recipe.fit, summary, scores_to_beat, how)
     if reason := folds.one_fit_reason(recipe.fit, prepared.data):
         print(reason)
         tracker.set_tags(fit=reason)
-    model = build.build(recipe.family, prepared, recipe.model)
+    model = build.build(recipe.family, prepared, recipe.model, name=name)
     return train_and_log(tracker, model, prepared, recipe.fit, scores_to_beat=scores_to_beat)
 
 
@@ -130,13 +144,14 @@ def folds_and_log(
     *,
     callbacks: list | None = None,
     refuse_divergence: bool = True,
+    name: str = "",
 ) -> tuple[object, folds.FoldsResult]:
     """`steps.train.folds.fit_folds` of `prepared`'s training rows, logged: each fold's
     per-epoch metrics under its name (`fold1_val_loss`; a refit's under Keras's own), each
     fold's kept epoch and held-out scores at step = fold number (`fold_kept_epoch`,
     `fold_held_out_loss`...), their means (`cv_loss`, `cv_accuracy`...), the table
-    `folds/folds.csv` and every fit's curves in `plots/history.png`. Divergence as in
-    `fit_and_log`."""
+    `folds/folds.csv` and every fit's curves in `plots/history.png`. The model is called
+    `name`, else after the recipe's family. Divergence as in `fit_and_log`."""
     config, head = recipe.fit, build.head_for(prepared)
     tracker.log_inputs(folds.every_training_row(prepared.data))
 
@@ -155,7 +170,7 @@ def folds_and_log(
         log_dir=tracker.tensorboard_dir,
         backup=tracker.backup_dir,
         callbacks=fit_callbacks,
-        name=recipe.family,
+        name=name or recipe.family,
     )
     if config.verbose:
         model.summary(print_fn=lambda line, *_: print(line))

@@ -102,6 +102,15 @@ class FoldsResult:
             callbacks=self.folds[0].result.callbacks,
         )
 
+    def every_epoch(self) -> dict[str, list[float]]:
+        """Each quantity over every epoch trained: the folds' one after another, the refit's
+        last."""
+        fits = [*(fold.result for fold in self.folds), *([self.refit] if self.refit else [])]
+        names = dict.fromkeys(name for result in fits for name in result.history)
+        return {
+            name: [v for result in fits for v in result.history.get(name, [])] for name in names
+        }
+
     def cross_validation(self) -> dict[str, float]:
         """Each held-out score (`val_loss`, `val_accuracy`...), averaged over the folds."""
         names = [n for n in self.folds[0].result.best_metrics if n.startswith("val_")]
@@ -111,6 +120,18 @@ class FoldsResult:
             )
             for name in names
         }
+
+
+def trial_value(result: FoldsResult, metric: str, direction: str) -> float:
+    """A search trial's score of a k-fold fit: the cross-validation of `metric` (a `val_`
+    name), else its best over every epoch; NaN where a fit diverged."""
+    from steps.train.search import best_of
+
+    if result.diverged is not None:
+        return math.nan
+    return result.cross_validation().get(
+        metric, best_of(result.every_epoch().get(metric, []), direction)
+    )
 
 
 def applies(config: FitOptions, data: Split) -> bool:
