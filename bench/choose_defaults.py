@@ -126,8 +126,6 @@ FOLDS_CANDIDATES = {
     "base": {},
     "kfold5": {"folds": 5},
     "kfold5_refit": {"folds": 5, "fold_mode": "refit"},
-    "kfold3": {"folds": 3},
-    "kfold5_patience20": {"folds": 5, "patience": 20},
 }
 
 FAMILIES = {
