@@ -17,16 +17,9 @@ from steps.data import cache, catalog
 from steps.data.prepare import prepare
 
 from helpers.options import prepare_options
-from helpers.runs import TINY, finished_run, in_process, runs_of
+from helpers.runs import TINY, artifact_paths, finished_run, in_process, runs_of, tiny
 
 FOLDED = TINY | {"dataset": "iris", "folds": 3}
-
-
-def artifact_paths(client, run_id: str, folder: str = "") -> set[str]:
-    found = set()
-    for item in client.list_artifacts(run_id, folder or None):
-        found |= artifact_paths(client, run_id, item.path) if item.is_dir else {item.path}
-    return found
 
 
 def by_step(client, run_id: str, name: str) -> dict[int, float]:
@@ -63,7 +56,7 @@ def test_kfold_ensemble_shows_its_folds_and_logs_one_model_averaging_them(
         curve = by_step(tracking, run_id, f"fold{fold}_val_accuracy")
         assert held_out[fold] == pytest.approx(curve[int(epoch)])
 
-    artifacts = artifact_paths(tracking, run_id)
+    artifacts = set(artifact_paths(tracking, run_id))
     assert {"folds/folds.csv", "plots/history.png", "model_summary.txt"} <= artifacts
     table = tracking.download_artifacts(run_id, "folds/folds.csv", str(tmp_path))
     import pandas as pd
@@ -136,10 +129,12 @@ def test_kfold_fit_killed_in_its_second_fold_resumes_to_the_same_numbers(
     args = [sys.executable, "-m", "pipelines", "tabular"]
     for key, value in RESUMABLE.items():
         args += [f"--{key}", str(value)]
-    process = subprocess.Popen(args, env=env, cwd=tmp_path, **QUIET)
+    process = subprocess.Popen(
+        args, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 240
     while True:
-        assert process.poll() is None, "the run finished before it could be interrupted"
+        assert process.poll() is None, process.stderr.read()[-2000:]
         assert time.monotonic() < deadline, "no second fold within 240 s"
         runs = runs_of(tracking, "killed")
         if runs and len(tracking.get_metric_history(runs[0].info.run_id, "fold2_loss")) >= 2:
@@ -166,4 +161,24 @@ def test_kfold_fit_killed_in_its_second_fold_resumes_to_the_same_numbers(
         ), name
 
 
-QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+def test_tune_scores_a_kfold_trial_by_its_cross_validation_and_retrains_it_so(
+    lesson_env, tracking, tmp_path
+):
+    params = tiny("tune") | {
+        "dataset": "iris",
+        "folds": 2,
+        "n_trials": 1,
+        "pruner": "none",
+        "space": "units=4:8,layers=1,batch_size=16,fold_mode=refit",
+        "storage": f"sqlite:///{tmp_path / 'optuna.db'}",
+    }
+    result = in_process("tune", params, lesson_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = runs_of(tracking, "tune")
+    trial = next(r for r in runs if r.info.run_name == "trial 0")
+    best = next(r for r in runs if r.info.run_name == "best")
+    assert trial.data.metrics["value"] == trial.data.metrics["cv_accuracy"]
+    assert trial.data.tags["fit"].startswith("2-fold refit, folds kept epochs ")
+    assert best.data.tags["fit"] == trial.data.tags["fit"]  # retrained as the trial was fitted
+    assert best.data.metrics["cv_accuracy"] == trial.data.metrics["cv_accuracy"]
+    assert "folds/folds.csv" in artifact_paths(tracking, best.info.run_id, "folds")

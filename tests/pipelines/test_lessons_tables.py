@@ -12,6 +12,7 @@ import pytest
 
 from helpers import upstream_files
 from helpers.runs import (
+    ONE_FIT,
     TINY,
     TINY_TALKING,
     artifact_paths,
@@ -56,7 +57,7 @@ def test_tabular_learns_boston_housing_with_conv1d(lesson_env, tracking, tmp_pat
     import mlflow
 
     archive = upstream_files.write_boston_housing_npz(upstream)
-    params = TINY | {"dataset": "boston_housing", "model": "conv1d"}
+    params = TINY | ONE_FIT | {"dataset": "boston_housing", "model": "conv1d"}
     result = mlflow_run("tabular", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "tabular", "regression", tmp_path)
     assert run.data.tags["lesson"] == "43-46, 61"
@@ -201,7 +202,7 @@ def test_overfitting_needs_something_to_regularize_with(lesson_env, tracking, tm
 def test_csv_by_default_writes_wine_out_and_learns_it_back(lesson_env, tracking, tmp_path):
     import mlflow
 
-    result = mlflow_run("csv", TINY, lesson_env, tmp_path)
+    result = mlflow_run("csv", TINY | ONE_FIT, lesson_env, tmp_path)
     run = trained_run(result, tracking, "csv", "classification", tmp_path)
     assert run.data.tags["dataset"] == "wine"
 
@@ -245,7 +246,7 @@ def test_csv_path_with_a_category_column_predicts_a_number(lesson_env, tracking,
     path = tmp_path / "houses.csv"
     pd.DataFrame({"size": size, "city": city, "price": price.round(2)}).to_csv(path, index=False)
 
-    params = TINY | {"path": str(path), "target": "price"}
+    params = TINY | ONE_FIT | {"path": str(path), "target": "price"}
     result = in_process("csv", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "csv", "regression", tmp_path)
     assert run.data.tags["dataset"] == f"csv:{path}"
@@ -264,7 +265,7 @@ def test_csv_leaves_an_id_column_out_and_says_so(lesson_env, tracking, tmp_path)
     path = tmp_path / "people.csv"
     rows = [f"person{i},{i % 7},{i % 2}" for i in range(60)]
     path.write_text("name,age,label\n" + "\n".join(rows) + "\n")
-    params = TINY | {"path": str(path), "target": "label"}
+    params = TINY | ONE_FIT | {"path": str(path), "target": "label"}
     result = in_process("csv", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "csv", "classification", tmp_path)
     assert (
@@ -384,7 +385,7 @@ def test_a_classification_run_logs_the_majority_and_linear_baselines(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    result = in_process("tabular", TINY | {"dataset": "iris"}, lesson_env, tmp_path)
+    result = in_process("tabular", TINY | ONE_FIT | {"dataset": "iris"}, lesson_env, tmp_path)
     run = finished_run(result, tracking, "tabular")
     metrics = run.data.metrics
     names = {"baseline_majority_accuracy", "baseline_linear_accuracy"}
