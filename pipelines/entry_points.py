@@ -571,7 +571,12 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
                 "`npz:PATH`) with any model family (`-P model=dnn|cnn|lstm|conv1d|...`): a row "
                 "becomes a vector, a one-channel column image, or a sequence; classes scored by "
                 "accuracy with a confusion matrix, numbers by RMSE/MAE/R² with "
-                "`plots/predicted_vs_true.png`"
+                "`plots/predicted_vs_true.png`; a training set of up to 10,000 rows is fitted "
+                "5-fold (`-P folds=5`): every row trains, each fold's model is early-stopped on "
+                "its own fold, and the logged model averages the five (`-P fold_mode=refit`: "
+                "one model refitted on every row); each fold's kept epoch and held-out score "
+                "(`fold_held_out_*`, `cv_*`, `folds/folds.csv`) and every fold's curves in "
+                "`plots/history.png`"
             ),
             takes=(*TRAINING, *FOLDS, *TABLE),
             defaults=TABULAR,

@@ -29,5 +29,5 @@ class FitOptions:
     verbose: int
     seed: int
     jit_compile: str  # XLA: auto (Keras decides per backend), true or false
-    folds: int = 0  # k-fold fit on small training sets (steps.train.folds); 0: one fit
-    fold_mode: str = "ensemble"  # one of FOLD_MODES
+    folds: int  # k-fold fit of small training sets (steps.train.folds); 0: one fit
+    fold_mode: str  # one of FOLD_MODES
