@@ -7,7 +7,8 @@ folds, stratified by class; each fold's model trains on the other folds and is
 early-stopped on its own. Then, by `fold_mode`:
 
 - ensemble: the fold models averaged inside one Keras model (an Average layer over them),
-  the one model that is evaluated, logged and served (RealMLP's defaults bag 5 folds so);
+  the one model that is evaluated, logged and served (AutoGluon's bagged models are made
+  so, and pytabkit's RealMLP with `n_cv=5`);
 - refit: a fresh model trained on every row for the fold models' mean kept epoch, without
   EarlyStopping or ReduceLROnPlateau (no rows are left to watch), as Chollet's
   "Deep Learning with Python" fits its small housing table.
