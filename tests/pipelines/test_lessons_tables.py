@@ -92,17 +92,18 @@ def test_tabular_refuses_images(lesson_env, tracking, tmp_path):
 
 
 # The defaults' mean over seeds 42, 1, 2, 3 and 4 on each seed's held-out 20% (accuracy, R2 for
-# diabetes) and its standard deviation, as bench/tabular_scores.py recorded them. One split
-# says little (iris moves from 0.90 to 1.00 with the seed), so the check is on the mean. A
-# guard against regressions, not a target: each seed's split and fit are deterministic on the
-# CPU, so an unchanged pipeline meets its recorded mean exactly; the bar leaves two standard
-# errors (2 sd / sqrt 5) for a change that only reshuffles the randomness.
+# diabetes) and its standard deviation, as bench/tabular_scores.py recorded them with the
+# 5-fold fit on the JAX backend (docs/performance.md). One split says little (iris moves
+# from 0.87 to 1.00 with the seed), so the check is on the mean. A guard against regressions,
+# not a target: each seed's split and fit are deterministic on the CPU, so an unchanged
+# pipeline on JAX meets its recorded mean exactly; the bar leaves two standard errors
+# (2 sd / sqrt 5) for a change that only reshuffles the randomness, as another backend does.
 SEEDS = (42, 1, 2, 3, 4)
 RECORDED = {
-    "iris": (0.947, 0.038),
-    "breast_cancer": (0.968, 0.013),
-    "wine": (0.989, 0.015),
-    "diabetes": (0.415, 0.028),
+    "iris": (0.940, 0.049),
+    "breast_cancer": (0.972, 0.011),
+    "wine": (0.994, 0.012),
+    "diabetes": (0.447, 0.042),
 }
 
 
