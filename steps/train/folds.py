@@ -252,6 +252,8 @@ def fit_folds(
     if config.fold_mode == "ensemble":
         model = averaged(members, name)
         fit.compile_model(model, head, config)
+        # Its optimizer's state as a trained model's, so reloading the saved model is quiet.
+        model.optimizer.build(model.trainable_variables)
         return model, FoldsResult(tuple(folds), config.fold_mode, None)
     done = FoldsResult(tuple(folds), config.fold_mode, None)
     fit.seed_everything(config.seed)

@@ -43,6 +43,7 @@ def test_kfold_ensemble_shows_its_folds_and_logs_one_model_averaging_them(
     run_id, metrics = run.info.run_id, run.data.metrics
     assert "3-fold ensemble, folds kept epochs" in result.stdout
     assert run.data.tags["fit"].startswith("3-fold ensemble, folds kept epochs ")
+    assert run.data.tags["mlflow.note.content"].endswith(f"; {run.data.tags['fit']}")
 
     # Each fold's per-epoch curves under its name, its kept epoch and held-out scores by fold.
     for fold in (1, 2, 3):
