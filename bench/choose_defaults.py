@@ -5,14 +5,17 @@ Only the training rows take part: for each seed, `steps.data.prepare.split` hold
 fitted as the pipeline fits: a `Dataset` of the fold's training part with the held-out fold
 as its test split goes through `steps.data.prepare.prepare` (scaler fitted on the fold's
 training rows, a validation share cut from them, stratified), `steps.model.build.build`,
-`steps.train.fit.compile_model`, then `model.fit` with the pipeline's own callbacks
-(`steps.train.fit.standard_callbacks`: per-epoch seeding, EarlyStopping on val_loss with the
-best weights restored, ReduceLROnPlateau with its floor and cooldown where the candidate
-turns it on). The held-out fold is scored with `steps.train.evaluate.test_metrics`.
+then the pipeline's own fit: `steps.train.fit.fit` (per-epoch seeding, EarlyStopping on
+val_loss with the best weights restored, ReduceLROnPlateau with its floor and cooldown where
+the candidate turns it on), or where the candidate asks for it the k-fold fit of every
+training row of the fold (`steps.train.folds.fit_folds`: folds nested in the fold). The
+held-out fold is scored with `steps.train.evaluate.test_metrics`.
 
 `tables`: one set of defaults for every table (iris, wine, breast_cancer: accuracy;
-diabetes: R2), the dnn family. `cnn`: the cnn family on digits' images (accuracy); digits is
-the only image set bundled, so its candidates stay near the standard small CNN.
+diabetes: R2), the dnn family. `folds`: the plain fit of those defaults against the k-fold
+fits of every training row, on the same tables. `cnn`: the cnn family on digits' images
+(accuracy); digits is the only image set bundled, so its candidates stay near the standard
+small CNN.
 
 The search has two rounds. Round 1 fits every candidate (the base, then one or two settings
 changed at a time) on the `--seeds` splits. Each candidate's CV mean on each data set is
@@ -110,8 +113,24 @@ CNN_CANDIDATES = {
     "rlr5": {"reduce_lr_patience": 5, "patience": 15, "epochs": 100},
 }
 
+# The small-data fit (steps.train.folds) against the plain fit, from the `tabular` defaults
+# the search above chose: one fit early-stopped on a 20% validation share (base), or a
+# k-fold fit of every training row (its fold models averaged, or a refit on every row).
+FOLDS_BASE = {
+    **TABLE_BASE,
+    "units": 128,
+    "reduce_lr_patience": 10,
+    "folds": 0,
+}
+FOLDS_CANDIDATES = {
+    "base": {},
+    "kfold5": {"folds": 5},
+    "kfold5_refit": {"folds": 5, "fold_mode": "refit"},
+}
+
 FAMILIES = {
     "tables": ("tabular", TABLE_BASE, TABLE_CANDIDATES, TABLES),
+    "folds": ("tabular", FOLDS_BASE, FOLDS_CANDIDATES, TABLES),
     "cnn": ("image_classify", CNN_BASE, CNN_CANDIDATES, ("digits",)),
 }
 
@@ -142,7 +161,7 @@ def fit_fold(entry: str, settings: dict, data, x, y, train, held, seed: int) -> 
     from steps.data.dataset import Dataset
     from steps.data.prepare import prepare
     from steps.model import build
-    from steps.train import evaluate, fit
+    from steps.train import evaluate, fit, folds
 
     params = params_for(entry, **settings, seed=seed, verbose=0)
     recipe = params.recipe()
@@ -160,28 +179,26 @@ def fit_fold(entry: str, settings: dict, data, x, y, train, held, seed: int) -> 
     started = time.perf_counter()
     fit.seed_everything(seed)
     prepared = prepare(fold, recipe.prepare)
-    model = build.build(recipe.family, prepared, recipe.model)
     head = build.head_for(prepared)
-    fit.compile_model(model, head, recipe.fit)
     options = recipe.fit
-    # The pipelines' own callbacks, so the defaults are chosen under the schedule they get.
-    callbacks = fit.standard_callbacks(options, monitor="val_loss", log_dir=None, checkpoint=None)
     split = prepared.data
-    history = model.fit(
-        split.x_train,
-        split.y_train,
-        validation_data=(split.x_val, split.y_val),
-        epochs=options.epochs,
-        batch_size=options.batch_size,
-        verbose=0,
-        callbacks=callbacks,
-    )
+    if folds.applies(options, split):  # the pipeline's k-fold fit of every training row
+
+        def member(name: str):
+            return build.build(recipe.family, prepared, recipe.model, name=name)
+
+        model, result = folds.fit_folds(member, head, split, options, name=recipe.family)
+        epochs = result.epochs_trained
+    else:
+        model = build.build(recipe.family, prepared, recipe.model)
+        # The pipelines' own fit and callbacks, so defaults are chosen under what they get.
+        epochs = fit.fit(model, head, split, options).epochs_run
     metrics = evaluate.test_metrics(model, prepared, evaluate.predict(model, split.x_test))
     score = metrics.get("test_accuracy", metrics.get("test_r2"))
     keras.backend.clear_session()
     return {
         "score": float(score),
-        "epochs": len(history.epoch),
+        "epochs": epochs,
         "seconds": time.perf_counter() - started,
     }
 
@@ -313,7 +330,7 @@ def report(rows, changes, base, data_sets, chosen) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--families", default="tables,cnn", help="tables, cnn or both")
+    parser.add_argument("--families", default="tables,cnn", help="tables, folds, cnn")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--seeds", default="42", help="round 1's outer test splits")
     parser.add_argument("--confirm-seeds", default="42,1", help="round 2's outer test splits")

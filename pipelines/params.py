@@ -57,6 +57,7 @@ from steps.options import BASES, MIN_SIZE, WORD_INPUTS, Recipe, TextOptions
 from steps.train.options import (
     AUTO,
     DIRECTIONS,
+    FOLD_MODES,
     OPTIMIZERS,
     PRUNERS,
     FitOptions,
@@ -172,6 +173,18 @@ class Params(BaseModel):
         True,
         description="ModelCheckpoint: keep the best epoch's model as the run's "
         "checkpoints/best.keras",
+    )
+    folds: Annotated[int, ZeroOr(2, "one fit")] = Field(
+        0,
+        ge=0,
+        le=20,
+        description="a k-fold fit of training sets up to 10,000 rows: every training row "
+        "trains, each fold's model is early-stopped on its own fold (larger sets: one fit)",
+    )
+    fold_mode: Annotated[str, OneOf(FOLD_MODES)] = Field(
+        "ensemble",
+        description="what the fold models make: their average, one Keras model (ensemble), "
+        "or a new model trained on every row for their mean kept epoch (refit)",
     )
     jit_compile: Annotated[str, OneOf(JIT_COMPILE)] = Field(
         "auto", description="XLA compilation in model.compile (auto: Keras decides per backend)"
@@ -412,6 +425,8 @@ FIT = (
     "reduce_lr_patience",
     "checkpoint",
 )
+# The k-fold fit of small tables (steps.train.folds): the entry points that fit a table.
+FOLDS = ("folds", "fold_mode")
 RUN = ("seed", "verbose", "backend", "devices", "mixed_precision", "jit_compile", "register")
 TRAINING = (*DATA, "model", *ARCHITECTURE, *FIT, "resume", *RUN)
 # How a csv: table is read and its features made (csv, tabular, timeseries).

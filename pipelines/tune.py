@@ -9,7 +9,11 @@ pruner stops early are kept, tagged `state=PRUNED`, with `pruned_at_epoch`. The 
 logs the best parameters (`best_*`) and `best_value`, the optimization history and the
 parameter importances, the trials table; a child run `best` retrains the best configuration,
 with its real parameters, and logs it like any other lesson's model (the parent keeps its
-test metrics and `model_uri`).
+test metrics and `model_uri`). Trials and the retrained best fit as `tabular` does: on a
+small table the k-fold fit (`-P folds=5`, steps/train/folds.py), a trial then scored by its
+cross-validation (the metric's mean over the held-out folds, e.g. `cv_accuracy`) and never
+pruned; `-P folds=0` for one fit per trial, pruned by epoch. `-P space=folds=0|5` or
+`fold_mode=ensemble|refit` searches them too.
 
 The study lives in `-P storage=` (else in the OPTUNA_STORAGE variable's URL, else
 `sqlite:///optuna.db` in the folder `mlflow run` runs in; a password goes in PGPASSWORD or
@@ -26,7 +30,7 @@ from steps.model import build
 from steps.model.space import describe, suggest
 from steps.secrets import redacted
 from steps.track.tracker import Tracker
-from steps.train import distribute, fit, search
+from steps.train import distribute, fit, folds, search
 
 
 def run(params: Params, tracker: Tracker) -> None:
@@ -71,8 +75,14 @@ def run(params: Params, tracker: Tracker) -> None:
         # A trial says its outcome in one line, and keeps no checkpoint: the best is retrained.
         config = params.but(**chosen, verbose=0)
 
-        def train(child: Tracker, callbacks: list) -> dict[str, list[float]]:
+        def train(child: Tracker, callbacks: list):
             fit.seed_everything(params.seed)
+            recipe = config.recipe()
+            if folds.applies(
+                recipe.fit, prepared.data, distribute.device_count()
+            ):  # fitted and scored as tabular's
+                _, result = workflow.folds_and_log(child, prepared, recipe, refuse_divergence=False)
+                return result.every_epoch(), folds.trial_value(result, metric, direction)
             model = build.build(params.model, prepared, config.model_options())
             # Logged like any run; a diverged trial is one result, the search goes on.
             return workflow.fit_and_log(
@@ -104,11 +114,12 @@ def run(params: Params, tracker: Tracker) -> None:
         config = params.but(**best.params)
         with tracker.child_run("best", best.params) as child:
             fit.seed_everything(params.seed)
-            model = build.build(
-                params.model, prepared, config.model_options(), name=f"best_{params.model}"
-            )
-            trained = workflow.train_and_log(
-                child, model, prepared, config.fit_options(), scores_to_beat=to_beat
+            trained = workflow.train_recipe_and_log(
+                child,
+                prepared,
+                config.recipe(),
+                scores_to_beat=to_beat,
+                name=f"best_{params.model}",
             )
         tracker.set_tags(model_uri=trained.model_uri, retrained_run_id=child.run_id)
         tracker.log_metrics(trained.metrics)

@@ -21,7 +21,7 @@ from steps.options import Recipe
 from steps.track import plots
 from steps.track.registry import TestRows
 from steps.track.tracker import Tracker
-from steps.train import baselines, distribute, evaluate, fit
+from steps.train import baselines, distribute, evaluate, fit, folds
 from steps.train.options import FitOptions
 
 
@@ -108,11 +108,149 @@ def fit_dataset(
     scores_to_beat: dict[str, float] | None = None,
 ) -> Trained:
     """The standard lesson: prepare, build, then `train_and_log` (which see for
-    `scores_to_beat`)."""
+    `scores_to_beat`); on a small training set where `-P folds=` asks for it, the k-fold fit
+    of every training row instead (`folds_and_log`)."""
     fit.seed_everything(recipe.fit.seed)
     prepared = prepare(dataset, recipe.prepare)
-    model = build.build(recipe.family, prepared, recipe.model)
+    return train_recipe_and_log(tracker, prepared, recipe, scores_to_beat=scores_to_beat)
+
+
+def train_recipe_and_log(
+    tracker: Tracker,
+    prepared: Prepared,
+    recipe: Recipe,
+    *,
+    scores_to_beat: dict[str, float] | None = None,
+    name: str = "",
+) -> Trained:
+    """Build the recipe's model (called `name`, else after its family) and `train_and_log`
+    it, or make the k-fold fit `folds_and_log` where the recipe asks for one and the training
+    rows are few enough; either way test and log the model as `test_and_log` does."""
+    devices = distribute.device_count()
+    if folds.applies(recipe.fit, prepared.data, devices):
+        model, result = folds_and_log(tracker, prepared, recipe, name=name)
+        summary, how = result.as_fit(), result.text()
+        with distribute.single_device():
+            return test_and_log(tracker, model, prepared, recipe.fit, summary, scores_to_beat, how)
+    if reason := folds.one_fit_reason(recipe.fit, prepared.data, devices):
+        print(reason)
+        tracker.set_tags(fit=reason)
+    model = build.build(recipe.family, prepared, recipe.model, name=name)
     return train_and_log(tracker, model, prepared, recipe.fit, scores_to_beat=scores_to_beat)
+
+
+def folds_and_log(
+    tracker: Tracker,
+    prepared: Prepared,
+    recipe: Recipe,
+    *,
+    callbacks: list | None = None,
+    refuse_divergence: bool = True,
+    name: str = "",
+) -> tuple[object, folds.FoldsResult]:
+    """`steps.train.folds.fit_folds` of `prepared`'s training rows, logged: each fold's
+    per-epoch metrics under its name (`fold1_val_loss`; a refit's under Keras's own), each
+    fold's kept epoch and held-out scores at step = fold number (`fold_kept_epoch`,
+    `fold_held_out_loss`...), their means (`cv_loss`, `cv_accuracy`...), the table
+    `folds/folds.csv` and every fit's curves in `plots/history.png`. The model is called
+    `name`, else after the recipe's family. Divergence as in `fit_and_log`."""
+    config, head = recipe.fit, build.head_for(prepared)
+    tracker.log_inputs(folds.every_training_row(prepared.data))
+
+    def member(name: str):
+        return build.build(recipe.family, prepared, recipe.model, name=name)
+
+    def fit_callbacks(name: str) -> list:
+        prefix = "" if name == "refit" else f"{name}_"
+        return [*(callbacks or []), *tracker.keras_callbacks(prefix)]
+
+    model, result = folds.fit_folds(
+        member,
+        head,
+        prepared.data,
+        config,
+        log_dir=tracker.tensorboard_dir,
+        backup=tracker.backup_dir,
+        callbacks=fit_callbacks,
+        name=name or recipe.family,
+    )
+    if config.verbose:
+        model.summary(print_fn=lambda line, *_: print(line))
+    log_folds(tracker, model, result)
+    if refuse_divergence and result.diverged is not None:
+        fit.refuse(fit.divergence_problem(result.diverged, config))
+    return model, result
+
+
+def log_folds(tracker: Tracker, model, result: folds.FoldsResult) -> None:
+    """What `folds_and_log` logs of a finished k-fold fit."""
+    import pandas as pd
+
+    rows, histories, kept = [], {}, {}
+    for fold in result.folds:
+        name = f"fold{fold.number}"
+        held_out = {
+            key.removeprefix("val_"): value
+            for key, value in fold.result.best_metrics.items()
+            if key.startswith("val_")
+        }
+        tracker.log_metrics(
+            {
+                "fold_kept_epoch": fold.result.best_epoch,
+                "fold_epochs_run": fold.result.epochs_run,
+                **{f"fold_held_out_{key}": value for key, value in held_out.items()},
+            },
+            step=fold.number,
+        )
+        rows.append(
+            {
+                "fold": name,
+                "train_rows": fold.train_rows,
+                "held_out_rows": fold.held_rows,
+                "epochs_run": fold.result.epochs_run,
+                "kept_epoch": fold.result.best_epoch,
+                **{f"held_out_{key}": value for key, value in held_out.items()},
+                "seconds": round(fold.result.seconds, 2),
+            }
+        )
+        histories[name] = whole_history(tracker, fold.result, f"{name}_")
+        kept[name] = fold.result.best_epoch
+    if result.refit is not None:
+        rows.append(
+            {
+                "fold": "refit",
+                "train_rows": rows[0]["train_rows"] + rows[0]["held_out_rows"],
+                "epochs_run": result.refit.epochs_run,
+                "seconds": round(result.refit.seconds, 2),
+            }
+        )
+        histories["refit"] = whole_history(tracker, result.refit)
+    cv = {f"cv_{key.removeprefix('val_')}": v for key, v in result.cross_validation().items()}
+    tracker.log_metrics(
+        {
+            **cv,
+            "epochs_run": result.epochs_trained,
+            "best_epoch": result.as_fit().best_epoch,
+            "fit_seconds": result.seconds,
+            "parameters": model.count_params(),
+        }
+    )
+    tracker.log_table(pd.DataFrame(rows), "folds/folds.csv")
+    tracker.log_figure(plots.folds_figure(histories, kept), "plots/history.png")
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *_: lines.append(line))
+    tracker.log_text("\n".join(lines), "model_summary.txt")
+    tracker.set_tags(fit=result.text(), callbacks=result.folds[0].result.callbacks)
+
+
+def whole_history(tracker: Tracker, result: fit.FitResult, prefix: str = "") -> dict:
+    """A fit's per-epoch history, from the run where a resumed fit holds only its own epochs;
+    `prefix`: before each name in the run (one fold of a k-fold fit)."""
+    history = result.history
+    if len(next(iter(history.values()), [])) >= result.epochs_run:
+        return history
+    whole = tracker.full_history({prefix + name: values for name, values in history.items()})
+    return {name.removeprefix(prefix): values for name, values in whole.items()}
 
 
 def log_baselines(tracker: Tracker, prepared: Prepared) -> dict[str, float]:
@@ -165,9 +303,7 @@ def fit_and_log(
         validation_split=validation_split,
     )
     tracker.set_tags(callbacks=result.callbacks)
-    history = result.history
-    if len(next(iter(history.values()), [])) < result.epochs_run:  # resumed: earlier epochs
-        history = tracker.full_history(history)
+    history = whole_history(tracker, result)
     best = {f"best_{name}": value for name, value in result.best_metrics.items()}
     tracker.log_metrics(
         {
@@ -214,18 +350,21 @@ def train_and_log(
         validation_split=validation_split,
     )
     with distribute.single_device():
-        return scored(tracker, model, prepared, config, result, scores_to_beat)
+        return test_and_log(tracker, model, prepared, config, result, scores_to_beat)
 
 
-def scored(
+def test_and_log(
     tracker: Tracker,
     model,
     prepared: Prepared,
     config: FitOptions,
     result: fit.FitResult,
-    scores_to_beat: dict[str, float] | None,
+    scores_to_beat: dict[str, float] | None = None,
+    how: str = "",
 ) -> Trained:
-    """The trained model's test metrics beside the baselines, its plot, the logged model."""
+    """The trained model's test metrics beside the baselines, the task's plot, the model
+    itself and the last printed line, which ends with `how` it was trained (default: the
+    epochs `result` ran and kept) (`train_and_log`'s end)."""
     x_test, y_test = prepared.data.x_test, prepared.data.y_test
     predictions = evaluate.predict(model, x_test)
     metrics = evaluate.test_metrics(model, prepared, predictions)
@@ -249,7 +388,7 @@ def scored(
         tested_on = TestRows(prepared.raw_test, y_test)
         model_uri = tracker.log_model(model, tested_on, test_metrics=metrics, front=prepared.front)
     summary = ", ".join(f"{k}={v:.4f}{against(k, scores_to_beat)}" for k, v in metrics.items())
-    print(f"{model.name}: {summary}; {fit.epochs_text(result)}")
+    print(f"{model.name}: {summary}; {how or fit.epochs_text(result)}")
     return Trained(model, result, metrics, predictions, model_uri)
 
 

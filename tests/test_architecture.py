@@ -27,7 +27,7 @@ from steps.errors import UserError
 from steps.model import families
 from steps.model.space import FloatRange
 
-from helpers.runs import REPO, TINY, in_process, only_run
+from helpers.runs import ONE_FIT, REPO, TINY, in_process, only_run
 
 # ---------------------------------------------------------------- imports
 
@@ -435,7 +435,10 @@ def test_recipe_a_new_model_family_is_one_record(throwaway_family, lesson_env, t
     entry_points.params_for("tune", model="linear_model", space="learning_rate=0.01:0.05")
     # ...and it trains like any other family.
     result = in_process(
-        "tabular", {"dataset": "iris", "model": "linear_model", **TINY}, lesson_env, tmp_path
+        "tabular",
+        {"dataset": "iris", "model": "linear_model", **TINY, **ONE_FIT},
+        lesson_env,
+        tmp_path,
     )
     assert result.returncode == 0, result.stderr
     run = only_run(tracking, "tabular")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from steps.errors import UserError
+from steps.train.options import FOLD_MODES
 
 
 @dataclass(frozen=True)
@@ -58,20 +59,27 @@ FIT_SPACE: Space = {
     "optimizer": Choice(("adam", "rmsprop", "nadam", "sgd")),
     "batch_size": Choice((16, 32, 64, 128)),
 }
+# Searched only where `-P space=` names them: how the small-data fit is made (the study's
+# default is the run's own `-P folds=` and `-P fold_mode=`).
+OPTIONAL_SPACE: Space = {
+    "folds": Choice((0, 5)),
+    "fold_mode": Choice(FOLD_MODES),
+}
 
 
 def narrowed(space: Space, text: str, family: str) -> Space:
-    """`space` with `name=low:high`, `name=a|b|c` or `name=value` overrides from `text`."""
+    """`space` with `name=low:high`, `name=a|b|c` or `name=value` overrides from `text`,
+    which may add the OPTIONAL_SPACE dimensions."""
     space = dict(space)
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, sep, value = item.partition("=")
         if not sep or not value:
             raise UserError(f"bad space entry {item!r}: use name=low:high, name=a|b or name=value")
-        if name not in space:
-            raise UserError(
-                f"{name!r} is not searched for model {family}; choose from {', '.join(space)}"
-            )
-        space[name] = override(name, space[name], value)
+        default = space.get(name, OPTIONAL_SPACE.get(name))
+        if default is None:
+            names = ", ".join([*space, *OPTIONAL_SPACE])
+            raise UserError(f"{name!r} is not searched for model {family}; choose from {names}")
+        space[name] = override(name, default, value)
     return space
 
 

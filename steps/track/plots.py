@@ -45,6 +45,36 @@ def history_figure(history: dict[str, list[float]], kept_epoch: int = 0):
     return fig
 
 
+def folds_figure(histories: dict[str, dict[str, list[float]]], kept: dict[str, int]):
+    """A k-fold fit's history: one panel per quantity, each fit's curves in a colour of its
+    own (its held-out fold's dashed), the epoch each fit's model kept marked by a dot."""
+    from matplotlib.ticker import MaxNLocator
+
+    plt = pyplot()
+    names = list(
+        dict.fromkeys(
+            name.removeprefix("val_")
+            for history in histories.values()
+            for name in history
+            if name != "learning_rate"
+        )
+    )
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        for colour, (fit_name, history) in enumerate(histories.items()):
+            for key, style, label in ((name, "-", fit_name), (f"val_{name}", "--", None)):
+                values = history.get(key, [])
+                epochs = np.arange(1, len(values) + 1)
+                ax.plot(epochs, values, style, color=f"C{colour}", label=label if values else None)
+                if key.startswith("val_") and 0 < kept.get(fit_name, 0) <= len(values):
+                    ax.plot(kept[fit_name], values[kept[fit_name] - 1], "o", color=f"C{colour}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(title=f"{name} (dashed: held-out fold; dot: kept epoch)", xlabel="epoch")
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
 def learning_rate_curve(ax, epochs: np.ndarray, rates: list[float]) -> None:
     """Rates on a log scale (a constant 0.001 reads 10^-3, not 0); in scientific notation
     when one is 0 or less."""

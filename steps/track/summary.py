@@ -34,7 +34,9 @@ def scores_line(run) -> str:
     if tests and not children:
         line = ", ".join(f"{k} {v:.4g}{yardstick(k, metrics)}" for k, v in tests.items())
         line += unplaced_baselines(list(tests), metrics)
-        if "best_epoch" in metrics and "epochs_run" in metrics:
+        if "fold_kept_epoch" in metrics:  # a k-fold fit: its folds' epochs, as its tag says
+            line += f"; {run.data.tags.get('fit', '')}"
+        elif "best_epoch" in metrics and "epochs_run" in metrics:
             line += f"; kept epoch {metrics['best_epoch']:.0f} of {metrics['epochs_run']:.0f}"
         return line
     trials = [c for c in children if "trial" in c.data.tags]

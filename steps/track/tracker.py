@@ -215,9 +215,10 @@ class Tracker:
         mlflow.flush_async_logging()
         return metric_histories(self.run_id, tuple(history))
 
-    def keras_callbacks(self) -> list:
-        """Per-epoch metrics under Keras's names, learning rate included."""
-        return [epoch_logger()]
+    def keras_callbacks(self, prefix: str = "") -> list:
+        """Per-epoch metrics under Keras's names, learning rate included; `prefix`: before
+        each name (one fold of a k-fold fit, `fold2_val_loss`)."""
+        return [epoch_logger(prefix)]
 
     def log_model(
         self,
@@ -304,9 +305,10 @@ def log_inputs(datasets: dict[str, object]) -> None:
         mlflow.log_inputs(list(datasets.values()), **batch)
 
 
-def epoch_logger():
-    """The model summary as `model_summary.txt` when training starts, then each epoch's
-    logs (fit adds the learning rate) at MLflow step = epoch number, counted from 1. The
+def epoch_logger(prefix: str = ""):
+    """The model summary as `model_summary.txt` when training starts (unless the names have
+    a `prefix`: a part of a larger model), then each epoch's logs (fit adds the learning
+    rate), `prefix` before each name, at MLflow step = epoch number, counted from 1. The
     epochs are held and written together by `write_out` (see `steps.train.resume.saving_every`):
     one write a few seconds, not one an epoch."""
     import keras
@@ -319,16 +321,18 @@ def epoch_logger():
             self.held: list[Metric] = []
 
         def on_train_begin(self, logs=None):
-            lines: list[str] = []
-            self.model.summary(print_fn=lambda line, *_: lines.append(line))
-            mlflow.log_text("\n".join(lines), "model_summary.txt")
+            if not prefix:
+                lines: list[str] = []
+                self.model.summary(print_fn=lambda line, *_: lines.append(line))
+                mlflow.log_text("\n".join(lines), "model_summary.txt")
             self.run_id = mlflow.active_run().info.run_id
             self.held = []
 
         def on_epoch_end(self, epoch, logs=None):
             now = int(time.time() * 1000)
             self.held += [
-                Metric(name, float(value), now, epoch + 1) for name, value in (logs or {}).items()
+                Metric(prefix + name, float(value), now, epoch + 1)
+                for name, value in (logs or {}).items()
             ]
 
         def write_out(self, epoch: int) -> None:

@@ -231,6 +231,12 @@ def active() -> Plan | None:
     return ACTIVE.get()
 
 
+def device_count() -> int:
+    """The devices this run trains on: 1 outside `across`."""
+    plan = active()
+    return plan.devices if plan is not None else 1
+
+
 @contextlib.contextmanager
 def across(plan: Plan) -> Iterator[None]:
     """Models built, compiled and trained inside are data-parallel over the plan's devices."""

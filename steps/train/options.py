@@ -12,6 +12,9 @@ AUTO = "auto"  # in `metrics`: the task's own (accuracy for classes, mae for num
 PRUNERS = ("hyperband", "median", "none")  # what stops a study's weak trials early
 DIRECTIONS = ("maximize", "minimize")  # of the metric a study optimizes
 ALL_DEVICES = "all"  # in `devices`: every accelerator (or every CPU device JAX is given)
+# What a k-fold fit makes of its fold models: their average, one Keras model, or a fresh
+# model trained on every row for their mean kept epoch (steps.train.folds).
+FOLD_MODES = ("ensemble", "refit")
 
 
 def device_count_text(text: str) -> str:
@@ -34,3 +37,5 @@ class FitOptions:
     verbose: int
     seed: int
     jit_compile: str  # XLA: auto (Keras decides per backend), true or false
+    folds: int  # k-fold fit of small training sets (steps.train.folds); 0: one fit
+    fold_mode: str  # one of FOLD_MODES

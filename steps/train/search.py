@@ -250,7 +250,7 @@ def run_trial(
     trial,
     tracker,
     chosen: dict[str, object],
-    train: Callable[..., dict[str, list[float]]],
+    train: Callable[..., dict[str, list[float]] | tuple[dict[str, list[float]], float]],
     *,
     metric: str,
     direction: str,
@@ -259,7 +259,9 @@ def run_trial(
 
     `train(child, callbacks)` builds the suggested model, fits it with `callbacks` added and
     logs the fit on `child` as any run logs one (`workflow.fit_and_log`: inputs, per-epoch
-    metrics, `epochs_run`, the history plot, TensorBoard traces); it returns the history.
+    metrics, `epochs_run`, the history plot, TensorBoard traces); it returns the history,
+    whose best `metric` is the trial's value, or (the history, the value) where the fit
+    scores itself (a k-fold fit: its cross-validation).
     """
     import optuna
 
@@ -268,8 +270,12 @@ def run_trial(
     pruner = pruning_callback(trial, metric)
     with tracker.child_run(f"trial {trial.number}", chosen) as child:
         child.set_tags(trial=trial.number, study=trial.study.study_name)
-        history = train(child, [pruner])
-        value = best_of(history.get(metric, []), direction)
+        trained = train(child, [pruner])
+        history, value = (
+            trained
+            if isinstance(trained, tuple)
+            else (trained, best_of(trained.get(metric, []), direction))
+        )
         state = "PRUNED" if pruner.pruned_at is not None else "COMPLETE"
         state = "FAIL" if state == "COMPLETE" and not math.isfinite(value) else state
         outcome = TrialOutcome(

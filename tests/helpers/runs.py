@@ -19,15 +19,19 @@ MLFLOW = Path(sys.executable).with_name("mlflow")
 
 # Small enough for 2 CPUs, big enough that every callback and plot has something to show.
 TINY = {"epochs": 2, "batch_size": 16, "units": 8, "filters": "4,8", "verbose": 0}
+# One fit where an entry point fits a small table k-fold by default (tabular, csv, tune):
+# what a test of the plain fit's callbacks, checkpoint and curves runs.
+ONE_FIT = {"folds": 0}
 # TINY at the default verbosity: what a user's terminal shows.
 TINY_TALKING = {k: v for k, v in TINY.items() if k != "verbose"}
 
 
 def tiny(entry_point: str) -> dict[str, object]:
-    """TINY without what `entry_point` does not take (transfer builds no units or filters)."""
+    """TINY and ONE_FIT without what `entry_point` does not take (transfer builds no units or
+    filters)."""
     from pipelines.entry_points import ENTRY_POINTS
 
-    return {k: v for k, v in TINY.items() if k in ENTRY_POINTS[entry_point].takes}
+    return {k: v for k, v in (TINY | ONE_FIT).items() if k in ENTRY_POINTS[entry_point].takes}
 
 
 def fresh_tracking_store(template: Path, folder: Path) -> Path:

@@ -18,6 +18,7 @@ import pytest
 from helpers import tables
 from helpers.runs import (
     MLFLOW,
+    ONE_FIT,
     REPO,
     TINY,
     artifact_paths,
@@ -51,7 +52,7 @@ def customers_run(tmp_path_factory, upstream, empty_tracking_store):
         PATH=f"{MLFLOW.parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     path = tables.write(tables.customers(), folder / "customers.csv")
-    params = TINY | {"path": str(path), "target": "bought", "epochs": 3}
+    params = TINY | ONE_FIT | {"path": str(path), "target": "bought", "epochs": 3}
     result = mlflow_run("csv", params, env, folder)
     client = mlflow.MlflowClient(uri)
     mlflow.set_tracking_uri(uri)
@@ -195,7 +196,7 @@ def test_a_cp949_file_with_semicolons_trains_and_scores(lesson_env, tracking, tm
     path = tables.write(table, tmp_path / "고객.csv", encoding="cp949", sep=";")
     with pytest.raises(UnicodeDecodeError):
         path.read_text(encoding="utf-8")
-    params = TINY | {"path": str(path), "target": "구매"}
+    params = TINY | ONE_FIT | {"path": str(path), "target": "구매"}
     result = in_process("csv", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "csv", "classification", tmp_path)
     assert (run.data.tags["encoding"], run.data.tags["separator"]) == ("cp949", ";")

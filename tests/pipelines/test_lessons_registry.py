@@ -7,7 +7,7 @@ import pytest
 
 from steps.track.registry import Comparison, Verdict, task_metric
 
-from helpers.runs import TINY, assert_clean_failure, in_process, parents_and_children
+from helpers.runs import ONE_FIT, TINY, assert_clean_failure, in_process, parents_and_children
 
 
 def registered_line(result) -> str:
@@ -110,7 +110,7 @@ def test_a_champion_tested_on_other_rows_is_not_judged_on_rows_it_may_have_train
 
 def test_a_model_of_another_data_set_is_registered_but_not_compared(lesson_env, tracking, tmp_path):
     for dataset in ("iris", "wine"):
-        params = TINY | {"register": "flowers", "dataset": dataset}
+        params = TINY | ONE_FIT | {"register": "flowers", "dataset": dataset}
         result = in_process("tabular", params, lesson_env, tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
     decision = (

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from helpers.runs import (
+    ONE_FIT,
     TINY,
     TINY_TALKING,
     artifact_paths,
@@ -136,7 +137,8 @@ def test_a_depth_sweep_over_seeds_reports_each_depths_mean_and_spread(
 
 def test_two_lists_train_every_combination(lesson_env, tracking, tmp_path):
     """Lesson 73: BatchNormalization on and off, each at two learning rates."""
-    params = TINY | {"dataset": "iris", "batch_norm": "false,true", "learning_rate": "0.001,0.05"}
+    params = TINY | ONE_FIT | {"dataset": "iris", "batch_norm": "false,true"}
+    params |= {"learning_rate": "0.001,0.05"}
     result = in_process("tabular", params, lesson_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 

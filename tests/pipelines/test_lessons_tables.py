@@ -12,6 +12,7 @@ import pytest
 
 from helpers import upstream_files
 from helpers.runs import (
+    ONE_FIT,
     TINY,
     TINY_TALKING,
     artifact_paths,
@@ -56,7 +57,7 @@ def test_tabular_learns_boston_housing_with_conv1d(lesson_env, tracking, tmp_pat
     import mlflow
 
     archive = upstream_files.write_boston_housing_npz(upstream)
-    params = TINY | {"dataset": "boston_housing", "model": "conv1d"}
+    params = TINY | ONE_FIT | {"dataset": "boston_housing", "model": "conv1d"}
     result = mlflow_run("tabular", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "tabular", "regression", tmp_path)
     assert run.data.tags["lesson"] == "43-46, 61"
@@ -91,17 +92,18 @@ def test_tabular_refuses_images(lesson_env, tracking, tmp_path):
 
 
 # The defaults' mean over seeds 42, 1, 2, 3 and 4 on each seed's held-out 20% (accuracy, R2 for
-# diabetes) and its standard deviation, as bench/tabular_scores.py recorded them. One split
-# says little (iris moves from 0.90 to 1.00 with the seed), so the check is on the mean. A
-# guard against regressions, not a target: each seed's split and fit are deterministic on the
-# CPU, so an unchanged pipeline meets its recorded mean exactly; the bar leaves two standard
-# errors (2 sd / sqrt 5) for a change that only reshuffles the randomness.
+# diabetes) and its standard deviation, as bench/tabular_scores.py recorded them with the
+# 5-fold fit on the JAX backend (docs/performance.md). One split says little (iris moves
+# from 0.87 to 1.00 with the seed), so the check is on the mean. A guard against regressions,
+# not a target: each seed's split and fit are deterministic on the CPU, so an unchanged
+# pipeline on JAX meets its recorded mean exactly; the bar leaves two standard errors
+# (2 sd / sqrt 5) for a change that only reshuffles the randomness, as another backend does.
 SEEDS = (42, 1, 2, 3, 4)
 RECORDED = {
-    "iris": (0.947, 0.038),
-    "breast_cancer": (0.968, 0.013),
-    "wine": (0.989, 0.015),
-    "diabetes": (0.415, 0.028),
+    "iris": (0.940, 0.049),
+    "breast_cancer": (0.972, 0.011),
+    "wine": (0.994, 0.012),
+    "diabetes": (0.447, 0.042),
 }
 
 
@@ -201,7 +203,7 @@ def test_overfitting_needs_something_to_regularize_with(lesson_env, tracking, tm
 def test_csv_by_default_writes_wine_out_and_learns_it_back(lesson_env, tracking, tmp_path):
     import mlflow
 
-    result = mlflow_run("csv", TINY, lesson_env, tmp_path)
+    result = mlflow_run("csv", TINY | ONE_FIT, lesson_env, tmp_path)
     run = trained_run(result, tracking, "csv", "classification", tmp_path)
     assert run.data.tags["dataset"] == "wine"
 
@@ -245,7 +247,7 @@ def test_csv_path_with_a_category_column_predicts_a_number(lesson_env, tracking,
     path = tmp_path / "houses.csv"
     pd.DataFrame({"size": size, "city": city, "price": price.round(2)}).to_csv(path, index=False)
 
-    params = TINY | {"path": str(path), "target": "price"}
+    params = TINY | ONE_FIT | {"path": str(path), "target": "price"}
     result = in_process("csv", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "csv", "regression", tmp_path)
     assert run.data.tags["dataset"] == f"csv:{path}"
@@ -264,7 +266,7 @@ def test_csv_leaves_an_id_column_out_and_says_so(lesson_env, tracking, tmp_path)
     path = tmp_path / "people.csv"
     rows = [f"person{i},{i % 7},{i % 2}" for i in range(60)]
     path.write_text("name,age,label\n" + "\n".join(rows) + "\n")
-    params = TINY | {"path": str(path), "target": "label"}
+    params = TINY | ONE_FIT | {"path": str(path), "target": "label"}
     result = in_process("csv", params, lesson_env, tmp_path)
     run = trained_run(result, tracking, "csv", "classification", tmp_path)
     assert (
@@ -384,7 +386,7 @@ def test_a_classification_run_logs_the_majority_and_linear_baselines(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    result = in_process("tabular", TINY | {"dataset": "iris"}, lesson_env, tmp_path)
+    result = in_process("tabular", TINY | ONE_FIT | {"dataset": "iris"}, lesson_env, tmp_path)
     run = finished_run(result, tracking, "tabular")
     metrics = run.data.metrics
     names = {"baseline_majority_accuracy", "baseline_linear_accuracy"}

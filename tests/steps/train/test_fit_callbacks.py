@@ -19,6 +19,7 @@ STALLING = {
     "patience": 4,
     "reduce_lr_patience": 1,
     "verbose": 0,
+    "folds": 0,  # the plain fit, whose callbacks these are
 }
 
 
