@@ -71,7 +71,7 @@ def run(params: Params, tracker: Tracker) -> None:
         config = params.but(**chosen, verbose=0)
 
         def train(child: Tracker, callbacks: list) -> dict[str, list[float]]:
-            fit.seed_everything(params.seed)
+            fit.seed_everything(params.seed, params.deterministic)
             model = build.build(params.model, prepared, config.model_options())
             # Logged like any run; a diverged trial is one result, the search goes on.
             return workflow.fit_and_log(
@@ -102,7 +102,7 @@ def run(params: Params, tracker: Tracker) -> None:
         search.fresh_session()
         config = params.but(**best.params)
         with tracker.child_run("best", best.params) as child:
-            fit.seed_everything(params.seed)
+            fit.seed_everything(params.seed, params.deterministic)
             model = build.build(
                 params.model, prepared, config.model_options(), name=f"best_{params.model}"
             )

@@ -109,7 +109,7 @@ def fit_dataset(
 ) -> Trained:
     """The standard lesson: prepare, build, then `train_and_log` (which see for
     `scores_to_beat`)."""
-    fit.seed_everything(recipe.fit.seed)
+    fit.seed_everything(recipe.fit.seed, recipe.fit.deterministic)
     prepared = prepare(dataset, recipe.prepare)
     model = build.build(recipe.family, prepared, recipe.model)
     return train_and_log(tracker, model, prepared, recipe.fit, scores_to_beat=scores_to_beat)
