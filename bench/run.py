@@ -2,6 +2,8 @@
 
 Writes bench-results/bench.md and bench-results/bench.json. Sections:
   overhead  cnn_mnist through the pipeline vs bench/bare_mnist.py (same model, data, seed)
+  guarantees  the overhead's fit phase taken apart: the pipeline's fit step with its guarantees
+            added in turn (bench/mnist_ladder.py), each against bare Keras
   tiny      tabular on iris vs bench/bare_table.py: per-epoch overhead where epochs are tiny
   startup   `python -m pipelines --help`; process start to the end of the first epoch
   cache     a CIFAR-10-sized data set from the npy cache vs from its archive
@@ -133,6 +135,74 @@ def overhead(work: Path, repeats: int, images: int = 60_000) -> list[dict]:
                 "bare Keras",
             )
         )
+    return rows
+
+
+LADDER = (  # (rung of bench/mnist_ladder.py, what it adds, the rung it is compared with)
+    ("arrays", "fit step's model and split, NumPy arrays into fit", "bare"),
+    ("0", "the same through the input path (tf.data)", "bare"),
+    ("1", "+ op determinism (Keras then compiles without XLA)", "0"),
+    (
+        "9",
+        "+ reseeding, TerminateOnNaN, ReduceLROnPlateau, checkpoint, TensorBoard, "
+        "backup, resumable EarlyStopping, MLflow epoch logger",
+        "1",
+    ),
+    ("fit", "the fit step itself, every guarantee", "bare"),
+    ("fit-nondeterministic", "the fit step, -P deterministic=false", "bare"),
+)
+
+
+def guarantees(work: Path, repeats: int, images: int = 60_000, epochs: int = 3) -> list[dict]:
+    """What each guarantee of the fit step costs on the overhead's CNN, in its own process per
+    rung (op determinism stays on once set), interleaved; and the seconds spent inside each
+    callback when all are on."""
+    from synthetic import write_npz
+
+    data = write_npz(work / "ladder.npz", n_train=images, n_test=images // 6, side=28)
+    env, batch, seed = environment(work), 128, 42
+    arguments = [str(data), str(epochs), str(batch), str(seed)]
+    bare = [PYTHON, str(REPO / "bench" / "bare_mnist.py"), *arguments]
+    samples: dict[str, list[float]] = {"bare": []}
+    inside: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        _, out = run(bare, env, work)
+        samples["bare"].append(json.loads(out.strip().splitlines()[-1])["fit_seconds"])
+        for rung, _, _ in LADDER:
+            folder = work / f"ladder-{rung}"
+            folder.mkdir()
+            command = [PYTHON, str(REPO / "bench" / "mnist_ladder.py"), *arguments, rung]
+            _, out = run([*command, str(folder)], env, work)
+            subprocess.run(["rm", "-rf", str(folder)], check=True)
+            result = json.loads(out.strip().splitlines()[-1])
+            samples.setdefault(rung, []).append(result["fit_seconds"])
+            for name, seconds in result["inside"].items():
+                inside.setdefault(name, []).append(seconds)
+    label = f"fit phase ({epochs} epochs, {images:,} images)"
+    rows = [
+        row(
+            "guarantees",
+            f"{label}: {what}",
+            median(samples[rung]),
+            median(samples[base]),
+            1.05 if rung == "fit" else None,
+            rung,
+            base,
+        )
+        for rung, what, base in LADDER
+    ]
+    rows += [
+        row(
+            "guarantees",
+            f"inside {name} (all on)",
+            median(seconds),
+            median(samples["bare"]),
+            None,
+            f"{name} s",
+            "bare fit",
+        )
+        for name, seconds in inside.items()
+    ]
     return rows
 
 
@@ -387,6 +457,7 @@ def row(section, what, a, b, goal, a_name, b_name, invert=False) -> dict:
 
 SECTIONS = {
     "overhead": overhead,
+    "guarantees": guarantees,
     "tiny": tiny_table,
     "startup": startup,
     "cache": cache,
@@ -434,7 +505,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         for name in args.sections.split(","):
             started = time.perf_counter()
-            extra = {"images": args.mnist_rows} if name == "overhead" else {}
+            extra = {"images": args.mnist_rows} if name in ("overhead", "guarantees") else {}
             rows += SECTIONS[name](Path(folder), args.repeats, **extra)
             print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
             text = write_results(rows, args.repeats, machine)  # each section kept as it ends

@@ -26,4 +26,4 @@ class FitOptions:
     verbose: int
     seed: int
     jit_compile: str  # XLA: auto (Keras decides per backend), true or false
-    deterministic: bool = True  # TensorFlow's deterministic kernels: same seed, same metrics
+    deterministic: bool  # TensorFlow's deterministic kernels: same seed, same metrics
