@@ -141,7 +141,7 @@ def overhead(work: Path, repeats: int, images: int = 60_000) -> list[dict]:
 LADDER = (  # (rung of bench/mnist_ladder.py, what it adds, the rung it is compared with)
     ("arrays", "fit step's model and split, NumPy arrays into fit", "bare"),
     ("0", "the same through the input path (tf.data)", "bare"),
-    ("1", "+ op determinism (Keras then compiles without XLA)", "0"),
+    ("1", "+ op determinism", "0"),
     (
         "9",
         "+ reseeding, TerminateOnNaN, ReduceLROnPlateau, checkpoint, TensorBoard, "
