@@ -2,6 +2,8 @@
 
 Writes bench-results/bench.md and bench-results/bench.json. Sections:
   overhead  cnn_mnist through the pipeline vs bench/bare_mnist.py (same model, data, seed)
+  guarantees  the overhead's fit phase taken apart: the pipeline's fit step with its guarantees
+            added in turn (bench/mnist_ladder.py), each against bare Keras
   tiny      tabular on iris vs bench/bare_table.py: per-epoch overhead where epochs are tiny
   startup   `python -m pipelines --help`; process start to the end of the first epoch
   cache     a CIFAR-10-sized data set from the npy cache vs from its archive
@@ -136,6 +138,88 @@ def overhead(work: Path, repeats: int, images: int = 60_000) -> list[dict]:
                 "bare Keras",
             )
         )
+    return rows
+
+
+LADDER = (  # (rung of bench/mnist_ladder.py, what it adds, the rung it is compared with)
+    ("arrays", "fit step's model and split, NumPy arrays into fit", "bare"),
+    ("0", "the same through the input path (tf.data)", "bare"),
+    ("1", "+ op determinism", "0"),
+    (
+        "9",
+        "+ reseeding, TerminateOnNaN, ReduceLROnPlateau, checkpoint, TensorBoard, "
+        "backup, resumable EarlyStopping, MLflow epoch logger",
+        "1",
+    ),
+    ("fit", "the fit step itself, every guarantee", "bare"),
+    ("fit-nondeterministic", "the fit step, -P deterministic=false", "bare"),
+)
+
+
+def guarantees(
+    work: Path, repeats: int, images: int = 60_000, epochs: int = 3, rungs: str = ""
+) -> list[dict]:
+    """What each guarantee of the fit step costs on the overhead's CNN, in its own process per
+    rung (op determinism stays on once set), interleaved: wall and CPU seconds of the fit (on
+    a shared machine the CPU seconds are the steadier); and the seconds spent inside each
+    callback when all are on. `rungs`: a comma-separated subset of LADDER's."""
+    from synthetic import write_npz
+
+    ladder = [step for step in LADDER if not rungs or step[0] in rungs.split(",")]
+    data = write_npz(work / "ladder.npz", n_train=images, n_test=images // 6, side=28)
+    env, batch, seed = environment(work), 128, 42
+    arguments = [str(data), str(epochs), str(batch), str(seed)]
+    bare = [PYTHON, str(REPO / "bench" / "bare_mnist.py"), *arguments]
+    samples: dict[str, list[float]] = {}
+    inside: dict[str, list[float]] = {}
+
+    def note(rung: str, out: str) -> dict:
+        result = json.loads(out.strip().splitlines()[-1])
+        samples.setdefault(rung, []).append(result["fit_seconds"])
+        samples.setdefault(f"{rung} cpu", []).append(result["fit_cpu_seconds"])
+        return result
+
+    for _ in range(repeats):
+        note("bare", run(bare, env, work)[1])
+        for rung, _, _ in ladder:
+            folder = work / f"ladder-{rung}"
+            folder.mkdir()
+            command = [PYTHON, str(REPO / "bench" / "mnist_ladder.py"), *arguments, rung]
+            result = note(rung, run([*command, str(folder)], env, work)[1])
+            subprocess.run(["rm", "-rf", str(folder)], check=True)
+            for name, seconds in result["inside"].items():
+                inside.setdefault(name, []).append(seconds)
+            print(f"guarantees: {rung} {result['fit_seconds']:.1f} s", file=sys.stderr)
+    label = f"{epochs} epochs, {images:,} images"
+    rows = []
+    for rung, what, base in ladder:
+        goal = 1.05 if rung == "fit" else None
+        for kind, key in (("fit wall s", rung), ("fit CPU s", f"{rung} cpu")):
+            base_key = base if kind == "fit wall s" else f"{base} cpu"
+            if base_key in samples:
+                rows.append(
+                    row(
+                        "guarantees",
+                        f"{what} ({kind}, {label})",
+                        median(samples[key]),
+                        median(samples[base_key]),
+                        goal,
+                        rung,
+                        base,
+                    )
+                )
+    rows += [
+        row(
+            "guarantees",
+            f"inside {name} (all on; wall s)",
+            median(seconds),
+            median(samples["bare"]),
+            None,
+            f"{name}",
+            "bare fit",
+        )
+        for name, seconds in inside.items()
+    ]
     return rows
 
 
@@ -501,6 +585,7 @@ def row(section, what, a, b, goal, a_name, b_name, invert=False) -> dict:
 
 SECTIONS = {
     "overhead": overhead,
+    "guarantees": guarantees,
     "tiny": tiny_table,
     "startup": startup,
     "cache": cache,
@@ -540,7 +625,10 @@ def main() -> int:
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mnist-rows", type=int, default=60_000, help="overhead's data size")
-    parser.add_argument("--baseline", default=BASELINE, help="the revision `search` compares with")
+    parser.add_argument("--ladder-epochs", type=int, default=3, help="guarantees' epochs")
+    parser.add_argument(
+        "--ladder-rungs", default="", help="guarantees' rungs, comma-separated (default: all)"
+    )
     parser.add_argument(
         "--docs", action="store_true", help="also write the table into docs/performance.md"
     )
@@ -553,8 +641,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         for name in args.sections.split(","):
             started = time.perf_counter()
-            extra = {"overhead": {"images": args.mnist_rows}, "search": {"baseline": args.baseline}}
-            extra = extra.get(name, {})
+            extra = {
+                "overhead": {"images": args.mnist_rows},
+                "guarantees": {
+                    "images": args.mnist_rows,
+                    "epochs": args.ladder_epochs,
+                    "rungs": args.ladder_rungs,
+                },
+                "search": {"baseline": args.baseline},
+            }.get(name, {})
             rows += SECTIONS[name](Path(folder), args.repeats, **extra)
             print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
             text = write_results(rows, args.repeats, machine)  # each section kept as it ends

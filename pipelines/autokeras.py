@@ -32,7 +32,7 @@ from steps.train import baselines, evaluate, fit
 def run(params: Params, tracker: Tracker) -> None:
     ak = automl.import_autokeras()
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
-    fit.seed_everything(params.seed)
+    fit.seed_everything(params.seed, params.deterministic)
     prepared = automl.prepared(
         dataset,
         val_fraction=params.val_fraction,

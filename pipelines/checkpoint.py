@@ -38,7 +38,7 @@ from steps.train import evaluate, fit
 def run(params: Params, tracker: Tracker) -> None:
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     recipe = params.recipe()
-    fit.seed_everything(recipe.fit.seed)
+    fit.seed_everything(recipe.fit.seed, recipe.fit.deterministic)
     prepared = prepare(dataset, recipe.prepare)
     model = build.build(recipe.family, prepared, recipe.model)
 

@@ -42,7 +42,7 @@ def run(params: Params, tracker: Tracker) -> None:
 
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     n_x, n_y = check_columns(dataset)
-    fit.seed_everything(params.seed)
+    fit.seed_everything(params.seed, params.deterministic)
     prepared = prepare(dataset, params.prepare_options())
     pre, options = prepared.preprocessing, params.model_options()
     input_groups = multi_io.halves(n_x, "input_a", "input_b")

@@ -29,7 +29,7 @@ def run(params: Params, tracker: Tracker) -> None:
 
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     multi_io.require_one_target(dataset)
-    fit.seed_everything(params.seed)
+    fit.seed_everything(params.seed, params.deterministic)
     prepared = prepare(dataset, params.prepare_options())
     pre, head, options = prepared.preprocessing, build.head_for(prepared), params.model_options()
     dnn = families.get("dnn")

@@ -60,7 +60,7 @@ def run(params: Params, tracker: Tracker) -> None:
 
     dataset = workflow.load_dataset(tracker, params.dataset, target=params.target)
     dataset = select(dataset, params.pattern)
-    fit.seed_everything(params.seed)
+    fit.seed_everything(params.seed, params.deterministic)
     prepared = prepare(dataset, params.prepare_options())
     n_in, n_out = prepared.data.x_train.shape[1], prepared.data.y_train.shape[1]
     tracker.log_params({"n_inputs": n_in, "n_outputs": n_out})

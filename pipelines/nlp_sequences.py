@@ -30,7 +30,7 @@ def run(params: Params, tracker: Tracker) -> None:
     dataset = text.load_sequences(
         tracker, params.dataset, num_words=params.num_words, maxlen=params.maxlen
     )
-    fit.seed_everything(params.seed)
+    fit.seed_everything(params.seed, params.deterministic)
     prepared = text.prepare_text(dataset, params.prepare_options())
     size = text.vocabulary_size(dataset, params.num_words)
     words: dict[int, str] = {}

@@ -34,7 +34,7 @@ def run(params: Params, tracker: Tracker) -> None:
             f"{params.dataset} is not a set of sentences; nlp_tokenize reads text (the default "
             "sentences); for word-index data use nlp_reuters or nlp_imdb"
         )
-    fit.seed_everything(params.seed)
+    fit.seed_everything(params.seed, params.deterministic)
     prepared = text.prepare_text(dataset, params.prepare_options())
     vectorize = text.vectorizer(prepared.data.x_train, params.num_words, params.maxlen)
     vocabulary = text.vocabulary_table(vectorize, prepared.data.x_train)

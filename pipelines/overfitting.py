@@ -51,7 +51,7 @@ def run(params: Params, tracker: Tracker) -> None:
     for name, options in variants.items():
         varied = {"dropout": options.dropout, "l1": options.l1, "l2": options.l2}
         with tracker.child_run(name, varied) as child:
-            fit.seed_everything(params.seed)
+            fit.seed_everything(params.seed, params.deterministic)
             model = build.build(params.model, prepared, options, name=name)
             trained = workflow.train_and_log(
                 child, model, prepared, params.fit_options(), scores_to_beat=to_beat

@@ -196,6 +196,11 @@ class Params(BaseModel):
     )
     # -- the run
     seed: int = Field(42, ge=0, le=2**32 - 1, description="seed of every random choice")
+    deterministic: bool = Field(
+        True,
+        description="TensorFlow's deterministic kernels, so that the same seed gives the same "
+        "metrics (false: runs may differ, and Keras may compile with XLA on a GPU machine)",
+    )
     verbose: Annotated[int, OneOf((0, 1, 2))] = Field(
         2, description="Keras's output: 0 silent, 1 a progress bar, 2 one line per epoch"
     )
@@ -427,7 +432,16 @@ FIT = (
 )
 # The k-fold fit of small tables (steps.train.folds): the entry points that fit a table.
 FOLDS = ("folds", "fold_mode")
-RUN = ("seed", "verbose", "backend", "devices", "mixed_precision", "jit_compile", "register")
+RUN = (
+    "seed",
+    "deterministic",
+    "verbose",
+    "backend",
+    "devices",
+    "mixed_precision",
+    "jit_compile",
+    "register",
+)
 TRAINING = (*DATA, "model", *ARCHITECTURE, *FIT, "resume", *RUN)
 # How a csv: table is read and its features made (csv, tabular, timeseries).
 TABLE = ("missing", "sep", "encoding", "drop_columns", "keep_columns")

@@ -28,7 +28,7 @@ def run(params: Params, tracker: Tracker) -> None:
     windowed = windows.window_dataset(dataset, params.window, params.features, params.target)
     tracker.log_params({"n_windows": len(windowed.x_train)})
 
-    fit.seed_everything(params.seed)
+    fit.seed_everything(params.seed, params.deterministic)
     prepared = prepare(windowed, params.prepare_options())
     name, options = f"{params.model}_{params.api}", params.model_options()
     if params.api == "sequential":

@@ -34,7 +34,7 @@ def run(params: Params, tracker: Tracker) -> None:
         }
     )
 
-    fit.seed_everything(params.seed)
+    fit.seed_everything(params.seed, params.deterministic)
     prepared = prepare(windowed, params.prepare_options())
     prepared = windows.split_inputs(prepared, BRANCHES)
     model = build.build_branches(params.model, prepared, BRANCHES, params.model_options())

@@ -45,7 +45,7 @@ def run(params: Params, tracker: Tracker) -> None:
     )
     tracker.log_table(windows.preview(windowed), "windows/first_windows.csv")
 
-    fit.seed_everything(params.seed)
+    fit.seed_everything(params.seed, params.deterministic)
     prepared = prepare(windowed, params.prepare_options())
     model = build.build(params.model, prepared, params.model_options())
     trained = workflow.train_and_log(tracker, model, prepared, params.fit_options())

@@ -47,7 +47,7 @@ from steps.train import distribute, fit
 def run(params: Params, tracker: Tracker) -> None:
     dataset = vision.load_images(tracker, params.dataset, size=params.image_size)
     tracker.log_figure(plots.sample_grid(dataset), "plots/samples.png")
-    fit.seed_everything(params.seed)
+    fit.seed_everything(params.seed, params.deterministic)
     prepared = prepare(dataset, params.prepare_options())
     shape = prepared.preprocessing.sample_shape
     size = transfer.input_size(params.base, params.weights, shape, params.input_size)

@@ -76,7 +76,7 @@ def run(params: Params, tracker: Tracker) -> None:
         config = params.but(**chosen, verbose=0)
 
         def train(child: Tracker, callbacks: list):
-            fit.seed_everything(params.seed)
+            fit.seed_everything(params.seed, params.deterministic)
             recipe = config.recipe()
             if folds.applies(
                 recipe.fit, prepared.data, distribute.device_count()
@@ -113,7 +113,7 @@ def run(params: Params, tracker: Tracker) -> None:
         search.fresh_session()
         config = params.but(**best.params)
         with tracker.child_run("best", best.params) as child:
-            fit.seed_everything(params.seed)
+            fit.seed_everything(params.seed, params.deterministic)
             trained = workflow.train_recipe_and_log(
                 child,
                 prepared,

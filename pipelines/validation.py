@@ -37,7 +37,7 @@ def run(params: Params, tracker: Tracker) -> None:
     if params.val_mode == "fraction":  # fit() cuts validation from the training rows
         options = replace(options, val_fraction=0.0)
         validation_split = params.val_fraction
-    fit.seed_everything(config.seed)
+    fit.seed_everything(config.seed, config.deterministic)
     prepared = prepare(dataset, options)
 
     n_train, n_val = len(prepared.data.x_train), len(prepared.data.x_val)

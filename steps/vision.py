@@ -97,7 +97,7 @@ def fit_images(
     tracker: Tracker, dataset: Dataset, recipe: Recipe, *, augment: bool = False
 ) -> workflow.Trained:
     """`workflow.fit_dataset` for images: optional augmentation, then each class's accuracy."""
-    fit.seed_everything(recipe.fit.seed)
+    fit.seed_everything(recipe.fit.seed, recipe.fit.deterministic)
     prepared = prepare(dataset, recipe.prepare)
     model = build.build(recipe.family, prepared, recipe.model, name=recipe.family)
     if augment:

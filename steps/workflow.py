@@ -110,7 +110,7 @@ def fit_dataset(
     """The standard lesson: prepare, build, then `train_and_log` (which see for
     `scores_to_beat`); on a small training set where `-P folds=` asks for it, the k-fold fit
     of every training row instead (`folds_and_log`)."""
-    fit.seed_everything(recipe.fit.seed)
+    fit.seed_everything(recipe.fit.seed, recipe.fit.deterministic)
     prepared = prepare(dataset, recipe.prepare)
     return train_recipe_and_log(tracker, prepared, recipe, scores_to_beat=scores_to_beat)
 

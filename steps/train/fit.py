@@ -34,15 +34,23 @@ class FitResult:
     callbacks: str = ""  # the active callbacks and their settings, as `active_callbacks` says
 
 
-def seed_everything(seed: int) -> None:
-    """Python, NumPy and backend seeds, plus TensorFlow's deterministic kernels on the CPU."""
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Python, NumPy and backend seeds, plus TensorFlow's deterministic kernels unless
+    `deterministic` is off (then they are turned off, also after an earlier run in this
+    process turned them on)."""
     import keras
 
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        tf.config.experimental.enable_op_determinism()
+        # Keras reads the switch from here too (it compiles without XLA while it is on).
+        from tensorflow.python.framework.config import disable_op_determinism
+
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+        else:
+            disable_op_determinism()
 
 
 def metric_names(requested: tuple[str, ...], head: Head) -> tuple[str, ...]:

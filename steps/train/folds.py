@@ -233,7 +233,7 @@ def fit_folds(
     ):
         part_name = f"fold{number}"
         seed = member_seed(config.seed, number)
-        fit.seed_everything(seed)
+        fit.seed_everything(seed, config.deterministic)
         member = build_member(part_name)
         folder = backup / part_name if backup else None
         result = finished_fold(folder, member)
@@ -262,7 +262,7 @@ def fit_folds(
         model.optimizer.build(model.trainable_variables)
         return model, FoldsResult(tuple(folds), config.fold_mode, None)
     done = FoldsResult(tuple(folds), config.fold_mode, None)
-    fit.seed_everything(config.seed)
+    fit.seed_everything(config.seed, config.deterministic)
     model = build_member(name)
     # Every row trains: none is left to stop early or cut the learning rate on.
     refit_config = replace(config, epochs=done.mean_kept_epoch, patience=0, reduce_lr_patience=0)

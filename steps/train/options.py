@@ -39,3 +39,4 @@ class FitOptions:
     jit_compile: str  # XLA: auto (Keras decides per backend), true or false
     folds: int  # k-fold fit of small training sets (steps.train.folds); 0: one fit
     fold_mode: str  # one of FOLD_MODES
+    deterministic: bool  # TensorFlow's deterministic kernels: same seed, same metrics

@@ -192,3 +192,22 @@ def test_same_seed_same_metrics_and_second_run_hits_the_cache(lesson_env, tracki
     assert (first.data.tags["cache"], second.data.tags["cache"]) == ("miss", "hit")
     for name in ("test_loss", "test_accuracy"):
         assert first.data.metrics[name] == second.data.metrics[name]
+
+
+def test_deterministic_false_reaches_the_run_and_the_default_turns_it_back_on(
+    lesson_env, tracking, tmp_path
+):
+    """`-P deterministic=false` is the run's parameter and TensorFlow's deterministic kernels
+    are off for it; the next run of this process, by default, has them on again."""
+    from tensorflow.python.framework.config import is_op_determinism_enabled
+
+    params = TINY | {"dataset": "digits", "model": "cnn"}
+    kernels = []
+    for extra in ({"deterministic": "false"}, {}):
+        result = in_process("image_classify", params | extra, lesson_env, tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        kernels.append(is_op_determinism_enabled())
+    experiment = tracking.get_experiment_by_name("image_classify")
+    runs = sorted(tracking.search_runs([experiment.experiment_id]), key=lambda r: r.info.start_time)
+    assert [run.data.params["deterministic"] for run in runs] == ["false", "true"]
+    assert kernels == [False, True]
