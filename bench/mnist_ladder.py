@@ -65,6 +65,8 @@ def main() -> None:
         verbose=0,
         seed=seed,
         jit_compile="auto",
+        folds=0,
+        fold_mode="ensemble",
         deterministic=deterministic,
     )
     fit.seed_everything(seed, deterministic=deterministic)
