@@ -625,6 +625,7 @@ def main() -> int:
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mnist-rows", type=int, default=60_000, help="overhead's data size")
+    parser.add_argument("--baseline", default=BASELINE, help="the revision `search` compares with")
     parser.add_argument("--ladder-epochs", type=int, default=3, help="guarantees' epochs")
     parser.add_argument(
         "--ladder-rungs", default="", help="guarantees' rungs, comma-separated (default: all)"
