@@ -164,13 +164,14 @@ def test_l1_and_l2_add_a_regularization_loss_per_hidden_layer(l1, l2):
 
 
 def test_logged_learning_rate_drops_when_the_plateau_callback_fires(lesson_env, tracking, tmp_path):
-    """SGD at a far too large step: validation loss stops improving, ReduceLROnPlateau
-    (patience 1) halves the rate, and the per-epoch `learning_rate` shows it."""
+    """SGD at a step too small to move validation loss by ReduceLROnPlateau's min_delta: it
+    stalls for sure, the callback (patience 1) halves the rate, and the per-epoch
+    `learning_rate` shows it."""
     params = TINY | {
         "dataset": "digits",
         "model": "dnn",
         "optimizer": "sgd",
-        "learning_rate": 5.0,
+        "learning_rate": 1e-7,
         "reduce_lr_patience": 1,
         "patience": 0,
         "epochs": 5,
@@ -179,7 +180,7 @@ def test_logged_learning_rate_drops_when_the_plateau_callback_fires(lesson_env, 
     run = finished_run(result, tracking, "image_classify")
     rates = [m.value for m in tracking.get_metric_history(run.info.run_id, "learning_rate")]
     assert len(rates) == 5
-    assert rates[0] == pytest.approx(5.0)
+    assert rates[0] == pytest.approx(1e-7)
     drops = [(a, b) for a, b in itertools.pairwise(rates) if b != a]
     assert drops, f"the learning rate never dropped: {rates}"
     assert all(b == pytest.approx(a * 0.5) for a, b in drops)  # the fit's LR_FACTOR

@@ -106,7 +106,8 @@ def test_save_load_fails_on_own_samples_of_the_wrong_shape(lesson_env, tracking,
 def test_checkpoint_logs_best_and_last_epoch_models_with_their_scores(
     lesson_env, tracking, tmp_path
 ):
-    """A high learning rate without EarlyStopping: the last epoch is worse than the best."""
+    """A high learning rate without EarlyStopping: the best epoch by val_loss is an earlier one
+    than the last, and both models are logged with their test scores."""
     import keras
 
     overrides = {"dataset": "iris", "epochs": 6, "patience": 0, "learning_rate": 0.5}
@@ -121,7 +122,8 @@ def test_checkpoint_logs_best_and_last_epoch_models_with_their_scores(
     assert metrics["checkpoint_epoch"] == int(np.argmin(val_loss)) + 1
     assert metrics["last_epoch"] == len(val_loss) == 6
     assert metrics["checkpoint_epoch"] < metrics["last_epoch"]
-    assert metrics["best_epoch_test_loss"] < metrics["last_epoch_test_loss"]
+    # Two models, each scored on the test rows (the best by val_loss need not test better).
+    assert metrics["best_epoch_test_loss"] != metrics["last_epoch_test_loss"]
     # Without EarlyStopping the run's own model is the last epoch's, and the run says so.
     assert metrics["test_loss"] == pytest.approx(metrics["last_epoch_test_loss"], rel=1e-6)
     assert metrics["best_epoch"] == 6 and metrics["best_val_loss"] == val_loss[-1]

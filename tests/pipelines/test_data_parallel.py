@@ -26,6 +26,7 @@ from helpers.runs import (
 # randomness in the model can match one device step by step (docs: "More than one device").
 # 96 training and 24 validation rows of iris: whole batches of 16 on 1, 2 or 4 devices.
 PARAMS = {
+    "folds": 0,  # one fit on one device too: a k-fold fit is for one device only
     "dataset": "iris",
     "epochs": 2,
     "batch_size": 16,
