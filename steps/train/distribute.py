@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from steps.errors import UserError
+from steps.train.feed import rows
 from steps.train.options import ALL_DEVICES
 
 # What keras.distribution.initialize reads when it is called without arguments.
@@ -312,8 +313,8 @@ def share(data, batch_size: int, plan: Plan | None):
     def cut(x, kept: int):
         return keras.tree.map_structure(lambda a: a[:kept][start::step], x)
 
-    train = even(rows_of(data.x_train), unit)
-    val = even(rows_of(data.x_val), unit)
+    train = even(rows(data.x_train), unit)
+    val = even(rows(data.x_val), unit)
     shared = replace(
         data,
         x_train=cut(data.x_train, train),
@@ -324,19 +325,13 @@ def share(data, batch_size: int, plan: Plan | None):
     return shared, batch_size // plan.processes
 
 
-def rows_of(x) -> int:
-    import keras
-
-    return len(keras.tree.flatten(x)[0])
-
-
 def left_out(data, plan: Plan | None) -> dict[str, int]:
     """Rows `share` leaves out for the devices, by part, where any are."""
     if plan is None or not plan.parallel:
         return {}
     counts = {
-        "train": rows_of(data.x_train) % plan.devices,
-        "validation": rows_of(data.x_val) % plan.devices,
+        "train": rows(data.x_train) % plan.devices,
+        "validation": rows(data.x_val) % plan.devices,
     }
     return {part: count for part, count in counts.items() if count}
 

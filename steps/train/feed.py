@@ -50,8 +50,10 @@ class Feed:
 
 
 def rows(x) -> int:
-    """Row count of an input array, or of the first array of a multi-input dict."""
-    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+    """Row count of an input: an array, or a multi-input model's dict, list or tuple of them."""
+    import keras
+
+    return len(keras.tree.flatten(x)[0])
 
 
 def batch_count(row_count: int, batch_size: int) -> int:
