@@ -136,14 +136,17 @@ def standard_callbacks(
             else keras.callbacks.EarlyStopping(**stopping)
         )
     if config.reduce_lr_patience > 0:
+        plateau = {
+            "monitor": monitor,
+            "patience": config.reduce_lr_patience,
+            "factor": LR_FACTOR,
+            "cooldown": config.reduce_lr_patience,
+            "min_lr": lr_floor(config.learning_rate),
+        }
         callbacks.append(
-            keras.callbacks.ReduceLROnPlateau(
-                monitor=monitor,
-                patience=config.reduce_lr_patience,
-                factor=LR_FACTOR,
-                cooldown=config.reduce_lr_patience,
-                min_lr=lr_floor(config.learning_rate),
-            )
+            resume.resumable_reduce_lr(backup, **plateau)
+            if backup is not None
+            else keras.callbacks.ReduceLROnPlateau(**plateau)
         )
     if checkpoint is not None:
         callbacks.append(resume.best_checkpoint(checkpoint, monitor))

@@ -1,10 +1,12 @@
 """Resume after a crash: per-epoch backups that make a resumed fit end where an
 uninterrupted one would.
 
-Keras's BackupAndRestore saves the weights, the optimizer's state and the epoch. Two more
-things decide how training continues, and both are made resumable: the randomness of each
-epoch (`steps.train.reseed`), and EarlyStopping's memory (best value, patience used, best
-weights), saved here beside the backup. How often they are written: `steps.train.save_cadence`."""
+Keras's BackupAndRestore saves the weights, the optimizer's state and the epoch. More things
+decide how training continues, and each is made resumable: the randomness of each epoch
+(`steps.train.reseed`), the order of its rows (`steps.train.feed`), and the memory of the
+callbacks that watch the validation loss (EarlyStopping's best value, patience used and best
+weights; ReduceLROnPlateau's best value, patience used and cooldown), saved here beside the
+backup. How often they are written: `steps.train.save_cadence`."""
 
 from __future__ import annotations
 
@@ -81,29 +83,56 @@ def forget(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+class KeptAcrossRestarts:
+    """A callback's memory that survives a restart: `write_out(epoch)` saves `state()` as it
+    is after `epoch` beside the backup (`<prefix>-<epoch>.json`), and a resumed fit, whose
+    first epoch tells where its backup resumes, gives the state saved after the epoch
+    before to `restore`. Mixed into a Keras callback, before it in the bases."""
+
+    folder: Path
+    prefix: str
+    restored = False
+
+    def state(self) -> dict:
+        raise NotImplementedError
+
+    def restore(self, state: dict) -> None:
+        raise NotImplementedError
+
+    def state_file(self, epoch: int) -> Path:
+        return self.folder / f"{self.prefix}-{epoch}.json"
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self.restored:  # after on_train_begin, which resets the callback
+            self.restored = True
+            if epoch > 0 and self.state_file(epoch - 1).exists():
+                self.restore(json.loads(self.state_file(epoch - 1).read_text()))
+
+    def write_out(self, epoch: int) -> None:
+        replace_atomically(self.state_file(epoch), json.dumps(self.state()))
+        forget_all_but(self.folder, epoch)
+
+
 def resumable_early_stopping(folder: Path, **kwargs):
     """EarlyStopping whose best value, wait count, best weights and that epoch's logs
-    (`best_logs`) survive a restart: `write_out(epoch)` saves them as they are after `epoch`,
-    and a resumed fit restores them for the epoch its backup resumes after."""
+    (`best_logs`) survive a restart."""
     import keras
-
-    def state_file(epoch: int) -> Path:
-        return folder / f"early_stopping-{epoch}.json"
 
     def weights_file(epoch: int) -> Path:
         return folder / f"best_weights-{epoch}.npz"
 
-    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-        restored = False
+    class ResumableEarlyStopping(KeptAcrossRestarts, keras.callbacks.EarlyStopping):
         best_logs: dict[str, float] | None = None
 
-        def on_epoch_begin(self, epoch, logs=None):
-            # The first epoch of this fit tells where the backup resumes: restore from there.
-            if self.restored or epoch == 0 or not state_file(epoch - 1).exists():
-                self.restored = True
-                return
-            self.restored = True
-            state = json.loads(state_file(epoch - 1).read_text())
+        def state(self) -> dict:
+            return {
+                "wait": self.wait,
+                "best": self.best,
+                "epoch": self.best_epoch,
+                "logs": self.best_logs,
+            }
+
+        def restore(self, state: dict) -> None:
             self.wait, self.best, self.best_epoch = state["wait"], state["best"], state["epoch"]
             self.best_logs = state.get("logs")
             if weights_file(self.best_epoch).exists():
@@ -118,28 +147,49 @@ def resumable_early_stopping(folder: Path, **kwargs):
         def write_out(self, epoch: int) -> None:
             if self.best_weights is not None and not weights_file(self.best_epoch).exists():
                 write_weights(weights_file(self.best_epoch), self.best_weights)
-            state = {"wait": self.wait, "best": self.best, "epoch": self.best_epoch}
-            state["logs"] = self.best_logs
-            replace_atomically(state_file(epoch), json.dumps(state))
-            forget_all_but(folder, epoch)
+            super().write_out(epoch)
 
-    return ResumableEarlyStopping(**kwargs)
+    stopping = ResumableEarlyStopping(**kwargs)
+    stopping.folder, stopping.prefix = folder, "early_stopping"
+    return stopping
+
+
+def resumable_reduce_lr(folder: Path, **kwargs):
+    """ReduceLROnPlateau whose best value, patience used and cooldown survive a restart (the
+    rate itself is the optimizer's, in the backup): a resumed fit cuts the rate where an
+    uninterrupted one would."""
+    import keras
+
+    class ResumableReduceLR(KeptAcrossRestarts, keras.callbacks.ReduceLROnPlateau):
+        def state(self) -> dict:
+            return {"wait": self.wait, "cooldown": self.cooldown_counter, "best": self.best}
+
+        def restore(self, state: dict) -> None:
+            self.wait, self.cooldown_counter = state["wait"], state["cooldown"]
+            self.best = state["best"]
+
+    plateau = ResumableReduceLR(**kwargs)
+    plateau.folder, plateau.prefix = folder, "reduce_lr"
+    return plateau
 
 
 def forget_all_but(folder: Path, epoch: int) -> None:
-    """Keep EarlyStopping's state of this save and the one before (the backup keeps its previous
-    save as a fallback) and the best weights they name; drop later epochs' (a fit killed before
-    its backup saved them) and older ones."""
+    """Keep the callbacks' state of this save and the one before (the backup keeps its
+    previous save as a fallback) and the best weights EarlyStopping's name; drop later
+    epochs' (a fit killed before its backup saved them) and older ones."""
 
     def number(path: Path) -> int:
         return int(path.stem.rpartition("-")[2])
 
-    states = sorted(folder.glob("early_stopping-*.json"), key=number)
-    kept = [path for path in states if number(path) <= epoch][-2:]
-    for path in states:
-        if path not in kept:
-            path.unlink(missing_ok=True)
-    named = {json.loads(path.read_text())["epoch"] for path in kept}
+    named: set[int] = set()
+    for prefix in ("early_stopping", "reduce_lr"):
+        states = sorted(folder.glob(f"{prefix}-*.json"), key=number)
+        kept = [path for path in states if number(path) <= epoch][-2:]
+        for path in states:
+            if path not in kept:
+                path.unlink(missing_ok=True)
+        if prefix == "early_stopping":
+            named = {json.loads(path.read_text())["epoch"] for path in kept}
     for path in folder.glob("best_weights-*.npz"):
         if number(path) not in named:
             path.unlink(missing_ok=True)

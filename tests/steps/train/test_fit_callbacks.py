@@ -9,6 +9,12 @@ import itertools
 import numpy as np
 import pytest
 
+from steps.data import prepare
+from steps.data.sources import sklearn_sets
+from steps.model import build
+from steps.train import fit
+
+from helpers.options import fit_options, model_options, prepare_options
 from helpers.runs import artifact_paths, finished_run, in_process
 
 # A step size large enough for iris's validation loss to stall within a few epochs.
@@ -183,3 +189,58 @@ def test_early_stopping_keeps_the_state_of_two_saves_and_the_weights_they_name(t
         "early_stopping-5.json",
         "early_stopping-7.json",
     ]
+
+
+class Stopped(Exception):
+    """A fit cut short as a kill would cut it: at an epoch's start, its previous epoch saved."""
+
+
+def fit_iris(backup, stop_at: int | None = None) -> dict[str, list[float]]:
+    """Iris on a rate high enough to stall: ReduceLROnPlateau waits, cuts and cools down."""
+    import keras
+
+    class StopAt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == stop_at:
+                raise Stopped
+
+    prepared = prepare.prepare(sklearn_sets.source("iris").load(), prepare_options(seed=3))
+    config = fit_options(
+        epochs=9, learning_rate=0.3, patience=0, reduce_lr_patience=2, checkpoint=False, verbose=0
+    )
+    fit.seed_everything(config.seed, True)
+    model = build.build("dnn", prepared, model_options(units=8, layers=1))
+    result = fit.fit(
+        model,
+        build.head_for(prepared),
+        prepared.data,
+        config,
+        extra_callbacks=[StopAt()],
+        backup=backup,
+    )
+    return result.history
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict[str, list[float]]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KERAS_LESSONS_SAVE_SECONDS", "0")
+        return fit_iris(tmp_path_factory.mktemp("whole"))
+
+
+# Iris's validation loss is lowest after epoch 4, then the rate waits 2 epochs, is halved
+# after epoch 6 and cools down for 2: stopped after a best epoch, while waiting, cooling down.
+@pytest.mark.parametrize("stopped_at", [4, 5, 7])
+def test_a_fit_resumed_after_any_epoch_ends_as_the_uninterrupted_one(
+    stopped_at, uninterrupted, tmp_path, monkeypatch
+):
+    """The learning rate's schedule too: ReduceLROnPlateau's patience used, cooldown and best
+    value carry over, so a resumed fit cuts the rate where the uninterrupted one did."""
+    monkeypatch.setenv("KERAS_LESSONS_SAVE_SECONDS", "0")  # a backup after every epoch
+    rates = uninterrupted["learning_rate"]
+    assert [i + 1 for i, (a, b) in enumerate(itertools.pairwise(rates)) if b < a] == [6]
+    with pytest.raises(Stopped):
+        fit_iris(tmp_path, stop_at=stopped_at)
+    resumed = fit_iris(tmp_path)
+    for name, values in resumed.items():
+        assert values == pytest.approx(uninterrupted[name][stopped_at:], rel=1e-6), name
