@@ -544,7 +544,6 @@ def test_without_validation_the_training_loss_is_monitored(iris):
 
 def test_tensorboard_event_files_hold_the_epoch_scalars(iris, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.util import tensor_util
 
     fit.seed_everything(0)
     prepared = prepare.prepare(iris, prepare_options())
@@ -556,11 +555,19 @@ def test_tensorboard_event_files_hold_the_epoch_scalars(iris, tmp_path):
         assert list((log_dir / part).glob("events.out.tfevents.*")), part
         events = EventAccumulator(str(log_dir / part))
         events.Reload()
-        assert {"epoch_loss", "epoch_accuracy"} <= set(events.Tags()["tensors"])
-        logged = [
-            float(tensor_util.make_ndarray(e.tensor_proto)) for e in events.Tensors("epoch_loss")
-        ]
+        assert {"epoch_loss", "epoch_accuracy"} <= set(events.Tags()["scalars"])
+        logged = [e.value for e in events.Scalars("epoch_loss")]
+        assert [e.step for e in events.Scalars("epoch_loss")] == [0, 1]
         np.testing.assert_allclose(logged, result.history[history_key], rtol=1e-6)
+    # The model's conceptual graph, from Keras's callback; each evaluation during the fit at
+    # the optimizer's step count.
+    train = EventAccumulator(str(log_dir / "train")).Reload()
+    assert "keras" in train.Tags()["tensors"]
+    validation = EventAccumulator(str(log_dir / "validation")).Reload()
+    steps_per_epoch = -(-len(prepared.data.x_train) // 32)
+    evaluations = validation.Scalars("evaluation_loss_vs_iterations")
+    assert [e.step for e in evaluations] == [steps_per_epoch, 2 * steps_per_epoch]
+    assert [e.value for e in evaluations] == pytest.approx(result.history["val_loss"], rel=1e-6)
 
 
 def test_best_model_checkpoint_reloads(iris, tmp_path):
