@@ -41,6 +41,7 @@ def outputs(cell) -> str:
     return "\n".join(found)
 
 
+@pytest.mark.slow
 def test_the_notebook_runs_headless_and_shows_its_runs(kernel, tracking, tmp_path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     assert not any(cell.get("outputs") for cell in notebook.cells), "commit it without outputs"

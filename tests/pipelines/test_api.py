@@ -60,6 +60,7 @@ def tensorflow_log():
     logger.removeHandler(handler)
 
 
+@pytest.mark.slow
 def test_five_lessons_and_a_sweep_in_one_process_each_in_its_own_experiment(
     tracking, capfd, tensorflow_log
 ):
@@ -121,6 +122,7 @@ def test_five_lessons_and_a_sweep_in_one_process_each_in_its_own_experiment(
     assert list(table["layers"]) == ["1", "2"]
 
 
+@pytest.mark.slow
 def test_the_command_line_entry_called_twice_files_each_run_under_its_own_experiment(tracking):
     """`main` as a notebook cell calls it: the second run is not filed under the first's."""
     for argv in (["dnn_basic", "--epochs", "1"], ["tabular", "--dataset", "iris", "--epochs", "1"]):

@@ -112,6 +112,7 @@ def test_experiment_plugin_reads_the_entry_point_from_mlflow_run(argv, expected)
     assert entry_point_from_argv(argv) == expected
 
 
+@pytest.mark.slow
 def test_experiment_name_option_and_variable_win(lesson_env, tracking, tmp_path: Path):
     result = mlflow_run(
         "dnn_basic",

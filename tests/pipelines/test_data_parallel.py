@@ -73,6 +73,7 @@ def reloaded_predictions(run) -> np.ndarray:
     return np.asarray(model.predict(load_iris().data[::10].astype(np.float32)))
 
 
+@pytest.mark.slow
 def test_jax_data_parallel_on_4_devices_matches_one_device(lesson_env, tracking, tmp_path):
     env = lesson_env | {"KERAS_BACKEND": "jax", "JAX_NUM_CPU_DEVICES": "4"}
     result = mlflow_run("tabular", PARAMS | {"backend": "jax", "devices": 4}, env, tmp_path)
@@ -96,6 +97,7 @@ def test_jax_data_parallel_on_4_devices_matches_one_device(lesson_env, tracking,
     )
 
 
+@pytest.mark.slow
 def test_tensorflow_mirrored_strategy_on_2_devices_matches_one_device(
     lesson_env, tracking, tmp_path
 ):
@@ -115,6 +117,7 @@ def test_tensorflow_mirrored_strategy_on_2_devices_matches_one_device(
     )
 
 
+@pytest.mark.slow
 def test_a_batch_that_does_not_split_over_the_devices_is_refused(lesson_env, tracking, tmp_path):
     """Refused before training, in one line saying which batch sizes do split."""
     params = PARAMS | {"backend": "jax", "devices": 4, "batch_size": 10}
@@ -144,6 +147,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_train_one_run_that_only_the_first_records(lesson_env, tracking, tmp_path):
     """Two processes, 2 CPU devices each, one training over the 4 (JAX's gloo collectives
     on the CPU): one run, one model; the second process trains silently and exits alike."""
@@ -186,6 +190,7 @@ def test_two_processes_train_one_run_that_only_the_first_records(lesson_env, tra
 RESUMED = PARAMS | {"backend": "jax", "devices": 4, "epochs": 4}
 
 
+@pytest.mark.slow
 def test_a_run_interrupted_on_4_devices_resumes_on_4_and_says_so_on_2(
     lesson_env, tracking, tmp_path
 ):

@@ -42,11 +42,12 @@ def test_every_entry_point_runs_through_mlflow_run_in_some_test():
     assert not missing, f"no end-to-end test for {missing}"
 
 
-# cnn_mnist's own run is image_classify's with other defaults (checked one by one in
-# test_lessons_images.py) and trains in process below: its launch waits for `make test-slow`.
+# `make test` launches the first lesson a user runs; the others wait for `make test-slow`
+# (cnn_mnist's run is image_classify's with other defaults, checked one by one in
+# test_lessons_images.py).
 @pytest.mark.parametrize(
     "entry_point",
-    [pytest.param(n, marks=pytest.mark.slow) if n == "cnn_mnist" else n for n in CASES],
+    [n if n == "cnn_cifar10" else pytest.param(n, marks=pytest.mark.slow) for n in CASES],
 )
 def test_entry_point_logs_the_contract(entry_point, lesson_env, tracking, tmp_path):
     params = TINY | CASES[entry_point]
@@ -100,6 +101,7 @@ def test_reloaded_mnist_model_scores_what_the_run_logged(lesson_env, tracking, t
     assert accuracy == pytest.approx(run.data.metrics["test_accuracy"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_dnn_basic_predictions_follow_new_inputs(lesson_env, tracking, tmp_path):
     """Lesson 02: the logged predictions are the reloaded model's, and they follow y = 2x + 1."""
     import mlflow
@@ -124,6 +126,7 @@ def keras_measured(client, run) -> tuple[set[str], set[str]]:
     return per_epoch, {k for k in metrics if k.startswith("test_")}
 
 
+@pytest.mark.slow
 def test_dnn_basic_logs_the_loss_alone_by_default(lesson_env, tracking, tmp_path):
     """Lesson 04: no metrics given, Keras still reports the loss; the project's own scores
     (learning rate, RMSE/MAE/R2 in the target's units, baselines) are there as always."""
@@ -194,6 +197,7 @@ def test_same_seed_same_metrics_and_second_run_hits_the_cache(lesson_env, tracki
         assert first.data.metrics[name] == second.data.metrics[name]
 
 
+@pytest.mark.slow
 def test_deterministic_false_reaches_the_run_and_the_default_turns_it_back_on(
     lesson_env, tracking, tmp_path
 ):

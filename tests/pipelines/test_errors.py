@@ -91,6 +91,7 @@ def test_csv_without_target_says_which_parameter_to_add(lesson_env, tracking, tm
     assert_clean_failure(result, tracking, "dnn_regression", "add -P target=COLUMN")
 
 
+@pytest.mark.slow
 def test_offline_download_names_the_file_keras_looks_for(lesson_env, tracking, tmp_path):
     """No mirror, no network, no local copy: say where the file goes and what works offline."""
     lesson_env = {k: v for k, v in lesson_env.items() if k != "KERAS_LESSONS_DATA_ORIGIN"}

@@ -136,6 +136,7 @@ def until(process, condition, what: str) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_two_resumes_of_one_interrupted_run_at_once_leave_it_to_one(lesson_env, tracking, tmp_path):
     """Two `-P resume=true` of one interrupted run started together: one trains it on, the
     other says so and stops without opening that run (exit 2; through `mlflow run`, the run
@@ -331,6 +332,7 @@ def test_unwritable_artifact_store_fails_the_run_with_the_path(lesson_env, track
     assert error_lines(done.stderr) == [f"error: {message}"]
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_mlflow_run_ends_killed_and_resume_continues_that_run(
     lesson_env, tracking, tmp_path
 ):

@@ -80,6 +80,7 @@ def test_kfold_ensemble_shows_its_folds_and_logs_one_model_averaging_them(
     assert metrics["test_accuracy"] == pytest.approx(accuracy)
 
 
+@pytest.mark.slow
 def test_kfold_refit_trains_one_model_on_every_row_the_same_way_twice(
     lesson_env, tracking, tmp_path
 ):
@@ -123,6 +124,7 @@ RESUMABLE = {
 }
 
 
+@pytest.mark.slow
 def test_kfold_fit_killed_in_its_second_fold_resumes_to_the_same_numbers(
     lesson_env, tracking, tmp_path
 ):
@@ -162,6 +164,7 @@ def test_kfold_fit_killed_in_its_second_fold_resumes_to_the_same_numbers(
         ), name
 
 
+@pytest.mark.slow
 def test_tune_scores_a_kfold_trial_by_its_cross_validation_and_retrains_it_so(
     lesson_env, tracking, tmp_path
 ):

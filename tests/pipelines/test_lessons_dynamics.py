@@ -26,6 +26,7 @@ from helpers.runs import (
 )
 
 
+@pytest.mark.slow
 def test_optimizers_train_one_child_per_optimizer_and_rate(lesson_env, tracking, tmp_path):
     params = TINY | {"optimizers": "adam,sgd", "learning_rates": "0.01,0.1"}
     result = mlflow_run("optimizers", params, lesson_env, tmp_path)
@@ -72,6 +73,7 @@ def test_unknown_optimizer_stops_before_training(lesson_env, tracking, tmp_path)
     assert "'lion' unknown; give a comma list of adam, sgd, rmsprop" in result.stderr
 
 
+@pytest.mark.slow
 def test_activations_plots_autodiff_gradients_and_trains_each(lesson_env, tracking, tmp_path):
     params = TINY | {"activations": "sigmoid,relu"}
     result = mlflow_run("activations", params, lesson_env, tmp_path)

@@ -77,6 +77,7 @@ def test_dnn_fashion_mnist_logs_each_class(lesson_env, tracking, tmp_path):
     assert overall == pytest.approx(run.data.metrics["test_accuracy"])
 
 
+@pytest.mark.slow
 def test_lstm_cifar100_keeps_a_hundred_classes_in_a_table_not_metrics(
     lesson_env, tracking, tmp_path
 ):
@@ -108,6 +109,7 @@ def test_digits_cnn_reaches_97_percent_with_defaults(seed, lesson_env, tracking,
 # ---------------------------------------------------------------- image_folder (63-64)
 
 
+@pytest.mark.slow
 def test_image_folder_skips_bad_files_and_hits_the_cache_the_second_time(
     lesson_env, tracking, tmp_path
 ):
@@ -179,6 +181,7 @@ def counts_table(tracking, run, tmp_path) -> pd.DataFrame:
     return pd.read_csv(tracking.download_artifacts(run.info.run_id, path, str(tmp_path)))
 
 
+@pytest.mark.slow
 def test_transfer_sweeps_two_bases_over_dogs_and_cats_photos(
     lesson_env, tracking, tmp_path, upstream
 ):
@@ -242,6 +245,7 @@ def test_transfer_refuses_fine_tuning_a_random_base(lesson_env, tracking, tmp_pa
     assert_clean_failure(result, tracking, "transfer", message, parameter_error=True)
 
 
+@pytest.mark.slow
 def test_transfer_trains_a_head_then_fine_tunes(lesson_env, tracking, tmp_path):
     from steps import transfer
 

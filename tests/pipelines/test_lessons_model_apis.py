@@ -212,6 +212,7 @@ def test_patterns_need_the_columns_they_name(sequences):
 # ------------------------------------------------------------------ end to end
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["split", "fraction"])
 def test_validation_modes_log_val_loss_and_row_counts(mode, lesson_env, tracking, tmp_path):
     """diabetes: 442 rows, 89 test; of the 353 left, 25% validate either way."""
@@ -227,6 +228,7 @@ def test_validation_modes_log_val_loss_and_row_counts(mode, lesson_env, tracking
     assert run.data.tags["validation"].startswith(f"{mode}: 89 validation rows")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pattern", ["1_to_n", "n_to_1"])
 def test_io_patterns_shape_the_model(pattern, lesson_env, tracking, tmp_path, sequences):
     """The reloaded model takes the pattern's input columns and predicts its output columns."""
@@ -252,6 +254,7 @@ def test_io_patterns_shape_the_model(pattern, lesson_env, tracking, tmp_path, se
     assert (per_output <= run.data.metrics.keys()) == (n_out == 3)
 
 
+@pytest.mark.slow
 def test_input_shapes_shows_what_keras_says_of_each_style(lesson_env, tracking, tmp_path):
     """Lesson 13: Keras 3.15 still builds Dense(input_dim=N) and Dense(input_shape=(N,)),
     warning on both; keras.Input draws no warning; the three count the same parameters."""
@@ -285,6 +288,7 @@ def test_input_shapes_shows_what_keras_says_of_each_style(lesson_env, tracking, 
     assert (run.data.tags["lesson"], run.data.params["input_width"]) == ("13", "10")
 
 
+@pytest.mark.slow
 def test_functional_and_sequential_models_match(lesson_env, tracking, tmp_path):
     from steps.model import build
 
@@ -300,6 +304,7 @@ def test_functional_and_sequential_models_match(lesson_env, tracking, tmp_path):
     assert sorted(summaries) == ["models/functional_summary.txt", "models/sequential_summary.txt"]
 
 
+@pytest.mark.slow
 def test_ensemble_logs_each_output_and_reloads_with_named_inputs(
     lesson_env, tracking, tmp_path, sequences
 ):

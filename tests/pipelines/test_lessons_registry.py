@@ -91,6 +91,7 @@ def test_the_champion_is_decided_on_the_new_versions_test_rows(lesson_env, track
     assert runs[1].data.tags["registered"] == lines[1]
 
 
+@pytest.mark.slow
 def test_a_champion_tested_on_other_rows_is_not_judged_on_rows_it_may_have_trained_on(
     lesson_env, tracking, tmp_path
 ):
@@ -112,6 +113,7 @@ def test_a_champion_tested_on_other_rows_is_not_judged_on_rows_it_may_have_train
     assert str(tracking.get_model_version_by_alias("diabetes", "champion").version) == "1"
 
 
+@pytest.mark.slow
 def test_a_model_of_another_data_set_is_registered_but_not_compared(lesson_env, tracking, tmp_path):
     for dataset in ("iris", "wine"):
         params = TINY | ONE_FIT | {"register": "flowers", "dataset": dataset}

@@ -42,6 +42,7 @@ def download(tracking, run, path: str, tmp_path):
 # ------------------------------------------------------------------ save_load (28-31)
 
 
+@pytest.mark.slow
 def test_save_load_reloads_the_same_model_and_names_both_shapes(lesson_env, tracking, tmp_path):
     import keras
     import mlflow
@@ -103,6 +104,7 @@ def test_save_load_fails_on_own_samples_of_the_wrong_shape(lesson_env, tracking,
 # ------------------------------------------------------------------ checkpoint (48-53)
 
 
+@pytest.mark.slow
 def test_checkpoint_logs_best_and_last_epoch_models_with_their_scores(
     lesson_env, tracking, tmp_path
 ):
@@ -169,6 +171,7 @@ def test_checkpoint_on_an_image_set_with_early_stopping_keeps_best_as_run_model(
 # ------------------------------------------------------------------ prepare_data (54-57)
 
 
+@pytest.mark.slow
 def test_prepare_data_warms_all_eight_sets_then_reports_hits_and_skips(
     lesson_env, tracking, tmp_path, upstream
 ):
@@ -226,6 +229,7 @@ def test_prepare_data_fails_when_nothing_could_be_prepared(lesson_env, tracking,
 # ------------------------------------------------------------------ gpu_check (47)
 
 
+@pytest.mark.slow
 def test_gpu_check_lists_devices_and_times_a_matmul(lesson_env, tracking, tmp_path):
     result = mlflow_run("gpu_check", {"size": 128, "repeats": 2}, lesson_env, tmp_path)
     run = finished_run(result, tracking, "gpu_check")

@@ -29,6 +29,7 @@ def reloaded_predictions(run, x) -> np.ndarray:
     return np.asarray(model.predict(x))
 
 
+@pytest.mark.slow
 def test_rnn_stacks_gru_layers_in_a_sequential_model(lesson_env, tracking, tmp_path):
     params = TINY | {"model": "gru", "api": "sequential", "layers": 2}
     result = mlflow_run("rnn", params, lesson_env, tmp_path)
@@ -52,6 +53,7 @@ def test_rnn_refuses_a_family_that_is_not_recurrent(lesson_env, tracking, tmp_pa
     assert_clean_failure(result, tracking, "rnn", message, parameter_error=True)
 
 
+@pytest.mark.slow
 def test_rnn_ensemble_model_reloads_and_takes_a_dict_of_named_inputs(
     lesson_env, tracking, tmp_path
 ):
@@ -72,6 +74,7 @@ def test_rnn_ensemble_model_reloads_and_takes_a_dict_of_named_inputs(
     assert rmse == pytest.approx(run.data.metrics["test_rmse"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_timeseries_cuts_lesson_25s_sequence_from_a_csv(lesson_env, tracking, tmp_path):
     path = tmp_path / "sequence.csv"
     # (the csv reader needs a column besides the target: a table of the target alone is a

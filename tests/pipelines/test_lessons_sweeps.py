@@ -34,6 +34,7 @@ def comparison(tracking, parent, tmp_path) -> pd.DataFrame:
     return pd.read_csv(local)
 
 
+@pytest.mark.slow
 def test_a_depth_sweep_trains_a_child_per_depth(lesson_env, tracking, tmp_path):
     """Lesson 09 through the real `mlflow run`: MLproject takes the list as it is typed;
     with Keras's default verbosity, the terminal shows no TensorFlow warning."""
@@ -107,6 +108,7 @@ def test_a_depth_sweep_trains_a_child_per_depth(lesson_env, tracking, tmp_path):
     assert f"verdict: {verdict}" in lines
 
 
+@pytest.mark.slow
 def test_a_depth_sweep_over_seeds_reports_each_depths_mean_and_spread(
     lesson_env, tracking, tmp_path
 ):
@@ -135,6 +137,7 @@ def test_a_depth_sweep_over_seeds_reports_each_depths_mean_and_spread(
     assert parent.data.tags["mlflow.note.content"].endswith(f". {verdict}")
 
 
+@pytest.mark.slow
 def test_two_lists_train_every_combination(lesson_env, tracking, tmp_path):
     """Lesson 73: BatchNormalization on and off, each at two learning rates."""
     params = TINY | ONE_FIT | {"dataset": "iris", "batch_norm": "false,true"}
@@ -174,6 +177,7 @@ def test_two_lists_train_every_combination(lesson_env, tracking, tmp_path):
         ) in parent.data.tags["verdict"]
 
 
+@pytest.mark.slow
 def test_a_sweep_over_data_sets_scores_each_on_its_own(lesson_env, tracking, tmp_path):
     """Lesson 53: ModelCheckpoint on several data sets, a classification and a regression."""
     params = TINY | {"dataset": "iris,diabetes"}
@@ -211,6 +215,7 @@ def test_a_failed_variant_leaves_the_others_and_says_why(lesson_env, tracking, t
     assert parent.data.tags["mlflow.note.content"].startswith("2 child runs (1 failed); best ")
 
 
+@pytest.mark.slow
 def test_a_sweep_fails_when_every_variant_does(lesson_env, tracking, tmp_path):
     params = TINY | {"optimizer": "sgd", "learning_rate": "1,10", "epochs": 3}
     result = in_process("dnn_regression", params, lesson_env, tmp_path)

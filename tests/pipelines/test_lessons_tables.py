@@ -52,6 +52,7 @@ def read_table(client, run, path: str, tmp_path) -> pd.DataFrame:
 # ------------------------------------------------------------------ tabular (43-46, 61)
 
 
+@pytest.mark.slow
 def test_tabular_learns_boston_housing_with_conv1d(lesson_env, tracking, tmp_path, upstream):
     """Keras's boston_housing archive, through its download function, into a Conv1D."""
     import mlflow
@@ -130,6 +131,7 @@ def test_tabular_defaults_keep_their_five_seed_mean(dataset, lesson_env, trackin
 # ------------------------------------------------------------------ overfitting (42)
 
 
+@pytest.mark.slow
 def test_overfitting_compares_plain_and_regularized_children(lesson_env, tracking, tmp_path):
     params = TINY_TALKING | {"epochs": 3, "train_rows": 100, "dropout": 0.5, "l2": 0.01}
     result = mlflow_run("overfitting", params, lesson_env, tmp_path)
@@ -200,6 +202,7 @@ def test_overfitting_needs_something_to_regularize_with(lesson_env, tracking, tm
 # ------------------------------------------------------------------ csv (58-59)
 
 
+@pytest.mark.slow
 def test_csv_by_default_writes_wine_out_and_learns_it_back(lesson_env, tracking, tmp_path):
     import mlflow
 
@@ -281,6 +284,7 @@ def test_csv_leaves_an_id_column_out_and_says_so(lesson_env, tracking, tmp_path)
 # ------------------------------------------------------------------ compare_models (38, 60)
 
 
+@pytest.mark.slow
 def test_compare_models_trains_each_family_as_a_child(lesson_env, tracking, tmp_path):
     params = TINY | {"dataset": "breast_cancer", "models": "lstm,conv1d"}
     result = mlflow_run("compare_models", params, lesson_env, tmp_path)

@@ -43,6 +43,7 @@ def table(client, run, path: str, folder) -> pd.DataFrame:
     return pd.read_csv(client.download_artifacts(run.info.run_id, path, str(folder)))
 
 
+@pytest.mark.slow
 def test_nlp_tokenize_logs_the_vocabulary_and_a_model_that_reads_text(
     lesson_env, tracking, tmp_path
 ):
@@ -65,6 +66,7 @@ def test_nlp_tokenize_logs_the_vocabulary_and_a_model_that_reads_text(
     assert np.asarray(predictions).shape == (2, 1)
 
 
+@pytest.mark.slow
 def test_nlp_tokenize_lstm_and_conv1d_with_and_without_an_embedding(lesson_env, tracking, tmp_path):
     """Lesson 80: the LSTM and the Conv1D read the padded sequences as one-hot vectors
     instead of after an Embedding; a child run per model and word input, parameter counts
@@ -109,6 +111,7 @@ def test_nlp_tokenize_lstm_and_conv1d_with_and_without_an_embedding(lesson_env, 
     assert table["test_accuracy"].tolist() == [k.data.metrics["test_accuracy"] for k in kids]
 
 
+@pytest.mark.slow
 def test_nlp_imdb_bidirectional_with_a_sigmoid_head(lesson_env, tracking, tmp_path):
     params = TEXT | {"model": "lstm", "bidirectional": "true", "num_words": 12}
     result = mlflow_run("nlp_imdb", params, lesson_env, tmp_path)
@@ -129,6 +132,7 @@ def test_nlp_imdb_bidirectional_with_a_sigmoid_head(lesson_env, tracking, tmp_pa
     assert set(samples["label"]) | set(samples["predicted"]) <= {"negative", "positive"}
 
 
+@pytest.mark.slow
 def test_nlp_reuters_46_topics_with_a_gru_on_one_hot_words(lesson_env, tracking, tmp_path):
     """Lesson 81 with lesson 80's twist: the GRU reads each word as a one-hot vector, no
     Embedding (the IMDB test keeps the Embedding)."""
@@ -191,6 +195,7 @@ def autokeras_split(dataset: str):
     ).data
 
 
+@pytest.mark.slow
 @needs_autokeras
 def test_autokeras_searches_digits_and_its_model_predicts_in_a_new_process(
     lesson_env, tracking, tmp_path
@@ -228,6 +233,7 @@ def test_autokeras_searches_digits_and_its_model_predicts_in_a_new_process(
     assert "autokeras==" in Path(requirements).read_text()
 
 
+@pytest.mark.slow
 @needs_autokeras
 def test_autokeras_on_a_table_scores_the_rows_its_reloaded_model_predicts(
     lesson_env, tracking, tmp_path

@@ -109,6 +109,7 @@ def test_prepare_data_with_no_parameters_finishes_offline_skipping_downloads(
     assert run.data.metrics["datasets_miss"] == 3  # diabetes, iris, breast_cancer
 
 
+@pytest.mark.slow
 def test_image_folder_reads_digits_folder_as_it_reads_any_folder(lesson_env, tracking, tmp_path):
     """With no dataset the lesson reads the bundled digits as a folder of PNG files; given
     that folder as dir:PATH it reads the same files into the same npy cache entry."""
@@ -161,6 +162,7 @@ def first_run(env: dict[str, str], cwd, *args: str) -> subprocess.CompletedProce
     return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_make_run_falls_back_to_the_digits_cnn_when_cifar10_cannot_be_downloaded(
     lesson_env, tracking, tmp_path
 ):
@@ -179,6 +181,7 @@ def test_make_run_falls_back_to_the_digits_cnn_when_cifar10_cannot_be_downloaded
     assert digits.data.tags["mlflow.project.entryPoint"] == "image_classify"
 
 
+@pytest.mark.slow
 def test_make_run_does_not_hide_other_failures(lesson_env, tracking, tmp_path):
     result = first_run(offline(lesson_env), tmp_path, "-P", "epochs=0")
     assert result.returncode != 0

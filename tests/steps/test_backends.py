@@ -45,6 +45,7 @@ def jax_env(lesson_env) -> dict[str, str]:
     return lesson_env | {"PYTHONPATH": path, "JAX_PLATFORMS": "cpu"}
 
 
+@pytest.mark.slow
 @needs_jax
 def test_cnn_cifar10_on_jax_without_tensorflow(jax_env, tracking, tmp_path):
     """What a user sees: the run finishes, says jax, has its metrics, TensorBoard traces
@@ -158,6 +159,7 @@ def jax_checks(tmp_path_factory) -> dict:
     return json.loads(line.removeprefix("RESULT "))
 
 
+@pytest.mark.slow
 @needs_jax
 def test_activation_gradients_come_from_jax_grad(jax_checks):
     assert jax_checks["backend"] == "jax"

@@ -73,6 +73,7 @@ def test_allowed_hosts_are_the_local_names_the_bound_address_and_those_given():
     assert "[::1]" in allowed_hosts("::1")
 
 
+@pytest.mark.slow
 def test_tensorboard_refuses_a_foreign_host_name(tmp_path):
     with serving("tensorboard", "--logdir", str(tmp_path)) as port:
         assert status(port, "/", f"127.0.0.1:{port}") == 200
@@ -142,6 +143,7 @@ def test_tensorboard_lists_runs_by_experiment_and_run_name(tracking, tmp_path):
     assert trace_tree(tmp_path / "child", run=twin) == 1
 
 
+@pytest.mark.slow
 def test_make_tensorboard_serves_the_named_runs_without_tensorflows_loading_lines(
     lesson_env, tracking, tmp_path
 ):
@@ -159,6 +161,7 @@ def test_make_tensorboard_serves_the_named_runs_without_tensorflows_loading_line
     assert "TensorBoard 2." in output and not any(line in output for line in LOADING_LINES), output
 
 
+@pytest.mark.slow
 def test_make_tensorboard_over_several_experiments_links_to_each_alone(
     lesson_env, tracking, tmp_path
 ):
@@ -183,6 +186,7 @@ def test_make_tensorboard_over_several_experiments_links_to_each_alone(
     assert mixed_experiments(tmp_path / "one", server.url) == []  # EXP=tune: nothing mixed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stopped_by", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 def test_make_tensorboard_removes_its_tree_of_links_when_stopped(
     stopped_by, lesson_env, tracking, tmp_path

@@ -35,6 +35,7 @@ QUICK = ("gpu_check", {"backend": "jax", "size": 64, "repeats": 1})
 FIT = tiny("dnn_regression") | {"dataset": "diabetes"}
 
 
+@pytest.mark.slow
 def test_processes_opening_a_new_tracking_store_at_once_all_finish(lesson_env, tmp_path):
     """Two through `mlflow run` (its launcher creates the run before any pipeline starts),
     two directly; none finds the store there beforehand."""

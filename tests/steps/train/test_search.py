@@ -228,6 +228,7 @@ def search_tiny(tracker: Tracker, study, n_trials: int, units_space, epochs: int
     study.optimize(objective, n_trials=n_trials)
 
 
+@pytest.mark.slow
 def test_pruned_trials_are_full_finished_child_runs_saying_when(parent, tmp_path, capsys):
     # No accuracy reaches 1.01: each trial is pruned as soon as its warm-up epoch is over,
     # after epoch 2 of 3.
