@@ -47,8 +47,8 @@ format: $(STAMP)
 test: lint  ## ruff, then the test suite (slow tests excluded)
 	$(BIN)/python -m pytest -n auto --dist worksteal --durations=15  # idle workers take queued tests
 
-test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow
+test-slow: $(STAMP)  ## the tests marked slow: every entry point end to end, devices, notebook, outcomes
+	$(BIN)/python -m pytest -m slow -n auto --dist worksteal --durations=15
 
 test-ui: $(UI_STAMP)  ## the MLflow UI and TensorBoard as a person sees them, in headless Chromium
 	@command -v "$(CHROMIUM)" >/dev/null || { echo "error: make test-ui needs Chromium: \
