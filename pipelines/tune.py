@@ -72,7 +72,7 @@ def run(params: Params, tracker: Tracker) -> None:
 
     def objective(trial) -> float:
         chosen = suggest(trial, space)
-        # A trial says its outcome in one line, and keeps no checkpoint: the best is retrained.
+        # A trial says its outcome in one line; the best configuration is retrained after.
         config = params.but(**chosen, verbose=0)
 
         def train(child: Tracker, callbacks: list):
