@@ -89,9 +89,11 @@ class KeptAcrossRestarts:
     first epoch tells where its backup resumes, gives the state saved after the epoch
     before to `restore`. Mixed into a Keras callback, before it in the bases."""
 
-    folder: Path
-    prefix: str
     restored = False
+
+    def __init__(self, folder: Path, prefix: str, **kwargs):
+        super().__init__(**kwargs)  # the Keras callback's own arguments
+        self.folder, self.prefix = folder, prefix
 
     def state(self) -> dict:
         raise NotImplementedError
@@ -149,9 +151,7 @@ def resumable_early_stopping(folder: Path, **kwargs):
                 write_weights(weights_file(self.best_epoch), self.best_weights)
             super().write_out(epoch)
 
-    stopping = ResumableEarlyStopping(**kwargs)
-    stopping.folder, stopping.prefix = folder, "early_stopping"
-    return stopping
+    return ResumableEarlyStopping(folder, "early_stopping", **kwargs)
 
 
 def resumable_reduce_lr(folder: Path, **kwargs):
@@ -168,9 +168,7 @@ def resumable_reduce_lr(folder: Path, **kwargs):
             self.wait, self.cooldown_counter = state["wait"], state["cooldown"]
             self.best = state["best"]
 
-    plateau = ResumableReduceLR(**kwargs)
-    plateau.folder, plateau.prefix = folder, "reduce_lr"
-    return plateau
+    return ResumableReduceLR(folder, "reduce_lr", **kwargs)
 
 
 def forget_all_but(folder: Path, epoch: int) -> None:
