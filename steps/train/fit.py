@@ -12,7 +12,7 @@ from steps.errors import UserError
 from steps.model.build import Head
 from steps.track import tensorboard
 from steps.train import reseed, resume, save_cadence
-from steps.train.feed import feed, rows
+from steps.train.feed import build_before_tracing, feed, rows
 from steps.train.options import AUTO, FitOptions
 
 # Names compile resolves from the loss rather than from keras.metrics (Keras's compile_utils).
@@ -248,6 +248,8 @@ def fit(
     savers = [callback for callback in callbacks if hasattr(callback, "write_out")]
     callbacks.append(save_cadence.saving_every(every, savers))
     rows_in = feed(data, config.batch_size, config.seed, config.epochs, validation_split)
+    if rows_in.steps_per_epoch is not None:  # a tf.data pipeline
+        build_before_tracing(model, rows_in.x)
     started = time.perf_counter()
     history = model.fit(
         **rows_in.fit_arguments(),

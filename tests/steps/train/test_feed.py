@@ -61,3 +61,24 @@ def test_keras_takes_the_arrays_for_validation_split_and_odd_rows(x, split):
     arguments = rows.fit_arguments()
     assert arguments["x"] is x and arguments["y"] is y and arguments["batch_size"] == 4
     assert arguments["validation_split"] == split and arguments["shuffle"] is True
+
+
+def test_a_fit_traces_its_train_step_once():
+    """Keras would create the optimizer's and the metrics' variables in the first traced step,
+    and TensorFlow would then trace it again: built first, a fit traces it once."""
+    from steps.data import prepare
+    from steps.data.sources import sklearn_sets
+    from steps.model import build
+    from steps.train import fit
+
+    from helpers.options import fit_options, model_options, prepare_options
+
+    prepared = prepare.prepare(sklearn_sets.source("iris").load(), prepare_options(seed=3))
+    model = build.build("dnn", prepared, model_options(units=8, layers=1))
+    traced = []
+    step = model.train_step
+    model.train_step = lambda data: traced.append(data) or step(data)  # runs only when traced
+    config = fit_options(epochs=2, patience=0, reduce_lr_patience=0, verbose=0, checkpoint=False)
+    result = fit.fit(model, build.head_for(prepared), prepared.data, config)
+    assert result.epochs_run == 2
+    assert len(traced) == 1
