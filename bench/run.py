@@ -490,10 +490,12 @@ def search(work: Path, repeats: int, baseline: str = BASELINE) -> list[dict]:
                 env = environment(work) | {"PYTHONPATH": str(tree)}
                 env["MLFLOW_EXPERIMENT_NAME"] = experiment = f"search-{label}-{repeat}"
                 command = [PYTHON, "-m", "pipelines", "tune", "--dataset", "breast_cancer"]
-                command += ["--n_trials", str(trials), "--study_name", experiment]
+                # One study name in a storage of each run's own: Hyperband puts a trial in a
+                # bracket by hashing the study's name, so both trees prune the same trials.
+                command += ["--n_trials", str(trials), "--study_name", "search"]
                 if tree == REPO:  # one fit a trial, as before; the k-fold default costs ~5x
                     command += ["--folds", "0"]
-                command += ["--storage", f"sqlite:///{work / 'optuna.db'}"]
+                command += ["--storage", f"sqlite:///{work / f'optuna-{experiment}.db'}"]
                 seconds[label].append(run(command, env, tree)[0])
                 mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
                 logged = mlflow.search_runs(

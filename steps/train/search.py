@@ -301,7 +301,7 @@ def run_trial(
     trial.set_user_attr("mlflow_run_id", child.run_id)
     trial.set_user_attr("rss_mb", outcome.rss_mb)
     print(trial_line(trial.number, chosen, metric, outcome), flush=True)
-    fresh_session()
+    # No clear here: the next trial's start, or the retrain's, frees this one's model.
     if state == "PRUNED":  # only now: the child run above is complete and FINISHED
         raise optuna.TrialPruned(f"pruned at epoch {outcome.pruned_at}")
     return value  # NaN marks the trial FAIL in Optuna too
