@@ -194,19 +194,41 @@ def forget_all_but(folder: Path, epoch: int) -> None:
 
 
 def backup_and_restore(folder: Path):
-    """Keras's own backup of weights, optimizer state and epoch, written by `write_out`."""
+    """Keras's own backup of weights, optimizer state and epoch, written by `write_out` as
+    one step: the epoch's weights go to a file of their own, then `backup.json`, replaced
+    atomically, names that file and the epoch. Keras writes its weights and then its epoch
+    over the last save's, and a SIGKILL between the two resumed a fit from the wrong epoch
+    with the next epoch's weights; here a kill at any moment leaves the last whole save."""
     import keras
 
+    pointer = folder / "keras" / "backup.json"
+
     class WholeBackup(keras.callbacks.BackupAndRestore):
+        def on_train_begin(self, logs=None):
+            if not pointer.exists():
+                return
+            saved = json.loads(pointer.read_text())
+            if self.model.optimizer is not None and not self.model.optimizer.built:
+                self.model.optimizer.build(self.model.trainable_variables)
+            self.model.load_weights(pointer.parent / saved["weights"])
+            self.model._initial_epoch = saved["epoch"]  # how fit learns where to start
+
         def on_epoch_end(self, epoch, logs=None):
             self._current_epoch = epoch + 1
             self._last_batch_seen = 0
 
         def write_out(self, epoch: int) -> None:
-            self._save_model()
+            weights = pointer.with_name(f"epoch-{self._current_epoch}.weights.h5")
+            weights.parent.mkdir(parents=True, exist_ok=True)
+            self.model.save_weights(weights, overwrite=True)  # named by no pointer yet
+            replace_atomically(
+                pointer, json.dumps({"epoch": self._current_epoch, "weights": weights.name})
+            )
+            for older in pointer.parent.glob("epoch-*.weights.h5"):
+                if older != weights:
+                    older.unlink(missing_ok=True)
 
-    # double_checkpoint: a SIGKILL while the weights are written leaves the previous save.
-    return WholeBackup(str(folder / "keras"), delete_checkpoint=False, double_checkpoint=True)
+    return WholeBackup(str(folder / "keras"), delete_checkpoint=False)
 
 
 def best_checkpoint(path: Path, monitor: str):

@@ -244,3 +244,30 @@ def test_a_fit_resumed_after_any_epoch_ends_as_the_uninterrupted_one(
     resumed = fit_iris(tmp_path)
     for name, values in resumed.items():
         assert values == pytest.approx(uninterrupted[name][stopped_at:], rel=1e-6), name
+
+
+@pytest.mark.parametrize("killed_after", [4, 5])
+def test_a_kill_while_the_backup_is_written_resumes_from_the_last_whole_one(
+    killed_after, uninterrupted, tmp_path, monkeypatch
+):
+    """A SIGKILL that lands once the new weights are on disk but before the save is complete:
+    the resumed fit starts from the save before, weights and epoch alike, and ends as the
+    uninterrupted one."""
+    import keras
+
+    monkeypatch.setenv("KERAS_LESSONS_SAVE_SECONDS", "0")
+    save_weights, saves = keras.Model.save_weights, []
+
+    def killed_after_writing(model, *args, **kwargs):
+        save_weights(model, *args, **kwargs)
+        saves.append(args)
+        if len(saves) == killed_after:
+            raise Stopped
+
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.Model, "save_weights", killed_after_writing)
+        with pytest.raises(Stopped):
+            fit_iris(tmp_path)
+    resumed = fit_iris(tmp_path)
+    for name, values in resumed.items():
+        assert values == pytest.approx(uninterrupted[name][killed_after - 1 :], rel=1e-6), name
