@@ -236,6 +236,8 @@ def fit(
     import keras
 
     compile_model(model, head, config)
+    if backup is not None and (kept := resume.finished(backup, model)) is not None:  # resumed
+        return FitResult(**kept | {"checkpoint": checkpoint, "diverged": None})
     has_val = rows(data.x_val) > 0
     monitor = "val_loss" if has_val or validation_split > 0 else "loss"
     callbacks = standard_callbacks(
@@ -265,9 +267,7 @@ def fit(
     kept_by = f"lowest {monitor}" if restored else "the last"
     epochs = zip(history.epoch, history.history.get("loss", []), strict=False)
     diverged = next(((e + 1, v) for e, v in epochs if not math.isfinite(v)), None)
-    if diverged and backup is not None:  # its last epoch holds NaN weights: nothing to resume
-        resume.forget(backup)
-    return FitResult(
+    result = FitResult(
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
         epochs_run=history.epoch[-1] + 1 if history.epoch else 0,
         best_epoch=int(best) + 1,
@@ -278,6 +278,12 @@ def fit(
         kept_by=kept_by if stopping else "the last; EarlyStopping off",
         callbacks=active_callbacks(callbacks, every),
     )
+    if diverged and backup is not None:  # its last epoch holds NaN weights: nothing to resume
+        resume.forget(backup)
+    elif backup is not None:
+        kept = {k: v for k, v in vars(result).items() if k not in ("checkpoint", "diverged")}
+        resume.keep_finished(backup, model, kept)
+    return result
 
 
 def epochs_text(result: FitResult) -> str:

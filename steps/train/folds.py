@@ -20,20 +20,18 @@ run trains only the folds it had not finished.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from steps.data.prepare import Split
 from steps.errors import UserError
-from steps.files import replace_atomically
 from steps.model.build import Head
-from steps.train import fit, resume
+from steps.train import fit
 from steps.train.evaluate import class_indices
 from steps.train.options import FitOptions
 
@@ -175,34 +173,6 @@ def fold_indices(y: np.ndarray, k: int, seed: int, classes: bool) -> list[tuple]
     return list(KFold(k, shuffle=True, random_state=seed).split(y))
 
 
-def result_to_json(result: fit.FitResult) -> str:
-    saved = asdict(result)
-    saved["checkpoint"] = None
-    return json.dumps(saved)
-
-
-def result_from_json(text: str) -> fit.FitResult:
-    saved = json.loads(text)
-    if saved["diverged"] is not None:
-        saved["diverged"] = tuple(saved["diverged"])
-    return fit.FitResult(**saved)
-
-
-def finished_fold(folder: Path | None, member) -> fit.FitResult | None:
-    """The fold's result, its weights put into `member`, when an earlier run finished it."""
-    if folder is None or not (folder / "done.json").exists():
-        return None
-    member.set_weights(resume.read_weights(folder / "done.npz"))
-    return result_from_json((folder / "done.json").read_text())
-
-
-def keep_finished(folder: Path | None, member, result: fit.FitResult) -> None:
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        resume.write_weights(folder / "done.npz", member.get_weights())
-        replace_atomically(folder / "done.json", result_to_json(result))
-
-
 def member_seed(seed: int, number: int) -> int:
     return (seed + number) % 2**32
 
@@ -235,22 +205,17 @@ def fit_folds(
         seed = member_seed(config.seed, number)
         fit.seed_everything(seed, config.deterministic)
         member = build_member(part_name)
-        folder = backup / part_name if backup else None
-        result = finished_fold(folder, member)
-        if result is None:
-            x, y = every.x_train, every.y_train
-            part = Split(x[train], y[train], x[held], y[held], data.x_test, data.y_test)
-            result = fit.fit(
-                member,
-                head,
-                part,
-                replace(config, seed=seed),
-                log_dir=log_dir / part_name if log_dir else None,
-                extra_callbacks=callbacks(part_name),
-                backup=folder,
-            )
-            if result.diverged is None:
-                keep_finished(folder, member, result)
+        x, y = every.x_train, every.y_train
+        part = Split(x[train], y[train], x[held], y[held], data.x_test, data.y_test)
+        result = fit.fit(  # a fold an earlier run finished comes back from its backup
+            member,
+            head,
+            part,
+            replace(config, seed=seed),
+            log_dir=log_dir / part_name if log_dir else None,
+            extra_callbacks=callbacks(part_name),
+            backup=backup / part_name if backup else None,
+        )
         folds.append(Fold(number, len(train), len(held), result))
         members.append(member)
         if result.diverged is not None:  # a fold that blew up: the others would tell no more

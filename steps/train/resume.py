@@ -231,6 +231,23 @@ def backup_and_restore(folder: Path):
     return WholeBackup(str(folder / "keras"), delete_checkpoint=False)
 
 
+def keep_finished(folder: Path, model, result: dict) -> None:
+    """A finished fit's weights and result beside its backup, the result written last: a run
+    killed after a fit (while it scores the test rows or logs the model, or in a later fold)
+    resumes from them without fitting again."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_weights(folder / "done.npz", model.get_weights())
+    replace_atomically(folder / "done.json", json.dumps(result))
+
+
+def finished(folder: Path, model) -> dict | None:
+    """The result `keep_finished` kept, its weights put into `model`; None before that."""
+    if not (folder / "done.json").exists():
+        return None
+    model.set_weights(read_weights(folder / "done.npz"))
+    return json.loads((folder / "done.json").read_text())
+
+
 def best_checkpoint(path: Path, monitor: str):
     """ModelCheckpoint(save_best_only) that keeps the best epoch's weights in memory. At
     `write_out` they go to `<path>.npz`, with `<path>.json` saying which epoch and value they

@@ -196,12 +196,17 @@ class Stopped(Exception):
 
 
 def fit_iris(backup, stop_at: int | None = None) -> dict[str, list[float]]:
-    """Iris on a rate high enough to stall: ReduceLROnPlateau waits, cuts and cools down."""
+    return fit_iris_model(backup, stop_at)[0].history
+
+
+def fit_iris_model(backup, stop_at: int | None = None, no_epoch: bool = False):
+    """(the fit's result, its model): iris on a rate high enough to stall, ReduceLROnPlateau
+    waits, cuts and cools down. Stopped before epoch `stop_at`, or before any with `no_epoch`."""
     import keras
 
     class StopAt(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            if epoch == stop_at:
+            if epoch == stop_at or no_epoch:
                 raise Stopped
 
     prepared = prepare.prepare(sklearn_sets.source("iris").load(), prepare_options(seed=3))
@@ -218,7 +223,7 @@ def fit_iris(backup, stop_at: int | None = None) -> dict[str, list[float]]:
         extra_callbacks=[StopAt()],
         backup=backup,
     )
-    return result.history
+    return result, model
 
 
 @pytest.fixture(scope="module")
@@ -271,3 +276,15 @@ def test_a_kill_while_the_backup_is_written_resumes_from_the_last_whole_one(
     resumed = fit_iris(tmp_path)
     for name, values in resumed.items():
         assert values == pytest.approx(uninterrupted[name][killed_after - 1 :], rel=1e-6), name
+
+
+def test_a_fit_killed_after_it_ended_comes_back_whole_without_training(tmp_path, monkeypatch):
+    """Killed once its fit had ended (while the run scored the test rows or logged the
+    model): the resumed fit trains no epoch and gives back the ended fit's result and model."""
+    monkeypatch.setenv("KERAS_LESSONS_SAVE_SECONDS", "0")
+    ended, model = fit_iris_model(tmp_path)
+    resumed, again = fit_iris_model(tmp_path, no_epoch=True)
+    assert resumed == ended
+    assert ended.epochs_run == 9 and len(ended.history["loss"]) == 9
+    for kept, loaded in zip(model.get_weights(), again.get_weights(), strict=True):
+        assert np.array_equal(kept, loaded)
