@@ -27,12 +27,6 @@ NOT_INHERITED = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The PostgreSQL tests first: at a minute or more each, started last they would leave
-    one worker running them alone at the end of `make test`."""
-    items.sort(key=lambda item: item.get_closest_marker("postgres") is None)
-
-
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch) -> Iterator[Path]:
     """Every test in its own folder with its own Keras home, npy cache and tracking store,
