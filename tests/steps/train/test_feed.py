@@ -50,6 +50,15 @@ def test_fit_takes_a_pipeline_of_whole_batches_on_tensorflow():
     assert validation == [3]
 
 
+def test_the_pipelines_run_without_the_autotuning_thread():
+    """Deleting an iterator waits for tf.data's autotuning thread to wake, which it does less
+    and less often: a 58 s fit then took 83 s. Both pipelines leave it out."""
+    x, y = np.ones((10, 2), np.float32), np.arange(10)
+    arguments = feed.feed(split_of(x, y), 4, seed=1, epochs=2, validation_split=0.0)
+    for pipeline in (arguments.x, arguments.validation_data):
+        assert pipeline.options().autotune.enabled is False
+
+
 @pytest.mark.parametrize(
     "x, split", [(np.ones((10, 2), np.float32), 0.2), (np.array([{}] * 10), 0.0)]
 )
