@@ -12,7 +12,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
 # `mlflow run --env-manager local` starts `python` from PATH: make it this venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run test test-slow test-ui lint format ui server serve tensorboard mlproject docs clean clean-runs bench
+.PHONY: install install-ui run test test-slow test-ui lint format ui server serve tensorboard mlproject docs clean clean-runs bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,8 @@ export CHROMIUM
 $(UI_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'
 	touch $(UI_STAMP)
+
+install-ui: $(UI_STAMP)
 
 # mlflow run . -e cnn_cifar10 --env-manager local; when CIFAR-10 cannot be downloaded (and
 # only then: its run is tagged error_kind=download), the digits CNN: -e image_classify.
